@@ -1,0 +1,95 @@
+"""The app factory: builds every piece from settings, owns them, and closes them in order."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+
+from proxy.bus import EventBus, open_bus
+from proxy.links import LINKS, open_link
+from proxy.salesforce import StandinOrg, open_salesforce
+from proxy.salesforce.lookup import RecordMatcher
+from proxy.salesforce.standin.org import demo_org
+from proxy.settings import Settings
+from proxy.simulator.api import create_simulator_app
+from proxy.simulator.pbx import SimulatedPbx
+from proxy.store import AgentRecord, Store, open_store
+from proxy.switchboard import Switchboard
+from proxy.web.auth import Authenticator, hash_password
+from proxy.web.headers import SecurityHeaders
+from proxy.web.routes import api_router, mount_demo, mount_static
+from softphone.matching import MatchSettings
+
+DEMO_AGENTS = [
+    ("1001", "Alex Morgan"),
+    ("1002", "Sam Rivera"),
+    ("1003", "Jordan Lee"),
+    ("1004", "Taylor Kim"),
+    ("1005", "Casey Novak"),
+]
+DEMO_PASSWORD = "demo"  # noqa: S105 - the documented demo password, demo mode only
+
+
+@dataclass
+class Services:
+    """Everything the endpoints use, built in the lifespan and closed with it."""
+
+    settings: Settings
+    store: Store
+    bus: EventBus
+    auth: Authenticator
+    board: Switchboard
+    pbx: SimulatedPbx | None
+    org: StandinOrg | None
+
+
+async def seed_demo_agents(store: Store) -> None:
+    password_hash = hash_password(DEMO_PASSWORD)
+    for extension, name in DEMO_AGENTS:
+        await store.put_agent(AgentRecord(extension, name, extension, "acd", password_hash))
+
+
+def create_app(settings: Settings, *, self_url: str) -> FastAPI:
+    """The proxy as an ASGI app; `self_url` is where it listens (the simulator link dials it)."""
+    settings.check()
+    simulated = LINKS.scheme(settings.cti_url) == "sim"
+    pbx = SimulatedPbx(agents={a for a, _ in DEMO_AGENTS} if settings.demo else set())
+    org = demo_org() if settings.salesforce_url.startswith("standin:") else None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            store = await stack.enter_async_context(open_store(settings.database_url))
+            if settings.demo:
+                await seed_demo_agents(store)
+            if simulated:
+                pbx.agents.update(a.address for a in await store.list_agents())
+            api = await stack.enter_async_context(open_salesforce(settings, org))
+            bus = await stack.enter_async_context(open_bus(settings.bus_url))
+            link = await stack.enter_async_context(open_link(settings.cti_url, self_url=self_url))
+            matcher = RecordMatcher(
+                api,
+                MatchSettings(region=settings.phone_region),
+                cache_seconds=settings.lookup_cache_seconds,
+            )
+            board = await stack.enter_async_context(
+                Switchboard(link, bus, matcher, region=settings.phone_region)
+            )
+            auth = Authenticator(store, settings.session_hours)
+            app.state.services = Services(
+                settings, store, bus, auth, board, pbx if simulated else None, org
+            )
+            yield
+
+    app = FastAPI(title="softphone-proxy", version="0.1.0", lifespan=lifespan)
+    app.include_router(api_router())
+    mount_static(app)
+    if simulated:
+        app.mount("/sim", create_simulator_app(pbx))
+    if settings.demo:
+        mount_demo(app, org)
+    app.add_middleware(SecurityHeaders)
+    return app

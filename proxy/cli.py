@@ -1,0 +1,136 @@
+"""The `softphone-proxy` command: serve, demo, simulate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from proxy.server import bind, build_server, serve, url_of
+from proxy.settings import Settings
+
+
+def _settings(demo: bool) -> Settings:
+    settings = Settings()
+    if not demo:
+        return settings
+    # The demo's own defaults; anything set in the environment still wins, so an admin can
+    # point the demo console at a real sandbox org with SOFTPHONE_SALESFORCE_URL and friends.
+    demo_defaults = {
+        "demo": True,
+        "database_url": f"sqlite+aiosqlite:///{tempfile.gettempdir()}/softphone-demo.db",
+    }
+    keep = {k: v for k, v in demo_defaults.items() if f"SOFTPHONE_{k.upper()}" not in os.environ}
+    return settings.model_copy(update=keep)
+
+
+def _run(args: argparse.Namespace, demo: bool) -> int:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = _settings(demo)
+        settings.check()
+    except (ValidationError, ValueError) as exc:
+        print(f"softphone-proxy: {exc}", file=sys.stderr)
+        return 2
+    try:
+        sock = bind(args.host, args.port)
+    except OSError as exc:
+        print(f"softphone-proxy: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 2
+    certfile = getattr(args, "certfile", None)
+    server, _ = build_server(
+        settings, sock, certfile=certfile, keyfile=getattr(args, "keyfile", None)
+    )
+    base = url_of(sock, tls=certfile is not None)
+
+    def announce() -> None:
+        if demo:
+            print(
+                f"\n  softphone-proxy demo is running.\n  Demo console: {base}/console/\n"
+                f"  Sign in as 1001 (to 1005) with password 'demo'. Ctrl+C stops it.\n",
+                flush=True,
+            )
+        else:
+            print(f"softphone-proxy serving {base}/softphone/softphone.html", flush=True)
+
+    asyncio.run(serve(server, sock, announce))
+    return 0
+
+
+def _simulate_call(args: argparse.Namespace) -> int:
+    body = {
+        "agent": args.agent,
+        "ani": args.ani,
+        "dnis": args.dnis,
+        "ivr": args.ivr,
+        "queue": args.queue,
+    }
+    url = f"{args.url.rstrip('/')}/sim/calls"
+    if not url.startswith(("http://", "https://")):
+        print(f"softphone-proxy: --url must be http(s)://, not {args.url!r}", file=sys.stderr)
+        return 2
+    request = urllib.request.Request(  # noqa: S310 - scheme checked above
+        url,
+        data=json.dumps(body).encode(),
+        headers={"content-type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            call = json.load(response)
+    except urllib.error.HTTPError as exc:
+        detail = json.loads(exc.read() or b"{}").get("detail", exc.reason)
+        print(f"softphone-proxy: simulator refused the call: {detail}", file=sys.stderr)
+        return 1
+    except urllib.error.URLError as exc:
+        print(f"softphone-proxy: no simulator at {args.url}: {exc.reason}", file=sys.stderr)
+        return 1
+    print(call["call_id"])
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="softphone-proxy", description=__doc__)
+    commands = root.add_subparsers(dest="command", required=True)
+    serve_cmd = commands.add_parser("serve", help="run the proxy with settings from SOFTPHONE_*")
+    serve_cmd.add_argument("--host", default="127.0.0.1")
+    serve_cmd.add_argument("--port", type=int, default=8443)
+    serve_cmd.add_argument("--certfile", help="PEM certificate chain for HTTPS")
+    serve_cmd.add_argument("--keyfile", help="PEM private key for HTTPS")
+    demo_cmd = commands.add_parser(
+        "demo", help="proxy + PBX simulator + Salesforce stand-in + demo console on one port"
+    )
+    demo_cmd.add_argument("--host", default="127.0.0.1")
+    demo_cmd.add_argument("--port", type=int, default=8080)
+    simulate = commands.add_parser("simulate", help="drive the built-in PBX simulator")
+    sim_commands = simulate.add_subparsers(dest="what", required=True)
+    call = sim_commands.add_parser("call", help="ring an agent with an inbound call")
+    call.add_argument("--agent", required=True)
+    call.add_argument("--ani", default="", help="caller's number")
+    call.add_argument("--dnis", default="", help="dialled number")
+    call.add_argument("--ivr", action="append", default=[], help="Object.Field=value, repeatable")
+    call.add_argument("--queue", default="")
+    call.add_argument("--url", default="http://127.0.0.1:8080", help="the running proxy")
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.command == "simulate":
+        return _simulate_call(args)
+    return _run(args, demo=args.command == "demo")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

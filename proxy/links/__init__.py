@@ -1,0 +1,26 @@
+"""CTI links, one module per PBX protocol, chosen by the scheme of SOFTPHONE_CTI_URL."""
+
+from __future__ import annotations
+
+from proxy.links.base import CtiLink, LinkCommand
+from proxy.registry import SchemeRegistry
+
+LINKS = SchemeRegistry(
+    "CTI link",
+    "SOFTPHONE_CTI_URL",
+    {
+        "sim": "proxy.links.bridge:open_simulator_link",
+        "bridge+ws": "proxy.links.bridge:open_bridge_link",
+        "bridge+wss": "proxy.links.bridge:open_bridge_link",
+    },
+)
+
+
+def open_link(url: str, *, self_url: str) -> CtiLink:
+    """The link for `url`; `self_url` is where this proxy listens, for the built-in simulator."""
+    opener = LINKS.load(url)
+    link: CtiLink = opener(url, self_url=self_url)
+    return link
+
+
+__all__ = ["LINKS", "CtiLink", "LinkCommand", "open_link"]

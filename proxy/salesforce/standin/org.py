@@ -1,0 +1,242 @@
+"""The demo org's data and schema: who calls, and which of their records pop."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+Record = dict[str, Any]
+
+KEY_PREFIXES = {
+    "Account": "001",
+    "Contact": "003",
+    "Lead": "00Q",
+    "Case": "500",
+    "Campaign": "701",
+    "Task": "00T",
+    "Contract": "800",
+}
+
+
+@dataclass(frozen=True)
+class FieldSchema:
+    type: str
+    filterable: bool = True
+    name_field: bool = False
+
+
+def _schema(name_field: str, **fields: str) -> dict[str, FieldSchema]:
+    schema = {"Id": FieldSchema("id"), "LastModifiedDate": FieldSchema("datetime")}
+    for name, kind in fields.items():
+        # Long text areas cannot filter in Salesforce either; the matcher must notice.
+        schema[name] = FieldSchema(
+            kind, filterable=kind != "textarea", name_field=name == name_field
+        )
+    return schema
+
+
+SCHEMA: dict[str, dict[str, FieldSchema]] = {
+    "Account": _schema("Name", Name="string", Phone="phone", Description="textarea"),
+    "Contact": _schema(
+        "Name",
+        Name="string",
+        FirstName="string",
+        LastName="string",
+        Phone="phone",
+        MobilePhone="phone",
+        HomePhone="phone",
+        OtherPhone="phone",
+        Email="email",
+        Title="string",
+        AccountId="reference",
+        Description="textarea",
+    ),
+    "Lead": _schema(
+        "Name",
+        Name="string",
+        FirstName="string",
+        LastName="string",
+        Company="string",
+        Phone="phone",
+        MobilePhone="phone",
+        Status="picklist",
+    ),
+    "Case": _schema(
+        "CaseNumber",
+        CaseNumber="string",
+        Subject="string",
+        Status="picklist",
+        ContactId="reference",
+        AccountId="reference",
+        Description="textarea",
+    ),
+    "Campaign": _schema("Name", Name="string", Phone__c="phone", Status="picklist"),
+    "Contract": _schema("ContractNumber", ContractNumber="string", AccountId="reference"),
+    "Task": _schema(
+        "Subject",
+        Subject="string",
+        Status="picklist",
+        ActivityDate="date",
+        CallType="picklist",
+        CallDurationInSeconds="int",
+        CallObject="string",
+        CallDisposition="string",
+        Description="textarea",
+        WhoId="reference",
+        WhatId="reference",
+        TaskSubtype="picklist",
+    ),
+}
+
+_ACCOUNTS = [
+    ("Northwind Traders", "(650) 450-8800"),
+    ("Contoso Pharmaceuticals", "415.555.0100"),
+    ("Fabrikam Energy", "+1 212 555 0147"),
+    ("Tailspin Toys", "312-555-0199"),
+    ("Wingtip Outfitters", "+44 20 7946 0000"),
+    ("Adatum Insurance", "(206) 555-0110"),
+    ("Litware Logistics", "+49 30 901820"),
+    ("Proseware Health", "617 555 0123"),
+    ("Lucerne Publishing", "+33 1 42 68 53 00"),
+    ("Alpine Ski House", "(303) 555-0177"),
+]
+# Phones are stored the way people type them: the matcher must find them all.
+_CONTACTS = [
+    ("Maria", "Chen", "(650) 450-8810", 0),
+    ("James", "Okafor", "650.450.8811", 0),
+    ("Priya", "Raman", "+1 650 450 8812", 1),
+    ("Tomas", "Lindqvist", "650-450-8813 x204", 1),
+    ("Aiko", "Tanaka", "+16504508814", 2),
+    ("Luis", "Fernandez", "1 (650) 450-8815", 2),
+    ("Fatima", "Haddad", "(415) 555-0131", 3),
+    ("Noah", "Williams", "415 555 0132 ext. 7", 3),
+    ("Olivia", "Brown", "+44 20 7946 0958", 4),
+    ("Ethan", "Murphy", "020 7946 0959", 4),
+    ("Sofia", "Rossi", "(206) 555-0141", 5),
+    ("Lucas", "Meyer", "+49 30 9018 2201", 6),
+    ("Emma", "Dubois", "+33 1 42 68 53 01", 8),
+    ("Liam", "Walsh", "617.555.0151", 7),
+    ("Chloe", "Martin", "(303) 555-0161", 9),
+    ("Mateo", "Garcia", "303-555-0162", 9),
+    ("Grace", "Kim", "(212) 555-0171", 2),
+    ("Daniel", "Cohen", "312 555 0181", 3),
+    ("Hannah", "Schmidt", "+1-415-555-0191", 1),
+    ("Yusuf", "Demir", "(650) 555-0101", 0),
+    ("Isabel", "Santos", "650 555 0102", 5),
+    ("Kenji", "Sato", "+1 (650) 555-0103", 6),
+]
+_LEADS = [
+    ("Ava", "Nguyen", "Blue Yonder Airlines", "(408) 555-0201"),
+    ("Ben", "Carter", "Coho Winery", "408.555.0202"),
+    ("Clara", "Novak", "Humongous Insurance", "+1 408 555 0203"),
+    ("Diego", "Alvarez", "Margie's Travel", "408-555-0204"),
+    ("Elif", "Yilmaz", "Trey Research", "(408) 555-0205"),
+    ("Felix", "Braun", "Woodgrove Bank", "+49 89 555 0206"),
+    ("Gina", "Russo", "Relecloud", "408 555 0207"),
+    ("Hugo", "Lefevre", "VanArsdel", "+33 4 55 55 02 08"),
+    ("Ines", "Costa", "Southridge Video", "(408) 555-0209"),
+    ("Jack", "Thompson", "Fourth Coffee", "408.555.0210 x3"),
+]
+_CAMPAIGNS = [
+    ("Spring Renewal 2026", "8005550100"),
+    ("Premium Support Line", "8005550101"),
+    ("Winter Promotion", "8005550102"),
+]
+_CASE_SUBJECTS = [
+    "Invoice shows the wrong amount",
+    "Cannot sign in to the portal",
+    "Delivery arrived damaged",
+    "Request for a refund",
+    "Update billing address",
+    "Service outage in region",
+    "Upgrade to premium plan",
+    "Warranty claim",
+    "Password reset not received",
+    "Question about contract terms",
+    "Device will not power on",
+    "Cancel subscription",
+]
+
+
+@dataclass
+class StandinOrg:
+    """A tiny org: records by object, the API calls served, and the daily API budget."""
+
+    records: dict[str, list[Record]] = field(default_factory=dict)
+    api_calls: int = 0
+    api_limit: int = 15_000
+    _ids: dict[str, itertools.count[int]] = field(default_factory=dict)
+
+    def new_id(self, obj: str) -> str:
+        counter = self._ids.setdefault(obj, itertools.count(1))
+        return f"{KEY_PREFIXES.get(obj, 'a00')}Dm{next(counter):010d}AAA"
+
+    def insert(self, obj: str, values: Record) -> Record:
+        record: Record = {"Id": self.new_id(obj), **values}
+        record.setdefault("LastModifiedDate", datetime.now(UTC).isoformat())
+        if obj in ("Contact", "Lead") and "Name" not in record:
+            record["Name"] = f"{record.get('FirstName', '')} {record.get('LastName', '')}".strip()
+        self.records.setdefault(obj, []).append(record)
+        return record
+
+    def get(self, record_id: str) -> tuple[str, Record] | None:
+        for obj, records in self.records.items():
+            for record in records:
+                if record["Id"] == record_id:
+                    return obj, record
+        return None
+
+
+def demo_org() -> StandinOrg:
+    """The seeded demo org: 10 Accounts, 22 Contacts, 10 Leads, 12 Cases, 3 Campaigns."""
+    org = StandinOrg()
+    base = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+    stamp = (base + timedelta(hours=i) for i in itertools.count())
+    accounts = [
+        org.insert("Account", {"Name": n, "Phone": p, "LastModifiedDate": next(stamp).isoformat()})
+        for n, p in _ACCOUNTS
+    ]
+    contacts = [
+        org.insert(
+            "Contact",
+            {
+                "FirstName": first,
+                "LastName": last,
+                "Phone": phone,
+                "Email": f"{first.lower()}.{last.lower()}@example.com",
+                "AccountId": accounts[account]["Id"],
+                "LastModifiedDate": next(stamp).isoformat(),
+            },
+        )
+        for first, last, phone, account in _CONTACTS
+    ]
+    for first, last, company, phone in _LEADS:
+        org.insert(
+            "Lead",
+            {
+                "FirstName": first,
+                "LastName": last,
+                "Company": company,
+                "Phone": phone,
+                "Status": "Open - Not Contacted",
+                "LastModifiedDate": next(stamp).isoformat(),
+            },
+        )
+    for i, subject in enumerate(_CASE_SUBJECTS):
+        contact = contacts[i % len(contacts)]
+        org.insert(
+            "Case",
+            {
+                "CaseNumber": f"{1020 + i:08d}",
+                "Subject": subject,
+                "Status": "New" if i % 3 else "Working",
+                "ContactId": contact["Id"],
+                "AccountId": contact["AccountId"],
+                "LastModifiedDate": next(stamp).isoformat(),
+            },
+        )
+    for name, phone in _CAMPAIGNS:
+        org.insert("Campaign", {"Name": name, "Phone__c": phone, "Status": "In Progress"})
+    return org

@@ -1,0 +1,69 @@
+"""Running the app under uvicorn: one listening socket, bound before the app is built."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Callable
+
+import uvicorn
+from fastapi import FastAPI
+
+from proxy.app import create_app
+from proxy.settings import Settings
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket; binding first tells us the real port (port 0 picks a free one)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    return sock
+
+
+def url_of(sock: socket.socket, *, tls: bool) -> str:
+    """How this process reaches its own socket (the built-in simulator link dials it)."""
+    host, port = sock.getsockname()[:2]
+    if host in ("0.0.0.0", "::"):  # noqa: S104 - reading the bound address, not binding
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{'https' if tls else 'http'}://{host}:{port}"
+
+
+def build_server(
+    settings: Settings,
+    sock: socket.socket,
+    *,
+    certfile: str | None = None,
+    keyfile: str | None = None,
+    log_level: str = "info",
+) -> tuple[uvicorn.Server, FastAPI]:
+    app = create_app(settings, self_url=url_of(sock, tls=certfile is not None))
+    config = uvicorn.Config(
+        app,
+        ws="websockets-sansio",
+        ws_max_size=settings.max_message_bytes,
+        ws_ping_interval=20,
+        ws_ping_timeout=20,
+        ssl_certfile=certfile,
+        ssl_keyfile=keyfile,
+        log_level=log_level,
+        access_log=False,
+        timeout_graceful_shutdown=5,
+    )
+    return uvicorn.Server(config), app
+
+
+async def serve(
+    server: uvicorn.Server, sock: socket.socket, on_started: Callable[[], None] | None = None
+) -> None:
+    """Serve until shut down; `on_started` runs once the app is up and accepting."""
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started and not task.done():  # noqa: ASYNC110 - uvicorn offers no event
+        await asyncio.sleep(0.02)
+    if server.started and on_started is not None:
+        on_started()
+    await task

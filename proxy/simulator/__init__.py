@@ -1,0 +1,1 @@
+"""The built-in PBX simulator: a PBX stand-in with a control API, speaking the bridge protocol."""

@@ -1,0 +1,18 @@
+"""Stores, chosen by the scheme of SOFTPHONE_DATABASE_URL."""
+
+from __future__ import annotations
+
+from proxy.registry import SchemeRegistry
+from proxy.store.base import AgentRecord, Store
+
+STORES = SchemeRegistry(
+    "store", "SOFTPHONE_DATABASE_URL", {"sqlite+aiosqlite": "proxy.store.sql:SqlStore"}
+)
+
+
+def open_store(url: str) -> Store:
+    store: Store = STORES.load(url)(url)
+    return store
+
+
+__all__ = ["STORES", "AgentRecord", "Store", "open_store"]

@@ -1,0 +1,1 @@
+"""HTTP and websocket endpoints: sign-in, the agent socket, the page, headers."""

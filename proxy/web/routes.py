@@ -1,0 +1,86 @@
+"""HTTP endpoints: sign-in and sign-out, health, the softphone page, and the demo's extras."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI, Header, HTTPException, Request, WebSocket
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, ConfigDict, Field
+
+from proxy.salesforce.standin.org import StandinOrg
+from proxy.web.agent_socket import serve_agent_socket
+from proxy.web.auth import SignInFailed
+from softphone.messages import AgentView
+
+STATIC = Path(__file__).resolve().parents[2] / "static"
+
+
+class SignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    address: str = Field(min_length=1, max_length=80)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class SessionCreated(BaseModel):
+    token: str
+    agent: AgentView
+
+
+def api_router() -> APIRouter:
+    router = APIRouter()
+
+    @router.post("/api/v1/sessions", status_code=201, responses={401: {"description": "refused"}})
+    async def sign_in(body: SignIn, request: Request) -> SessionCreated:
+        auth = request.app.state.services.auth
+        try:
+            token, agent = await auth.sign_in(body.address, body.password)
+        except SignInFailed as exc:
+            raise HTTPException(401, {"code": exc.code, "message": exc.message}) from None
+        view = AgentView(address=agent.address, name=agent.name, extension=agent.extension)
+        return SessionCreated(token=token, agent=view)
+
+    @router.delete("/api/v1/sessions", status_code=204)
+    async def sign_out(request: Request, authorization: str = Header(default="")) -> Response:
+        await request.app.state.services.auth.sign_out(authorization.removeprefix("Bearer "))
+        return Response(status_code=204)
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.websocket("/ws/agent")
+    async def agent_socket(ws: WebSocket) -> None:
+        services = ws.app.state.services
+        await serve_agent_socket(ws, services.auth, services.board, services.bus)
+
+    return router
+
+
+def mount_static(app: FastAPI) -> None:
+    app.mount("/softphone", StaticFiles(directory=STATIC / "softphone"), name="softphone")
+
+
+def mount_demo(app: FastAPI, org: StandinOrg | None) -> None:
+    """The demo console, which plays the Salesforce host, and the Open CTI stand-in script."""
+    app.mount("/console", StaticFiles(directory=STATIC / "console", html=True), name="console")
+    standin_script = STATIC / "console" / "opencti-standin.js"
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/console/")
+
+    # The paths Salesforce serves Open CTI from; the console is the "Salesforce" origin here.
+    @app.get("/support/api/{version}/lightning/opencti_min.js", include_in_schema=False)
+    @app.get("/support/api/{version}/interaction.js", include_in_schema=False)
+    async def opencti(version: str) -> FileResponse:
+        return FileResponse(standin_script, media_type="text/javascript")
+
+    @app.get("/demo/api/records/{record_id}", include_in_schema=False)
+    async def record(record_id: str) -> JSONResponse:
+        found = org.get(record_id) if org is not None else None
+        if found is None:
+            raise HTTPException(404, "no such record in the demo org")
+        return JSONResponse({"object": found[0], "fields": found[1]})

@@ -1,0 +1,78 @@
+// Demo stand-in for Salesforce's Open CTI script, served by the demo console at the paths
+// Salesforce uses. It implements the calls the softphone makes by postMessage to the console,
+// the way the real script talks to the Salesforce page that frames the softphone.
+(function () {
+  "use strict";
+  var params = new URLSearchParams(window.location.search);
+  var hostOrigin = params.get("sfdcIframeOrigin");
+  var pending = new Map();
+  var nextId = 1;
+  var clickToDialListener = null;
+
+  function post(method, args, callback, shape) {
+    var id = nextId++;
+    if (typeof callback === "function") pending.set(id, { callback: callback, shape: shape });
+    window.parent.postMessage({ sfStandin: 1, id: id, method: method, args: args || {} }, hostOrigin);
+  }
+
+  window.addEventListener("message", function (event) {
+    var data = event.data;
+    if (event.source !== window.parent || event.origin !== hostOrigin || !data || data.sfStandin !== 1) return;
+    if (data.event === "clickToDial") {
+      if (clickToDialListener) clickToDialListener(data.payload);
+      return;
+    }
+    var entry = pending.get(data.id);
+    if (!entry) return;
+    pending.delete(data.id);
+    var r = data.response || {};
+    entry.callback(entry.shape === "classic"
+      ? { result: r.returnValue, error: r.success ? null : r.errors }
+      : { success: !!r.success, returnValue: r.returnValue, errors: r.errors || null });
+  });
+
+  function lightning(method) {
+    return function (options) {
+      var args = Object.assign({}, options || {});
+      var callback = args.callback;
+      delete args.callback;
+      delete args.listener;
+      post(method, args, callback, "lightning");
+    };
+  }
+
+  window.sforce = window.sforce || {};
+  window.sforce.opencti = {
+    SCREENPOP_TYPE: {
+      SOBJECT: "sobject", URL: "url", OBJECTHOME: "objecthome", LIST: "list",
+      SEARCH: "search", NEW_RECORD_MODAL: "newRecord", FLOW: "flow",
+    },
+    CALL_TYPE: { INBOUND: "inbound", OUTBOUND: "outbound", INTERNAL: "internal" },
+    screenPop: lightning("screenPop"),
+    setSoftphonePanelVisibility: lightning("setSoftphonePanelVisibility"),
+    enableClickToDial: lightning("enableClickToDial"),
+    disableClickToDial: lightning("disableClickToDial"),
+    notifyInitializationComplete: lightning("notifyInitializationComplete"),
+    onClickToDial: function (options) {
+      clickToDialListener = options && options.listener;
+      post("onClickToDial", {}, options && options.callback, "lightning");
+    },
+  };
+  window.sforce.interaction = {
+    screenPop: function (url, force, callback) {
+      post("screenPop", { url: url, force: !!force }, callback, "classic");
+    },
+    setVisible: function (visible, callback) {
+      post("setSoftphonePanelVisibility", { visible: !!visible }, callback, "classic");
+    },
+    cti: {
+      notifyInitializationComplete: function () { post("notifyInitializationComplete", {}, null); },
+      enableClickToDial: function (callback) { post("enableClickToDial", {}, callback, "classic"); },
+      disableClickToDial: function (callback) { post("disableClickToDial", {}, callback, "classic"); },
+      onClickToDial: function (listener) {
+        clickToDialListener = function (payload) { listener({ result: JSON.stringify(payload) }); };
+        post("onClickToDial", {}, null);
+      },
+    },
+  };
+})();

@@ -1,0 +1,267 @@
+// The softphone page: sign-in, the agent's calls as the server reports them, and pops.
+import { AgentSocket } from "./agent-socket.js";
+import { connectHost } from "./cti-host.js";
+import { loadStrings, t } from "./i18n.js";
+
+const SESSION_KEY = "softphone.session";
+const POPPED_KEY = "softphone.popped";
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  session: JSON.parse(sessionStorage.getItem(SESSION_KEY) || "null"),
+  calls: new Map(),
+  popped: new Set(JSON.parse(sessionStorage.getItem(POPPED_KEY) || "[]")),
+  host: null,
+  socket: null,
+  timer: null,
+};
+
+function show(screen) {
+  for (const el of document.querySelectorAll(".screen")) el.hidden = el.id !== `screen-${screen}`;
+}
+
+function notice(text) {
+  $("notice").textContent = text || "";
+  $("notice").hidden = !text;
+}
+
+function httpBase(host) {
+  return `${location.protocol}//${host}`;
+}
+
+function wsUrl(host) {
+  return `${location.protocol === "https:" ? "wss:" : "ws:"}//${host}/ws/agent`;
+}
+
+// ---- sign-in -----------------------------------------------------------------------------
+async function signIn(event) {
+  event.preventDefault();
+  const host = $("host").value.trim();
+  const address = $("address").value.trim();
+  const password = $("password").value;
+  const error = $("signin-error");
+  error.textContent = "";
+  if (!host || !address || !password) {
+    error.textContent = t("errorRequired");
+    return;
+  }
+  const button = $("signin");
+  button.disabled = true;
+  button.textContent = t("signingIn");
+  try {
+    const response = await fetch(`${httpBase(host)}/api/v1/sessions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ address, password }),
+    });
+    if (response.status === 401) {
+      error.textContent = t("errorWrongCredentials");
+      $("password").select();
+      return;
+    }
+    if (!response.ok) {
+      error.textContent = t("errorRequired");
+      return;
+    }
+    const body = await response.json();
+    state.session = { host, token: body.token, agent: body.agent };
+    sessionStorage.setItem(SESSION_KEY, JSON.stringify(state.session));
+    $("password").value = "";
+    startSession();
+  } catch {
+    error.textContent = t("errorUnreachable", { host });
+  } finally {
+    button.disabled = false;
+    button.textContent = t("signIn");
+  }
+}
+
+async function signOut() {
+  const session = state.session;
+  endSession();
+  if (session) {
+    fetch(`${httpBase(session.host)}/api/v1/sessions`, {
+      method: "DELETE",
+      headers: { authorization: `Bearer ${session.token}` },
+    }).catch(() => {});
+  }
+}
+
+function endSession(message = "") {
+  if (state.socket) state.socket.close();
+  state.socket = null;
+  state.session = null;
+  state.calls.clear();
+  sessionStorage.removeItem(SESSION_KEY);
+  $("connection").textContent = "";
+  show("signin");
+  $("signin-error").textContent = message;
+  $("address").focus();
+}
+
+function startSession() {
+  const { host, token, agent } = state.session;
+  $("agent-name").textContent = agent.name;
+  $("agent-extension").textContent = agent.extension;
+  state.socket = new AgentSocket({
+    url: wsUrl(host),
+    token,
+    onMessage: receive,
+    onStatus: connectionStatus,
+    onUnauthorized: () => endSession(t("errorSession")),
+  });
+  state.socket.open();
+  render();
+}
+
+function connectionStatus(status) {
+  const el = $("connection");
+  el.dataset.state = status.state;
+  el.textContent = status.state === "reconnecting"
+    ? t("reconnecting", { seconds: status.seconds })
+    : t(status.state);
+}
+
+// ---- calls -------------------------------------------------------------------------------
+function receive(message) {
+  if (message.type === "welcome") {
+    state.calls = new Map(message.calls.map((c) => [c.call_id, c]));
+    for (const call of message.calls) popIfOwed(call);
+  } else if (message.type === "call") {
+    const call = message.call;
+    if (call.state === "cleared") {
+      state.calls.set(call.call_id, call);
+      // Keep an ended call on screen briefly so the agent sees what happened.
+      setTimeout(() => {
+        if (state.calls.get(call.call_id)?.state === "cleared") {
+          state.calls.delete(call.call_id);
+          render();
+        }
+      }, 2500);
+    } else {
+      const isNew = !state.calls.has(call.call_id);
+      state.calls.set(call.call_id, call);
+      if (isNew && call.state === "ringing") ringing();
+      popIfOwed(call);
+    }
+  } else if (message.type === "error") {
+    notice(message.message);
+    return;
+  }
+  render();
+}
+
+function ringing() {
+  state.host.show();
+  if (document.hasFocus()) queueMicrotask(() => $("answer").focus());
+}
+
+async function popIfOwed(call) {
+  if (!call.pop || call.pop_delivered || call.state === "cleared") return;
+  if (state.popped.has(call.call_id)) return;
+  state.popped.add(call.call_id);
+  sessionStorage.setItem(POPPED_KEY, JSON.stringify([...state.popped].slice(-50)));
+  const ok = await state.host.pop(call.pop);
+  if (ok) state.socket.send({ type: "popped", call_id: call.call_id });
+}
+
+function currentCall() {
+  const calls = [...state.calls.values()];
+  return calls.find((c) => c.state === "ringing")
+    || calls.find((c) => c.state === "active")
+    || calls.find((c) => c.state === "cleared");
+}
+
+function command(type) {
+  const call = currentCall();
+  if (!call) return;
+  notice("");
+  state.socket.send({ type, call_id: call.call_id });
+}
+
+function formatDuration(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  const mm = String(Math.floor(s / 60)).padStart(2, "0");
+  const ss = String(s % 60).padStart(2, "0");
+  return s >= 3600 ? `${Math.floor(s / 3600)}:${mm.slice(-2)}:${ss}` : `${mm}:${ss}`;
+}
+
+function detail(list, label, value) {
+  if (!value) return;
+  const dt = document.createElement("dt");
+  dt.textContent = label;
+  const dd = document.createElement("dd");
+  dd.textContent = value;
+  list.append(dt, dd);
+}
+
+function render() {
+  clearInterval(state.timer);
+  if (!state.session) return;
+  const call = currentCall();
+  if (!call) {
+    show("idle");
+    return;
+  }
+  show("call");
+  const screen = $("screen-call");
+  screen.dataset.state = call.state;
+  $("call-state").textContent = t(call.state);
+  $("call-state").dataset.state = call.state;
+  $("caller-name").textContent = call.caller_name
+    || (call.matching ? t("lookingUp") : t("unknownCaller"));
+  $("caller-number").textContent = call.ani_display || t("withheld");
+  const details = $("call-details");
+  details.replaceChildren();
+  detail(details, t("dnis"), call.dnis);
+  detail(details, t("queue"), call.queue);
+  detail(details, t("ivr"), call.ivr.join(", "));
+  const matches = call.pop?.kind === "record" ? call.pop.matches : [];
+  $("matches-block").hidden = matches.length === 0;
+  $("matches").replaceChildren(...matches.map((m) => {
+    const li = document.createElement("li");
+    const kind = document.createElement("span");
+    kind.className = "object";
+    kind.textContent = m.object;
+    li.append(kind, document.createTextNode(` ${m.name}`));
+    return li;
+  }));
+  $("answer").hidden = call.state !== "ringing";
+  $("hangup").hidden = call.state === "cleared";
+  const tick = () => {
+    $("call-timer").textContent = call.state === "active"
+      ? formatDuration(Date.now() / 1000 - call.state_since) : "";
+  };
+  tick();
+  if (call.state === "active") state.timer = setInterval(tick, 1000);
+}
+
+function standalonePop(pop) {
+  const list = $("pop-list");
+  const li = document.createElement("li");
+  li.textContent = pop.kind === "record"
+    ? pop.matches.map((m) => `${m.object}: ${m.name}`).join(", ")
+    : t("popNew", { number: pop.defaults.Phone || "" });
+  list.prepend(li);
+  $("standalone-pops").hidden = false;
+}
+
+async function main() {
+  await loadStrings();
+  state.host = await connectHost(standalonePop);
+  $("signin-form").addEventListener("submit", signIn);
+  $("signout").addEventListener("click", signOut);
+  $("answer").addEventListener("click", () => command("answer"));
+  $("hangup").addEventListener("click", () => command("hangup"));
+  $("host").value = location.host;
+  if (state.session) {
+    startSession();
+  } else {
+    show("signin");
+  }
+  // Only now is the phone usable: Salesforce falls back to the standby URL until we say so.
+  state.host.ready();
+  document.body.dataset.ready = "true";
+}
+
+main();
