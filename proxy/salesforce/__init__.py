@@ -28,13 +28,18 @@ async def open_standin(
 ) -> AsyncIterator[SalesforceApi]:
     """Start the embedded stand-in org and reach it through the real simple-salesforce client."""
     async with StandinServer(org if org is not None else demo_org()) as server:
+        session = http_session(settings.salesforce_timeout_seconds, ca_file=server.ca_file)
         sf = Salesforce(
             instance_url=server.instance_url,
             session_id=server.session_id,
             version=settings.salesforce_api_version,
-            session=http_session(settings.salesforce_timeout_seconds, ca_file=server.ca_file),
+            session=session,
         )
-        yield SimpleSalesforceApi(sf)
+        try:
+            yield SimpleSalesforceApi(sf)
+        finally:
+            # Idle keep-alive connections would otherwise hold the stand-in's shutdown open.
+            session.close()
 
 
 @asynccontextmanager
@@ -71,7 +76,10 @@ async def open_org(
             "SOFTPHONE_SALESFORCE_URL is an org: set SOFTPHONE_SALESFORCE_SESSION_ID, or "
             "SOFTPHONE_SALESFORCE_USERNAME with _PASSWORD and _SECURITY_TOKEN"
         )
-    yield SimpleSalesforceApi(sf)
+    try:
+        yield SimpleSalesforceApi(sf)
+    finally:
+        session.close()
 
 
 def open_salesforce(

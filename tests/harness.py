@@ -1,0 +1,118 @@
+"""Starts the real proxy under uvicorn on a loopback port, in a thread with its own event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+import websockets
+from fastapi import FastAPI
+from websockets.asyncio.client import ClientConnection
+
+from proxy.app import Services
+from proxy.server import bind, build_server, url_of
+from proxy.settings import Settings
+
+
+@dataclass
+class RunningProxy:
+    base_url: str
+    app: FastAPI
+    server: uvicorn.Server
+
+    @property
+    def ws_url(self) -> str:
+        return self.base_url.replace("http", "ws", 1) + "/ws/agent"
+
+    @property
+    def services(self) -> Services:
+        services: Services = self.app.state.services
+        return services
+
+    @property
+    def api_calls(self) -> int:
+        """API calls the Salesforce stand-in has served so far."""
+        assert self.services.org is not None
+        return self.services.org.api_calls
+
+    def sign_in(self, address: str = "1001", password: str = "demo") -> str:
+        response = httpx.post(
+            f"{self.base_url}/api/v1/sessions", json={"address": address, "password": password}
+        )
+        response.raise_for_status()
+        token: str = response.json()["token"]
+        return token
+
+    def place_call(self, **body: Any) -> str:
+        body.setdefault("agent", "1001")
+        response = httpx.post(f"{self.base_url}/sim/calls", json=body)
+        response.raise_for_status()
+        call_id: str = response.json()["call_id"]
+        return call_id
+
+    def connect(self, token: str) -> Any:
+        return websockets.connect(self.ws_url, subprotocols=["softphone.v1", f"auth.{token}"])  # type: ignore[list-item]
+
+
+@contextmanager
+def running_proxy(tmp_path: Path, **overrides: Any) -> Iterator[RunningProxy]:
+    """The whole proxy in demo mode (simulator + stand-in) unless `overrides` say otherwise."""
+    values: dict[str, Any] = {
+        "demo": True,
+        "database_url": f"sqlite+aiosqlite:///{tmp_path}/test.db",
+    }
+    values.update(overrides)
+    settings = Settings(**values)
+    sock = bind("127.0.0.1", 0)
+    server, app = build_server(settings, sock, log_level="warning")
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("proxy did not start")
+        time.sleep(0.02)
+    proxy = RunningProxy(url_of(sock, tls=False), app, server)
+    _wait_for_link(proxy)
+    try:
+        yield proxy
+    finally:
+        server.should_exit = True
+        thread.join(15)
+
+
+def _wait_for_link(proxy: RunningProxy) -> None:
+    deadline = time.monotonic() + 10
+    while not proxy.services.board.link.connected:
+        if time.monotonic() > deadline:
+            raise RuntimeError("CTI link did not connect")
+        time.sleep(0.02)
+
+
+async def next_message(ws: ClientConnection, timeout: float = 5.0) -> dict[str, Any]:
+    message: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+    return message
+
+
+async def wait_for_call(
+    ws: ClientConnection, call_id: str, *, timeout: float = 5.0, **wanted: Any
+) -> dict[str, Any]:
+    """The first `call` update for `call_id` whose fields match `wanted` (e.g. state="active")."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        remaining = deadline - asyncio.get_running_loop().time()
+        message = await next_message(ws, max(remaining, 0.01))
+        if message.get("type") != "call" or message["call"]["call_id"] != call_id:
+            continue
+        call: dict[str, Any] = message["call"]
+        if all(call.get(k) == v for k, v in wanted.items()):
+            return message

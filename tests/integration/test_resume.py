@@ -1,0 +1,53 @@
+"""A page that reloads or reconnects gets the current calls and any pop it still owes."""
+
+from __future__ import annotations
+
+import json
+
+from tests.harness import RunningProxy, next_message, wait_for_call
+
+
+async def test_reload_while_ringing_shows_call_and_owed_pop(proxy: RunningProxy) -> None:
+    """A page opened after the pop was decided still gets the call and the pop in its snapshot."""
+    token = proxy.sign_in()
+    async with proxy.connect(token) as ws:
+        await next_message(ws)
+        call_id = proxy.place_call(ani="+16504508810")
+        await wait_for_call(ws, call_id, matching=False)
+    # The page reloads: a new socket with the same session.
+    async with proxy.connect(token) as ws:
+        welcome = await next_message(ws)
+        assert welcome["type"] == "welcome"
+        (call,) = welcome["calls"]
+        assert call["call_id"] == call_id and call["state"] == "ringing"
+        assert call["pop"]["matches"][0]["name"] == "Maria Chen"
+        assert call["pop_delivered"] is False
+
+
+async def test_popped_ack_stops_the_pop_for_later_pages(proxy: RunningProxy) -> None:
+    """Once a page reports the pop opened, other tabs and reloads see it as delivered."""
+    token = proxy.sign_in()
+    async with proxy.connect(token) as ws, proxy.connect(token) as other_tab:
+        await next_message(ws)
+        await next_message(other_tab)
+        call_id = proxy.place_call(ani="+16504508810")
+        await wait_for_call(ws, call_id, matching=False)
+        await ws.send(json.dumps({"type": "popped", "call_id": call_id}))
+        update = await wait_for_call(other_tab, call_id, pop_delivered=True)
+        assert update["call"]["state"] == "ringing"
+    async with proxy.connect(token) as ws:
+        welcome = await next_message(ws)
+        assert welcome["calls"][0]["pop_delivered"] is True
+
+
+async def test_hello_returns_a_fresh_snapshot(proxy: RunningProxy) -> None:
+    """A page that noticed a gap asks again with hello and gets the calls and the latest seq."""
+    async with proxy.connect(proxy.sign_in()) as ws:
+        await next_message(ws)
+        call_id = proxy.place_call(ani="+16504508810")
+        last = await wait_for_call(ws, call_id, matching=False)
+        await ws.send(json.dumps({"type": "hello", "last_seq": 0}))
+        welcome = await next_message(ws)
+        assert welcome["type"] == "welcome"
+        assert welcome["seq"] == last["seq"]
+        assert [c["call_id"] for c in welcome["calls"]] == [call_id]
