@@ -19,7 +19,9 @@ async def test_malformed_json_gets_an_error_and_the_socket_stays_up(proxy: Runni
         await ws.send("{not json")
         error = await next_message(ws)
         assert error == {
-            "type": "error", "code": "bad_message", "message": "message is not valid JSON",
+            "type": "error",
+            "code": "bad_message",
+            "message": "message is not valid JSON",
             "call_id": None,
         }
         await ws.send(json.dumps({"type": "ping"}))
@@ -58,7 +60,8 @@ def test_wrong_password_is_refused_without_a_session(proxy: RunningProxy) -> Non
         )
         assert response.status_code == 401
         assert response.json()["detail"] == {
-            "code": "wrong_credentials", "message": "Wrong sign-in address or password",
+            "code": "wrong_credentials",
+            "message": "Wrong sign-in address or password",
         }
         assert "token" not in response.text
 
@@ -112,9 +115,10 @@ async def test_injection_in_ivr_value_matches_nothing(proxy: RunningProxy) -> No
 
 async def test_command_for_another_agents_call_is_refused(proxy: RunningProxy) -> None:
     """Agent 1002 cannot answer or hang up agent 1001's call; 1001's call rings on."""
-    async with proxy.connect(proxy.sign_in("1001")) as ws1, proxy.connect(
-        proxy.sign_in("1002")
-    ) as ws2:
+    async with (
+        proxy.connect(proxy.sign_in("1001")) as ws1,
+        proxy.connect(proxy.sign_in("1002")) as ws2,
+    ):
         await next_message(ws1)
         await next_message(ws2)
         call_id = proxy.place_call(agent="1001", ani="+16504508810")
@@ -123,8 +127,10 @@ async def test_command_for_another_agents_call_is_refused(proxy: RunningProxy) -
             await ws2.send(json.dumps({"type": op, "call_id": call_id}))
             error = await next_message(ws2)
             assert error == {
-                "type": "error", "code": "no_such_call",
-                "message": "That call is not one of your calls", "call_id": call_id,
+                "type": "error",
+                "code": "no_such_call",
+                "message": "That call is not one of your calls",
+                "call_id": call_id,
             }
         assert proxy.services.pbx is not None
         assert proxy.services.pbx.calls[call_id].state == "ringing"

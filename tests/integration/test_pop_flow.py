@@ -85,9 +85,10 @@ async def test_every_tab_of_the_agent_sees_the_call(proxy: RunningProxy) -> None
 
 async def test_other_agents_do_not_see_the_call(proxy: RunningProxy) -> None:
     """A call for 1001 never reaches 1002's socket."""
-    async with proxy.connect(proxy.sign_in("1001")) as ws1, proxy.connect(
-        proxy.sign_in("1002")
-    ) as ws2:
+    async with (
+        proxy.connect(proxy.sign_in("1001")) as ws1,
+        proxy.connect(proxy.sign_in("1002")) as ws2,
+    ):
         await next_message(ws1)
         await next_message(ws2)
         call_id = proxy.place_call(agent="1001", ani="+16504508810")
