@@ -6,11 +6,14 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from simple_salesforce.api import Salesforce
 
 from proxy.errors import SalesforceError
 from proxy.salesforce import SalesforceApi, open_salesforce
+from proxy.salesforce.client import SimpleSalesforceApi, http_session
 from proxy.salesforce.lookup import RecordMatcher
 from proxy.salesforce.standin.org import StandinOrg, demo_org
+from proxy.salesforce.standin.server import StandinServer
 from proxy.settings import Settings
 from softphone.calls import Call
 from softphone.events import CallState, Direction
@@ -86,10 +89,6 @@ async def test_non_filterable_ivr_field_costs_no_query(
 
 async def test_wrong_session_is_invalid_session_id() -> None:
     """A client with a session the org does not know gets INVALID_SESSION_ID, not data."""
-    from proxy.salesforce.client import SimpleSalesforceApi, http_session
-    from proxy.salesforce.standin.server import StandinServer
-    from simple_salesforce.api import Salesforce
-
     async with StandinServer(demo_org()) as server:
         session = http_session(5, ca_file=server.ca_file)
         sf = Salesforce(instance_url=server.instance_url, session_id="stolen", session=session)
