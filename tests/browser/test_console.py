@@ -1,0 +1,137 @@
+"""The demo console in headless Chromium: sign in, ring, pop, answer, hang up, as an agent would."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, FrameLocator, Page, expect
+
+from tests.harness import RunningProxy
+
+pytestmark = pytest.mark.browser
+
+
+def open_console(page: Page, proxy: RunningProxy, mode: str = "Lightning") -> FrameLocator:
+    page.goto(f"{proxy.base_url}/console/")
+    if mode != "Lightning":
+        page.get_by_label("Open CTI mode").select_option(mode)
+    return page.frame_locator("#softphone")
+
+
+def sign_in(phone: FrameLocator, address: str = "1001", password: str = "demo") -> None:
+    phone.get_by_label("Sign-in address").fill(address)
+    phone.get_by_label("Password").fill(password)
+    phone.get_by_role("button", name="Sign in").click()
+
+
+def simulate(page: Page, agent: str = "1001", ani: str = "+16504508810", ivr: str = "") -> None:
+    page.get_by_label("Agent", exact=True).select_option(agent)
+    page.get_by_label("Caller number").fill(ani)
+    page.get_by_label("IVR data (Object.Field=value, comma separated)").fill(ivr)
+    page.get_by_role("button", name="Simulate inbound call").click()
+
+
+def test_inbound_call_rings_and_pops_the_contact(
+    page: Page, proxy: RunningProxy, artifacts: Path
+) -> None:
+    """Sign in, a simulated call rings with the caller's name, the console opens the Contact."""
+    phone = open_console(page, proxy)
+    sign_in(phone)
+    expect(phone.get_by_text("Ready for calls")).to_be_visible()
+    expect(phone.get_by_role("heading", name="Alex Morgan")).to_be_visible()
+    page.screenshot(path=artifacts / "01-idle.png")
+
+    simulate(page)
+    expect(phone.get_by_text("Incoming call")).to_be_visible()
+    expect(phone.get_by_role("heading", name="Maria Chen")).to_be_visible()
+    expect(phone.get_by_text("+1 650-450-8810")).to_be_visible()
+    record_tab = page.get_by_role("tab", name="Contact: Maria Chen")
+    expect(record_tab).to_have_attribute("aria-selected", "true")
+    expect(page.get_by_role("tabpanel").get_by_text("(650) 450-8810")).to_be_visible()
+    page.screenshot(path=artifacts / "02-ringing-popped.png")
+
+    phone.get_by_role("button", name="Answer").click()
+    expect(phone.get_by_text("On call")).to_be_visible()
+    expect(phone.get_by_role("button", name="Answer")).to_be_hidden()
+    page.screenshot(path=artifacts / "03-on-call.png")
+
+    phone.get_by_role("button", name="Hang up").click()
+    expect(phone.get_by_text("Call ended")).to_be_visible()
+    expect(phone.get_by_text("Ready for calls")).to_be_visible(timeout=6000)
+    # One pop for one call: exactly one record tab besides Home.
+    expect(page.get_by_role("tab")).to_have_count(2)
+
+
+def test_ivr_case_pops_in_classic_mode(page: Page, proxy: RunningProxy, artifacts: Path) -> None:
+    """In Classic mode (interaction.js) the IVR case number pops the Case page."""
+    phone = open_console(page, proxy, mode="Classic")
+    sign_in(phone, "1002")
+    expect(phone.get_by_text("Ready for calls")).to_be_visible()
+    simulate(page, agent="1002", ani="", ivr="Case.CaseNumber=00001027")
+    expect(page.get_by_role("tab", name="Case: 00001027")).to_be_visible()
+    expect(phone.get_by_text("Number withheld")).to_be_visible()
+    page.screenshot(path=artifacts / "04-classic-case-pop.png")
+
+
+def test_unknown_caller_opens_prefilled_new_contact(
+    page: Page, proxy: RunningProxy, artifacts: Path
+) -> None:
+    """An unknown number opens a New Contact form with the number already in Phone."""
+    phone = open_console(page, proxy)
+    sign_in(phone, "1003")
+    expect(phone.get_by_text("Ready for calls")).to_be_visible()
+    simulate(page, agent="1003", ani="+14155550000")
+    dialog = page.get_by_role("dialog", name="New Contact")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_label("Phone")).to_have_value("+1 415-555-0000")
+    expect(phone.get_by_role("heading", name="Unknown caller")).to_be_visible()
+    page.screenshot(path=artifacts / "05-new-contact.png")
+
+
+def test_reload_during_ringing_still_pops(page: Page, proxy: RunningProxy) -> None:
+    """A call that rang while the page was away pops as soon as the page is back."""
+    phone = open_console(page, proxy)
+    sign_in(phone, "1004")
+    expect(phone.get_by_text("Ready for calls")).to_be_visible()
+    # The softphone frame goes away (Classic reloads it on every tab switch) ...
+    page.evaluate("document.getElementById('softphone').src = 'about:blank'")
+    call_id = proxy.place_call(agent="1004", ani="+16504508810")
+    page.wait_for_timeout(300)
+    # ... and comes back: same session from sessionStorage, the call and its pop are there.
+    page.evaluate(
+        "document.getElementById('softphone').src ="
+        " `/softphone/softphone.html?mode=Lightning&sfdcIframeOrigin=${location.origin}`"
+    )
+    expect(phone.get_by_role("heading", name="Maria Chen")).to_be_visible()
+    expect(page.get_by_role("tab", name="Contact: Maria Chen")).to_be_visible()
+    assert proxy.services.board.machine("1004").calls[call_id].pop_delivered
+
+
+def test_wrong_password_is_said_plainly(page: Page, proxy: RunningProxy) -> None:
+    """A wrong password leaves the agent on the sign-in screen with a plain message."""
+    phone = open_console(page, proxy)
+    sign_in(phone, "1001", "not-the-password")
+    expect(phone.get_by_role("alert").first).to_have_text("Wrong sign-in address or password.")
+    expect(phone.get_by_role("button", name="Sign in")).to_be_enabled()
+
+
+def test_page_opened_directly_runs_standalone(page: Page, proxy: RunningProxy) -> None:
+    """Without Salesforce around it the page shows pops in its own list."""
+    page.goto(f"{proxy.base_url}/softphone/softphone.html")
+    page.get_by_label("Sign-in address").fill("1005")
+    page.get_by_label("Password").fill("demo")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text("Ready for calls")).to_be_visible()
+    proxy.place_call(agent="1005", ani="+16504508810")
+    expect(page.get_by_role("region", name="Opened records")).to_contain_text("Contact: Maria Chen")
+
+
+def test_french_browser_gets_french(browser: Browser, proxy: RunningProxy) -> None:
+    """A browser set to fr-FR sees the sign-in screen in French."""
+    context = browser.new_context(locale="fr-FR")
+    page = context.new_page()
+    page.goto(f"{proxy.base_url}/softphone/softphone.html")
+    expect(page.get_by_role("button", name="Se connecter")).to_be_visible()
+    expect(page.get_by_label("Adresse de connexion")).to_be_visible()
+    context.close()
