@@ -16,7 +16,9 @@ FLAGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: sync Playwright keeps an event loop running on this thread while
+# it is open, which would break the async tests that run after the browser tests.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     """Debian's Chromium, headless; scripts/test installs it, so its absence is a failure."""
     assert CHROMIUM.exists(), "Debian's chromium is missing: run scripts/test, which installs it"
