@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import uvicorn
 from fastapi import FastAPI
@@ -16,7 +19,9 @@ from proxy.settings import Settings
 def bind(host: str, port: int) -> socket.socket:
     """A listening socket; binding first tells us the real port (port 0 picks a free one)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto must say TCP: asyncio sets TCP_NODELAY on accepted sockets only when it does, and
+    # without it Nagle holds a pop sent right after its ring for the client's delayed ACK (40 ms).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(128)
@@ -67,3 +72,27 @@ async def serve(
     if server.started and on_started is not None:
         on_started()
     await task
+
+
+@contextmanager
+def serving_in_thread(
+    app_settings: Settings, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning"
+) -> Iterator[tuple[str, FastAPI]]:
+    """The proxy served from a background thread with its own event loop: for tests and bench.
+
+    Yields the base URL and the app once it is accepting connections; stops it on exit.
+    """
+    sock = bind(host, port)
+    server, app = build_server(app_settings, sock, log_level=log_level)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the proxy did not start; see its log")
+        time.sleep(0.02)
+    try:
+        yield url_of(sock, tls=False), app
+    finally:
+        server.should_exit = True
+        thread.join(15)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,13 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 import websockets
 from fastapi import FastAPI
 from websockets.asyncio.client import ClientConnection
 
 from proxy.app import Services
-from proxy.server import bind, build_server, url_of
+from proxy.server import serving_in_thread
 from proxy.settings import Settings
 
 
@@ -27,7 +25,6 @@ from proxy.settings import Settings
 class RunningProxy:
     base_url: str
     app: FastAPI
-    server: uvicorn.Server
 
     @property
     def ws_url(self) -> str:
@@ -71,23 +68,10 @@ def running_proxy(tmp_path: Path, **overrides: Any) -> Iterator[RunningProxy]:
         "database_url": f"sqlite+aiosqlite:///{tmp_path}/test.db",
     }
     values.update(overrides)
-    settings = Settings(**values)
-    sock = bind("127.0.0.1", 0)
-    server, app = build_server(settings, sock, log_level="warning")
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("proxy did not start")
-        time.sleep(0.02)
-    proxy = RunningProxy(url_of(sock, tls=False), app, server)
-    _wait_for_link(proxy)
-    try:
+    with serving_in_thread(Settings(**values)) as (base_url, app):
+        proxy = RunningProxy(base_url, app)
+        _wait_for_link(proxy)
         yield proxy
-    finally:
-        server.should_exit = True
-        thread.join(15)
 
 
 def _wait_for_link(proxy: RunningProxy) -> None:

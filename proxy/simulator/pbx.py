@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from dataclasses import dataclass, field
 
 from softphone.events import CallEvent, Direction, EventKind
@@ -30,6 +31,8 @@ class SimCall:
     ivr: tuple[str, ...]
     queue: str
     state: str = "ringing"
+    # When the PBX rang the agent (monotonic clock): where the bench starts its stopwatch.
+    rang_at: float = field(default_factory=time.perf_counter)
 
 
 @dataclass

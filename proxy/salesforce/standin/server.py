@@ -43,7 +43,7 @@ class StandinServer:
         ca.cert_pem.write_to_path(str(tmp / "ca.pem"))
         cert.private_key_and_cert_chain_pem.write_to_path(str(tmp / "server.pem"))
         self.ca_file = str(tmp / "ca.pem")
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
         self.instance_url = f"https://127.0.0.1:{sock.getsockname()[1]}"
