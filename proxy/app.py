@@ -86,10 +86,10 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
 
     app = FastAPI(title="softphone-proxy", version="0.1.0", lifespan=lifespan)
     app.include_router(api_router())
-    mount_static(app)
+    mount_static(app, settings.static_dir)
     if simulated:
         app.mount("/sim", create_simulator_app(pbx))
     if settings.demo:
-        mount_demo(app, org)
+        mount_demo(app, settings.static_dir, org)
     app.add_middleware(SecurityHeaders)
     return app

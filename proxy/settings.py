@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -27,6 +29,8 @@ class Settings(BaseSettings):
     lookup_cache_seconds: float = Field(default=300.0, ge=0)
     session_hours: float = Field(default=12.0, gt=0)
     max_message_bytes: int = Field(default=64 * 1024, ge=1024)
+    # The softphone page and console; the checkout's static/ unless installed elsewhere.
+    static_dir: Path = Path(__file__).resolve().parents[1] / "static"
     # Demo mode adds the demo console, the demo agents and the Open CTI stand-in script.
     demo: bool = False
 

@@ -14,8 +14,6 @@ from proxy.web.agent_socket import serve_agent_socket
 from proxy.web.auth import SignInFailed
 from softphone.messages import AgentView
 
-STATIC = Path(__file__).resolve().parents[2] / "static"
-
 
 class SignIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -59,14 +57,14 @@ def api_router() -> APIRouter:
     return router
 
 
-def mount_static(app: FastAPI) -> None:
-    app.mount("/softphone", StaticFiles(directory=STATIC / "softphone"), name="softphone")
+def mount_static(app: FastAPI, static: Path) -> None:
+    app.mount("/softphone", StaticFiles(directory=static / "softphone"), name="softphone")
 
 
-def mount_demo(app: FastAPI, org: StandinOrg | None) -> None:
+def mount_demo(app: FastAPI, static: Path, org: StandinOrg | None) -> None:
     """The demo console, which plays the Salesforce host, and the Open CTI stand-in script."""
-    app.mount("/console", StaticFiles(directory=STATIC / "console", html=True), name="console")
-    standin_script = STATIC / "console" / "opencti-standin.js"
+    app.mount("/console", StaticFiles(directory=static / "console", html=True), name="console")
+    standin_script = static / "console" / "opencti-standin.js"
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:
