@@ -4,11 +4,14 @@ const $ = (id) => document.getElementById(id);
 const frame = $("softphone");
 let tabCount = 0;
 
+// Frames the softphone with the parameters Salesforce appends: Lightning says sfdcIframeOrigin,
+// Classic says sfdcIFrameOrigin (capital F); both carry a nonce.
 function loadSoftphone() {
-  const params = new URLSearchParams({
-    mode: $("mode").value,
-    sfdcIframeOrigin: location.origin,
-  });
+  const mode = $("mode").value;
+  const nonce = crypto.randomUUID();
+  const params = mode === "Lightning"
+    ? new URLSearchParams({ mode, sfdcIframeOrigin: location.origin, nonce })
+    : new URLSearchParams({ mode, sfdcIFrameOrigin: location.origin, nonce });
   frame.src = `/softphone/softphone.html?${params}`;
 }
 
@@ -128,10 +131,17 @@ async function simulate(event) {
     agent: $("sim-agent").value, ani: $("sim-ani").value.trim(), dnis: $("sim-dnis").value.trim(),
     ivr, queue: $("sim-queue").value.trim(),
   };
-  const response = await fetch("/sim/calls", {
-    method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body),
-  });
-  const result = await response.json();
+  let response;
+  let result;
+  try {
+    response = await fetch("/sim/calls", {
+      method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body),
+    });
+    result = await response.json();
+  } catch (error) {
+    $("sim-result").textContent = `The simulator cannot be reached (${error.message}).`;
+    return;
+  }
   $("sim-result").textContent = response.ok
     ? `Ringing agent ${result.agent}: call ${result.call_id}`
     : `Refused: ${JSON.stringify(result.detail)}`;
@@ -139,14 +149,20 @@ async function simulate(event) {
 }
 
 async function farEnd(callId, action) {
-  await fetch(`/sim/calls/${encodeURIComponent(callId)}/${action}`, { method: "POST" });
+  await fetch(`/sim/calls/${encodeURIComponent(callId)}/${action}`, { method: "POST" }).catch(() => {});
   refreshCalls();
 }
 
 async function refreshCalls() {
-  const response = await fetch("/sim/calls");
-  if (!response.ok) return;
-  const calls = await response.json();
+  let calls;
+  try {
+    const response = await fetch("/sim/calls");
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    calls = await response.json();
+  } catch (error) {
+    $("sim-result").textContent = `The simulator cannot be reached (${error.message}).`;
+    return;
+  }
   $("calls").replaceChildren(...calls.map((c) => {
     const row = document.createElement("tr");
     for (const text of [c.call_id, c.agent, c.ani, c.state]) {

@@ -4,12 +4,16 @@
 (function () {
   "use strict";
   var params = new URLSearchParams(window.location.search);
-  var hostOrigin = params.get("sfdcIframeOrigin");
+  // As the real scripts: Lightning reads sfdcIframeOrigin, Classic sfdcIFrameOrigin + nonce.
+  var hostOrigin = params.get("sfdcIframeOrigin") || params.get("sfdcIFrameOrigin");
+  if (!hostOrigin) throw new Error("Open CTI: sfdcIframeOrigin is missing");
   var pending = new Map();
   var nextId = 1;
   var clickToDialListener = null;
 
   function post(method, args, callback, shape) {
+    // The real Classic script silently posts nothing without its nonce; so does this one.
+    if (shape === "classic" && !params.get("nonce")) return;
     var id = nextId++;
     if (typeof callback === "function") pending.set(id, { callback: callback, shape: shape });
     window.parent.postMessage({ sfStandin: 1, id: id, method: method, args: args || {} }, hostOrigin);
@@ -27,12 +31,16 @@
     pending.delete(data.id);
     var r = data.response || {};
     entry.callback(entry.shape === "classic"
-      ? { result: r.returnValue, error: r.success ? null : r.errors }
+      ? { result: !!r.success, error: r.success ? null : r.errors }
       : { success: !!r.success, returnValue: r.returnValue, errors: r.errors || null });
   });
 
-  function lightning(method) {
+  // Like the real script, Lightning methods take one options object and nothing else.
+  function lightning(method, optional) {
     return function (options) {
+      if (arguments.length > 1 || (options === undefined ? !optional : typeof options !== "object")) {
+        throw new Error("Open CTI " + method + ": expects one options object");
+      }
       var args = Object.assign({}, options || {});
       var callback = args.callback;
       delete args.callback;
@@ -52,10 +60,13 @@
     setSoftphonePanelVisibility: lightning("setSoftphonePanelVisibility"),
     enableClickToDial: lightning("enableClickToDial"),
     disableClickToDial: lightning("disableClickToDial"),
-    notifyInitializationComplete: lightning("notifyInitializationComplete"),
+    notifyInitializationComplete: lightning("notifyInitializationComplete", true),
     onClickToDial: function (options) {
-      clickToDialListener = options && options.listener;
-      post("onClickToDial", {}, options && options.callback, "lightning");
+      if (!options || typeof options.listener !== "function") {
+        throw new Error("Open CTI onClickToDial: a listener is required");
+      }
+      clickToDialListener = options.listener;
+      post("onClickToDial", {}, null);
     },
   };
   window.sforce.interaction = {
@@ -66,12 +77,14 @@
       post("setSoftphonePanelVisibility", { visible: !!visible }, callback, "classic");
     },
     cti: {
-      notifyInitializationComplete: function () { post("notifyInitializationComplete", {}, null); },
+      notifyInitializationComplete: function () {
+          post("notifyInitializationComplete", {}, null, "classic");
+      },
       enableClickToDial: function (callback) { post("enableClickToDial", {}, callback, "classic"); },
       disableClickToDial: function (callback) { post("disableClickToDial", {}, callback, "classic"); },
       onClickToDial: function (listener) {
         clickToDialListener = function (payload) { listener({ result: JSON.stringify(payload) }); };
-        post("onClickToDial", {}, null);
+        post("onClickToDial", {}, null, "classic");
       },
     },
   };

@@ -12,9 +12,27 @@ function loadScript(src) {
   });
 }
 
+const CALL_TIMEOUT_MS = 5000;
+
 // Calls an Open CTI method and resolves with its answer, whatever the API's callback shape.
-function call(fn, ...args) {
-  return new Promise((resolve) => fn(...args, (response) => resolve(response || {})));
+// A host that never answers (a broken frame, a missing nonce) must not hang the phone.
+function call(fn) {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve({ timeout: true }), CALL_TIMEOUT_MS);
+    try {
+      fn((response) => {
+        clearTimeout(timer);
+        resolve(response || {});
+      });
+    } catch (error) {
+      clearTimeout(timer);
+      resolve({ thrown: error });
+    }
+  });
+}
+
+function succeeded(response) {
+  return response.success === true || response.result === true;
 }
 
 class LightningHost {
@@ -31,7 +49,7 @@ class LightningHost {
         const r = await call((cb) => api.screenPop({
           type: api.SCREENPOP_TYPE.SOBJECT, params: { recordId: match.id }, callback: cb,
         }));
-        ok = ok && r.success !== false;
+        ok = ok && succeeded(r);
       }
       return ok;
     }
@@ -41,15 +59,15 @@ class LightningHost {
         params: { entityName: pop.object, defaultFieldValues: pop.defaults },
         callback: cb,
       }));
-      return r.success !== false;
+      return succeeded(r);
     }
     return true;
   }
   show() {
-    this.api.setSoftphonePanelVisibility({ visible: true, callback: () => {} });
+    call((cb) => this.api.setSoftphonePanelVisibility({ visible: true, callback: cb }));
   }
   ready() {
-    this.api.notifyInitializationComplete();
+    call((cb) => this.api.notifyInitializationComplete({ callback: cb }));
   }
 }
 
@@ -66,15 +84,16 @@ class ClassicHost {
       url = `/003/e?con10=${encodeURIComponent(pop.defaults.Phone || "")}`;
     }
     if (!url) return true;
-    const r = await call((cb) => this.api.screenPop(url, true, cb));
-    return !r.error;
+    return succeeded(await call((cb) => this.api.screenPop(url, true, cb)));
   }
   show() {
-    this.api.setVisible(true, () => {});
+    call((cb) => this.api.setVisible(true, cb));
   }
   ready() {
-    if (this.api.cti && this.api.cti.notifyInitializationComplete) {
+    try {
       this.api.cti.notifyInitializationComplete();
+    } catch (error) {
+      console.warn("notifyInitializationComplete failed:", error);
     }
   }
 }
@@ -92,10 +111,16 @@ class StandaloneHost {
   ready() {}
 }
 
+// Salesforce names the framing origin sfdcIframeOrigin for Lightning and sfdcIFrameOrigin for
+// Classic, whose script also needs the nonce. Open CTI refuses an origin whose protocol differs
+// from the page's, so such a page runs standalone instead of failing on every call.
 export async function connectHost(onStandalonePop, params = new URLSearchParams(location.search)) {
-  const origin = params.get("sfdcIframeOrigin");
+  const origin = params.get("sfdcIframeOrigin") || params.get("sfdcIFrameOrigin");
   const mode = params.get("mode");
-  if (!origin || !/^https?:\/\/[^/]+$/.test(origin)) return new StandaloneHost(onStandalonePop);
+  const usable = origin && /^https?:\/\/[^/]+$/.test(origin)
+    && new URL(origin).protocol === location.protocol
+    && (mode === "Lightning" || params.get("nonce"));
+  if (!usable) return new StandaloneHost(onStandalonePop);
   try {
     if (mode === "Lightning") {
       await loadScript(`${origin}/support/api/${API_VERSION}/lightning/opencti_min.js`);

@@ -36,7 +36,8 @@ function wsUrl(host) {
 // ---- sign-in -----------------------------------------------------------------------------
 async function signIn(event) {
   event.preventDefault();
-  const host = $("host").value.trim();
+  // Agents paste whole URLs as often as host names: keep only host[:port].
+  const host = $("host").value.trim().replace(/^[a-z]+:\/\//i, "").replace(/\/.*$/, "");
   const address = $("address").value.trim();
   const password = $("password").value;
   const error = $("signin-error");

@@ -101,7 +101,7 @@ def test_reload_during_ringing_still_pops(page: Page, proxy: RunningProxy) -> No
     # ... and comes back: same session from sessionStorage, the call and its pop are there.
     page.evaluate(
         "document.getElementById('softphone').src ="
-        " `/softphone/softphone.html?mode=Lightning&sfdcIframeOrigin=${location.origin}`"
+        " `/softphone/softphone.html?mode=Lightning&sfdcIframeOrigin=${location.origin}&nonce=n2`"
     )
     expect(phone.get_by_role("heading", name="Maria Chen")).to_be_visible()
     expect(page.get_by_role("tab", name="Contact: Maria Chen")).to_be_visible()
@@ -125,6 +125,24 @@ def test_page_opened_directly_runs_standalone(page: Page, proxy: RunningProxy) -
     expect(page.get_by_text("Ready for calls")).to_be_visible()
     proxy.place_call(agent="1005", ani="+16504508810")
     expect(page.get_by_role("region", name="Opened records")).to_contain_text("Contact: Maria Chen")
+
+
+def test_origin_with_other_protocol_falls_back_to_standalone(
+    page: Page, proxy: RunningProxy
+) -> None:
+    """Open CTI refuses an https origin for an http page; the phone still works and pops inside."""
+    page.goto(
+        f"{proxy.base_url}/softphone/softphone.html?mode=Lightning"
+        "&sfdcIframeOrigin=https%3A%2F%2Facme.lightning.force.com&nonce=abc"
+    )
+    page.get_by_label("Sign-in address").fill("1004")
+    page.get_by_label("Password").fill("demo")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text("Ready for calls")).to_be_visible()
+    proxy.place_call(agent="1004", ani="+14155550000")
+    expect(page.get_by_role("region", name="Opened records")).to_contain_text(
+        "New Contact form for +1 415-555-0000"
+    )
 
 
 def test_french_browser_gets_french(browser: Browser, proxy: RunningProxy) -> None:
