@@ -153,3 +153,21 @@ def test_french_browser_gets_french(browser: Browser, proxy: RunningProxy) -> No
     expect(page.get_by_role("button", name="Se connecter")).to_be_visible()
     expect(page.get_by_label("Adresse de connexion")).to_be_visible()
     context.close()
+
+
+def test_caller_name_with_markup_is_shown_as_text(page: Page, proxy: RunningProxy) -> None:
+    """A record name holding HTML is displayed literally; nothing in it runs."""
+    assert proxy.services.org is not None
+    proxy.services.org.insert(
+        "Contact",
+        {"FirstName": "<img src=x onerror=alert(1)>", "LastName": "Evil", "Phone": "650 555 0199"},
+    )
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: dialogs.append(dialog.message))
+    phone = open_console(page, proxy)
+    sign_in(phone, "1005")
+    expect(phone.get_by_text("Ready for calls")).to_be_visible()
+    simulate(page, agent="1005", ani="+16505550199")
+    expect(phone.get_by_role("heading", name="<img src=x onerror=alert(1)> Evil")).to_be_visible()
+    expect(phone.locator("img")).to_have_count(0)
+    assert dialogs == []
