@@ -11,12 +11,12 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from types import TracebackType
-from typing import Literal, Self
+from typing import Literal
 
 from proxy.bus import EventBus
 from proxy.errors import SalesforceError
 from proxy.links import CtiLink, LinkCommand
+from proxy.resource import Resource
 from proxy.salesforce.lookup import RecordMatcher
 from softphone.calls import Call, CallStateMachine
 from softphone.events import CallEvent, CallState
@@ -27,7 +27,7 @@ from softphone.pops import NO_POP
 log = logging.getLogger(__name__)
 
 
-class Switchboard:
+class Switchboard(Resource):
     def __init__(
         self,
         link: CtiLink,
@@ -47,16 +47,10 @@ class Switchboard:
         self._lookups: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
 
-    async def __aenter__(self) -> Self:
+    async def start(self) -> None:
         self._task = asyncio.create_task(self._consume(), name="switchboard")
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def aclose(self) -> None:
         tasks = [t for t in (self._task, *self._lookups) if t is not None]
         for task in tasks:
             task.cancel()

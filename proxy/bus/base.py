@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
-from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol
+
+from proxy.resource import AsyncResource
 
 Message = dict[str, Any]
 
@@ -20,7 +21,7 @@ class Subscription(Protocol):
     def __aiter__(self) -> AsyncIterator[Message]: ...
 
 
-class EventBus(Protocol):
+class EventBus(AsyncResource, Protocol):
     async def publish(self, agent: str, message: Message) -> None:
         """Deliver `message` to every current subscriber of `agent`."""
         ...
@@ -28,12 +29,3 @@ class EventBus(Protocol):
     def subscribe(self, agent: str) -> AbstractAsyncContextManager[Subscription]:
         """Receive `agent`'s messages published from now on, until the context exits."""
         ...
-
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...

@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from types import TracebackType
-from typing import Self
 
 from proxy.bus.base import Message, SlowConsumer
+from proxy.resource import Resource
 
 # Slow-consumer policy: a socket may be this many messages behind; past that it is told to
 # resync (the socket closes with 1013 and the page reconnects to a fresh snapshot).
@@ -35,19 +34,11 @@ class _MemorySubscription:
             yield message
 
 
-class MemoryBus:
+class MemoryBus(Resource):
     def __init__(self, url: str = "memory://") -> None:
         self._subscribers: dict[str, set[_MemorySubscription]] = {}
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def aclose(self) -> None:
         self._subscribers.clear()
 
     async def publish(self, agent: str, message: Message) -> None:

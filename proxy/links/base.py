@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Literal, Protocol, Self
+from typing import Literal, Protocol
 
+from proxy.resource import AsyncResource
 from softphone.events import CallEvent
 
 
@@ -19,7 +19,7 @@ class LinkCommand:
     agent: str
 
 
-class CtiLink(Protocol):
+class CtiLink(AsyncResource, Protocol):
     """A connection to a PBX. Opened with `async with`; keeps itself connected until closed."""
 
     @property
@@ -32,12 +32,3 @@ class CtiLink(Protocol):
     async def send(self, command: LinkCommand) -> None:
         """Carry out `command`; raises `LinkError` when the PBX cannot."""
         ...
-
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...

@@ -14,8 +14,6 @@ import logging
 import random
 import time
 from collections.abc import AsyncIterator
-from types import TracebackType
-from typing import Self
 from urllib.parse import urlsplit, urlunsplit
 
 import websockets
@@ -23,6 +21,7 @@ from websockets.asyncio.client import ClientConnection
 
 from proxy.errors import LinkCommandFailed, LinkUnavailable
 from proxy.links.base import LinkCommand
+from proxy.resource import Resource
 from softphone.bridge import (
     BRIDGE_VERSION,
     BridgeError,
@@ -48,10 +47,11 @@ MAX_FRAME_BYTES = 256 * 1024
 _CLOSED = object()
 
 
-class BridgeLink:
+class BridgeLink(Resource):
     """A `CtiLink` to a bridge at `ws_url` (ws:// or wss://)."""
 
     def __init__(self, ws_url: str) -> None:
+        super().__init__()
         self.ws_url = ws_url
         self._events: asyncio.Queue[CallEvent | object] = asyncio.Queue()
         self._ws: ClientConnection | None = None
@@ -64,17 +64,8 @@ class BridgeLink:
     def connected(self) -> bool:
         return self._ws is not None
 
-    async def __aenter__(self) -> Self:
+    async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"bridge-link {self.ws_url}")
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         if self._task is not None:

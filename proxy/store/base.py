@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Literal, Protocol, Self
+from typing import Literal, Protocol
+
+from proxy.resource import AsyncResource
 
 AgentKind = Literal["regular", "hot_desk", "acd"]
 
@@ -20,7 +21,7 @@ class AgentRecord:
     password_hash: str
 
 
-class Store(Protocol):
+class Store(AsyncResource, Protocol):
     async def put_agent(self, agent: AgentRecord) -> None:
         """Add the agent, or replace the one with the same address."""
         ...
@@ -36,12 +37,3 @@ class Store(Protocol):
         ...
 
     async def delete_session(self, token_hash: str) -> None: ...
-
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...

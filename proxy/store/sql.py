@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from sqlalchemy import Column, Float, MetaData, String, Table, delete, event, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from proxy.resource import Resource
 from proxy.store.base import AgentKind, AgentRecord
 
 metadata = MetaData()
@@ -38,7 +38,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-class SqlStore:
+class SqlStore(Resource):
     def __init__(self, url: str) -> None:
         self.url = url
         self._engine: AsyncEngine | None = None
@@ -49,20 +49,14 @@ class SqlStore:
             raise RuntimeError("SqlStore used outside 'async with'")
         return self._engine
 
-    async def __aenter__(self) -> Self:
+    async def start(self) -> None:
         self._engine = create_async_engine(self.url)
         event.listen(self._engine.sync_engine, "connect", _sqlite_pragmas)
         # Versioned migrations arrive with the call-log outbox; two tables need none yet.
         async with self._engine.begin() as conn:
             await conn.run_sync(metadata.create_all)
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def aclose(self) -> None:
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = None

@@ -13,17 +13,16 @@ import secrets
 import socket
 import tempfile
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 import trustme
 import uvicorn
 
+from proxy.resource import Resource
 from proxy.salesforce.standin.app import create_standin_app
 from proxy.salesforce.standin.org import StandinOrg
 
 
-class StandinServer:
+class StandinServer(Resource):
     """`async with StandinServer(org) as s:` serves `org` at `s.instance_url` until exit."""
 
     def __init__(self, org: StandinOrg) -> None:
@@ -35,7 +34,7 @@ class StandinServer:
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
 
-    async def __aenter__(self) -> Self:
+    async def start(self) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="sf-standin-")
         tmp = Path(self._tmp.name)
         ca = trustme.CA()
@@ -61,14 +60,8 @@ class StandinServer:
             if self._task.done():
                 self._task.result()
             await asyncio.sleep(0.01)
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def aclose(self) -> None:
         if self._server is not None and self._task is not None:
             self._server.should_exit = True
             with contextlib.suppress(asyncio.CancelledError):
