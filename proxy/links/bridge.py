@@ -119,7 +119,9 @@ class BridgeLink(Resource):
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # any failure means: wait, then reconnect
-                log.warning("bridge link %s: %s; reconnecting in %.2fs", self.ws_url, exc, delay)
+                # One warning per outage; the retries that follow are routine.
+                level = logging.WARNING if delay == BACKOFF_FIRST else logging.INFO
+                log.log(level, "bridge link %s: %s; reconnecting in %.2fs", self.ws_url, exc, delay)
             finally:
                 self._fail_pending()
             self.reconnects += 1
