@@ -12,7 +12,7 @@ from proxy.bus import EventBus, open_bus
 from proxy.links import LINKS, open_link
 from proxy.salesforce import StandinOrg, open_salesforce
 from proxy.salesforce.lookup import RecordMatcher
-from proxy.salesforce.standin.org import demo_org
+from proxy.salesforce.standin.org import demo_org, demo_user_id
 from proxy.settings import Settings
 from proxy.simulator.api import create_simulator_app
 from proxy.simulator.pbx import SimulatedPbx
@@ -21,7 +21,6 @@ from proxy.switchboard import Switchboard
 from proxy.web.auth import Authenticator, hash_password
 from proxy.web.headers import SecurityHeaders
 from proxy.web.routes import api_router, mount_demo, mount_static
-from softphone.matching import MatchSettings
 
 DEMO_AGENTS = [
     ("1001", "Alex Morgan"),
@@ -48,8 +47,10 @@ class Services:
 
 async def seed_demo_agents(store: Store) -> None:
     password_hash = hash_password(DEMO_PASSWORD)
-    for extension, name in DEMO_AGENTS:
-        await store.put_agent(AgentRecord(extension, name, extension, "acd", password_hash))
+    for i, (extension, name) in enumerate(DEMO_AGENTS, start=1):
+        await store.put_agent(
+            AgentRecord(extension, name, extension, "acd", password_hash, demo_user_id(i))
+        )
 
 
 def create_app(settings: Settings, *, self_url: str) -> FastAPI:
@@ -72,11 +73,12 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
             link = await stack.enter_async_context(open_link(settings.cti_url, self_url=self_url))
             matcher = RecordMatcher(
                 api,
-                MatchSettings(region=settings.phone_region),
                 cache_seconds=settings.lookup_cache_seconds,
+                budget_floor=settings.api_budget_floor,
             )
+            await matcher.warm_up()
             board = await stack.enter_async_context(
-                Switchboard(link, bus, matcher, region=settings.phone_region)
+                Switchboard(link, bus, matcher, settings.match_settings())
             )
             auth = Authenticator(store, settings.session_hours)
             app.state.services = Services(

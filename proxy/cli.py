@@ -27,7 +27,8 @@ def _settings(demo: bool) -> Settings:
     # point the demo console at a real sandbox org with SOFTPHONE_SALESFORCE_URL and friends.
     demo_defaults = {
         "demo": True,
-        "database_url": f"sqlite+aiosqlite:///{tempfile.gettempdir()}/softphone-demo.db",
+        # A fresh database per run: the demo's agents and sessions are throwaway.
+        "database_url": f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='softphone-demo-')}/demo.db",
     }
     keep = {k: v for k, v in demo_defaults.items() if f"SOFTPHONE_{k.upper()}" not in os.environ}
     return settings.model_copy(update=keep)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from softphone.matching import MatchSettings
 
 
 class Settings(BaseSettings):
@@ -18,6 +21,10 @@ class Settings(BaseSettings):
     bus_url: str = "memory://"
     database_url: str = "sqlite+aiosqlite:///./softphone.db"
 
+    salesforce_consumer_key: str = ""
+    salesforce_consumer_secret: SecretStr = SecretStr("")
+    salesforce_private_key_file: str = ""
+    salesforce_audience: str = ""
     salesforce_username: str = ""
     salesforce_password: SecretStr = SecretStr("")
     salesforce_security_token: SecretStr = SecretStr("")
@@ -25,8 +32,26 @@ class Settings(BaseSettings):
     salesforce_api_version: str = "60.0"
     salesforce_timeout_seconds: float = Field(default=10.0, gt=0)
 
+    # Below this many API calls left in the org's daily budget, the server stops searching and
+    # the agents' browsers search in their own Salesforce sessions instead.
+    api_budget_floor: int = Field(default=1000, ge=0)
+
     phone_region: str = Field(default="US", min_length=2, max_length=2)
     lookup_cache_seconds: float = Field(default=300.0, ge=0)
+    # Pop settings (defaults for every agent): objects whose phones caller ID searches, the pop
+    # order (rules left out are the do-not-pop bucket), when to pop, and how IVR data matches.
+    match_objects: list[Literal["Contact", "Account", "Lead"]] = ["Contact", "Account", "Lead"]
+    pop_order: list[Literal["ani", "dnis", "ivr", "new_contact"]] = [
+        "ani",
+        "dnis",
+        "ivr",
+        "new_contact",
+    ]
+    pop_at: Literal["ringing", "answer"] = "ringing"
+    ivr_match: Literal["exact", "start_with"] = "exact"
+    # Dialled numbers (digits only) mapped to Campaign Ids, and/or the Campaign phone field.
+    dnis_campaigns: dict[str, str] = {}
+    campaign_phone_field: str = ""
     session_hours: float = Field(default=12.0, gt=0)
     max_message_bytes: int = Field(default=64 * 1024, ge=1024)
     # The softphone page and console; the checkout's static/ unless installed elsewhere.
@@ -45,4 +70,20 @@ class Settings(BaseSettings):
             LINKS.scheme(url.strip())
         BUSES.scheme(self.bus_url)
         STORES.scheme(self.database_url)
-        SALESFORCE.scheme(self.salesforce_url)
+        if SALESFORCE.scheme(self.salesforce_url) == "https":
+            import requests
+
+            from proxy.salesforce.auth import token_source
+
+            token_source(self, self.salesforce_url, requests.Session())
+
+    def match_settings(self) -> MatchSettings:
+        return MatchSettings(
+            region=self.phone_region,
+            phone_objects=tuple(self.match_objects),
+            pop_order=tuple(self.pop_order),
+            ivr_start_with=self.ivr_match == "start_with",
+            pop_at=self.pop_at,
+            dnis_campaigns=dict(self.dnis_campaigns),
+            campaign_phone_field=self.campaign_phone_field,
+        )

@@ -20,6 +20,7 @@ from proxy.resource import Resource
 from proxy.salesforce.lookup import RecordMatcher
 from softphone.calls import Call, CallStateMachine
 from softphone.events import CallEvent, CallState
+from softphone.matching import MatchSettings
 from softphone.messages import CallUpdate, CallView
 from softphone.phone import mask
 from softphone.pops import NO_POP
@@ -33,15 +34,18 @@ class Switchboard(Resource):
         link: CtiLink,
         bus: EventBus,
         matcher: RecordMatcher,
+        match_settings: MatchSettings,
         *,
-        region: str,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.link = link
         self.bus = bus
         self.matcher = matcher
-        self.region = region
+        self.match_settings = match_settings
+        self.region = match_settings.region
         self.clock = clock
+        # Agent -> Salesforce user id, learned as agents sign in, for ranking shared numbers.
+        self.salesforce_users: dict[str, str] = {}
         self._machines: dict[str, CallStateMachine] = {}
         self._seq: dict[str, int] = {}
         self._lookups: set[asyncio.Task[None]] = set()
@@ -113,11 +117,11 @@ class Switchboard(Resource):
 
     async def _lookup(self, call: Call) -> None:
         try:
-            pop = await self.matcher.match(call)
+            owner = self.salesforce_users.get(call.agent, "")
+            pop = await self.matcher.match(call, self.match_settings, owner)
         except SalesforceError as exc:
             log.error("lookup failed, no pop [call_id=%s]: %s", call.call_id, exc)
             pop = NO_POP
         updated = self.machine(call.agent).set_pop(call.call_id, pop)
         if updated is not None:
-            log.info("pop %s by %s [call_id=%s]", pop.kind, pop.rule or "-", call.call_id)
             await self._publish(updated)

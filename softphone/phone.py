@@ -8,7 +8,7 @@ import phonenumbers
 
 _DIGITS = re.compile(r"\d")
 # Numbers this short are internal extensions or service codes: never parsed as public numbers.
-_MAX_EXTENSION_DIGITS = 6
+MAX_EXTENSION_DIGITS = 6
 
 
 def digits(raw: str) -> str:
@@ -19,7 +19,7 @@ def digits(raw: str) -> str:
 
 def to_e164(raw: str, region: str) -> str | None:
     """The E.164 form of `raw` (`+16504508810`), or None for extensions and unparseable text."""
-    if not raw or len(digits(raw)) <= _MAX_EXTENSION_DIGITS:
+    if not raw or len(digits(raw)) <= MAX_EXTENSION_DIGITS:
         return None
     try:
         parsed = phonenumbers.parse(raw, region)

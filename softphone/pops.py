@@ -25,16 +25,21 @@ class Pop(BaseModel):
 
     `record`: open `matches` (Classic the first, consoles each in its own tab).
     `new_record`: open a new `object` form pre-filled with `defaults`.
+    `search`: the server did not look up; the page searches `search` in the agent's own
+      Salesforce session (Lightning searchAndScreenPop, Classic runApex with our Apex class).
     `none`: ring without opening anything.
+    `when`: pop while the call rings, or only once the agent answers.
     """
 
     model_config = ConfigDict(frozen=True)
 
-    kind: Literal["record", "new_record", "none"]
+    kind: Literal["record", "new_record", "search", "none"]
     rule: str = ""
     matches: tuple[RecordRef, ...] = ()
     object: str = ""
     defaults: dict[str, str] = Field(default_factory=dict)
+    search: str = ""
+    when: Literal["ringing", "answer"] = "ringing"
 
     @property
     def caller_name(self) -> str:
@@ -47,6 +52,13 @@ NO_POP = Pop(kind="none")
 
 def record_pop(rule: str, matches: list[RecordRef]) -> Pop:
     return Pop(kind="record", rule=rule, matches=tuple(matches))
+
+
+def browser_search_pop(number: str) -> Pop:
+    """Leave the search to the agent's browser: no integration user, or the API budget is low."""
+    if not number:
+        return NO_POP
+    return Pop(kind="search", rule="browser", search=number)
 
 
 def new_contact_pop(number: str) -> Pop:

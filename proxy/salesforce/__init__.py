@@ -1,14 +1,16 @@
-"""Salesforce access, chosen by SOFTPHONE_SALESFORCE_URL: `standin://` or an org's https URL."""
+"""Salesforce access, chosen by SOFTPHONE_SALESFORCE_URL.
+
+`standin://` is the embedded demo org, an org's `https://` URL is the real thing, and
+`browser://` means no integration user: the agents' browsers search in their own sessions.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from urllib.parse import urlsplit
-
-from simple_salesforce.api import Salesforce
 
 from proxy.registry import SchemeRegistry
+from proxy.salesforce.auth import OAuthSession, token_source
 from proxy.salesforce.base import ObjectDescription, Record, SalesforceApi
 from proxy.salesforce.client import SimpleSalesforceApi, http_session
 from proxy.salesforce.standin.org import StandinOrg, demo_org
@@ -18,76 +20,71 @@ from proxy.settings import Settings
 SALESFORCE = SchemeRegistry(
     "Salesforce",
     "SOFTPHONE_SALESFORCE_URL",
-    {"standin": "proxy.salesforce:open_standin", "https": "proxy.salesforce:open_org"},
+    {
+        "standin": "proxy.salesforce:open_standin",
+        "https": "proxy.salesforce:open_org",
+        "browser": "proxy.salesforce:open_browser_only",
+    },
 )
 
 
 @asynccontextmanager
 async def open_standin(
     settings: Settings, org: StandinOrg | None = None
-) -> AsyncIterator[SalesforceApi]:
-    """Start the embedded stand-in org and reach it through the real simple-salesforce client."""
-    async with StandinServer(org if org is not None else demo_org()) as server:
-        session = http_session(settings.salesforce_timeout_seconds, ca_file=server.ca_file)
-        sf = Salesforce(
-            instance_url=server.instance_url,
-            session_id=server.session_id,
-            version=settings.salesforce_api_version,
-            session=session,
+) -> AsyncIterator[SalesforceApi | None]:
+    """Start the embedded stand-in org and sign in to it as an integration user would.
+
+    Client credentials against the stand-in's token endpoint, through the real
+    simple-salesforce client: so session renewal runs in the demo exactly as against an org.
+    """
+    org = org if org is not None else demo_org()
+    async with StandinServer(org) as server:
+        http = http_session(settings.salesforce_timeout_seconds, ca_file=server.ca_file)
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": org.consumer_key,
+            "client_secret": org.consumer_secret,
+        }
+        tokens = OAuthSession(
+            "client credentials",
+            f"{server.instance_url}/services/oauth2/token",
+            lambda: form,
+            http,
         )
         try:
-            yield SimpleSalesforceApi(sf)
+            yield SimpleSalesforceApi(tokens, http, settings.salesforce_api_version)
         finally:
             # Idle keep-alive connections would otherwise hold the stand-in's shutdown open.
-            session.close()
+            http.close()
 
 
 @asynccontextmanager
 async def open_org(
     settings: Settings, org: StandinOrg | None = None
-) -> AsyncIterator[SalesforceApi]:
-    """A real org: session id + instance URL, or username + password + security token.
-
-    JWT bearer and client-credentials sign-in are not built yet.
-    """
-    session = http_session(settings.salesforce_timeout_seconds)
-    version = settings.salesforce_api_version
-    if settings.salesforce_session_id.get_secret_value():
-        sf = Salesforce(
-            instance_url=settings.salesforce_url,
-            session_id=settings.salesforce_session_id.get_secret_value(),
-            version=version,
-            session=session,
-        )
-    elif settings.salesforce_username:
-        sf = Salesforce(
-            username=settings.salesforce_username,
-            password=settings.salesforce_password.get_secret_value(),
-            security_token=settings.salesforce_security_token.get_secret_value(),
-            # SOAP sign-in goes to the org's My Domain: acme.my.salesforce.com -> "acme.my".
-            domain=(urlsplit(settings.salesforce_url).hostname or "login").removesuffix(
-                ".salesforce.com"
-            ),
-            version=version,
-            session=session,
-        )
-    else:
-        raise ValueError(
-            "SOFTPHONE_SALESFORCE_URL is an org: set SOFTPHONE_SALESFORCE_SESSION_ID, or "
-            "SOFTPHONE_SALESFORCE_USERNAME with _PASSWORD and _SECURITY_TOKEN"
-        )
+) -> AsyncIterator[SalesforceApi | None]:
+    """A real org at its My Domain URL, signed in as the settings say (see auth.py)."""
+    http = http_session(settings.salesforce_timeout_seconds)
+    tokens = token_source(settings, settings.salesforce_url, http)
     try:
-        yield SimpleSalesforceApi(sf)
+        yield SimpleSalesforceApi(tokens, http, settings.salesforce_api_version)
     finally:
-        session.close()
+        http.close()
+
+
+@asynccontextmanager
+async def open_browser_only(
+    settings: Settings, org: StandinOrg | None = None
+) -> AsyncIterator[SalesforceApi | None]:
+    """No integration user: every pop is searched by the agent's browser."""
+    yield None
 
 
 def open_salesforce(
     settings: Settings, org: StandinOrg | None = None
-) -> AbstractAsyncContextManager[SalesforceApi]:
-    """The async context manager that yields a `SalesforceApi` for the configured org."""
+) -> AbstractAsyncContextManager[SalesforceApi | None]:
+    """The async context manager that yields the configured org's API, or None (`browser://`)."""
     opener = SALESFORCE.load(settings.salesforce_url)
-    context: AbstractAsyncContextManager[SalesforceApi] = opener(settings, org)
+    context: AbstractAsyncContextManager[SalesforceApi | None] = opener(settings, org)
     return context
 
 

@@ -24,6 +24,15 @@ class SalesforceApi(Protocol):
 
     async def query(self, soql: str) -> list[Record]: ...
 
+    async def composite(self, requests_: list[Record]) -> list[Record]:
+        """Several GET subrequests in one API call; one answer per subrequest, in order."""
+        ...
+
+    @property
+    def version(self) -> str:
+        """The REST API version, e.g. "60.0", for building subrequest URLs."""
+        ...
+
     async def object_names(self) -> frozenset[str]:
         """The API names of every object the integration user can see (describe global)."""
         ...

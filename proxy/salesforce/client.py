@@ -1,17 +1,27 @@
-"""The real Salesforce client: simple-salesforce, run off the event loop, with timeouts."""
+"""The real Salesforce client: simple-salesforce, off the event loop, with timeouts, retries,
+session renewal and the org's API usage read from every response."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import requests
 from requests.adapters import HTTPAdapter
 from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceError as SimpleSalesforceError
+from simple_salesforce.exceptions import SalesforceExpiredSession, SalesforceGeneralError
 
 from proxy.errors import SalesforceError
+from proxy.salesforce.auth import TokenSource
 from proxy.salesforce.base import ObjectDescription, Record
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+RETRIES = 3
+BACKOFF_SECONDS = 0.2
 
 
 class _TimeoutAdapter(HTTPAdapter):
@@ -43,38 +53,107 @@ def http_session(timeout: float, ca_file: str | None = None) -> requests.Session
     return session
 
 
+def _error_of(exc: SimpleSalesforceError) -> SalesforceError:
+    content = exc.content
+    first: Any = content[0] if isinstance(content, list) and content else {}
+    code = first.get("errorCode", type(exc).__name__) if isinstance(first, dict) else ""
+    message = first.get("message", str(exc)) if isinstance(first, dict) else str(exc)
+    if code == "REQUEST_LIMIT_EXCEEDED":
+        message = f"the org's daily API limit is used up ({message})"
+    return SalesforceError(str(code), str(message))
+
+
+def _retryable(exc: Exception) -> bool:
+    if isinstance(exc, requests.RequestException):
+        return True
+    return isinstance(exc, SalesforceGeneralError) and int(exc.status) >= 500
+
+
 class SimpleSalesforceApi:
-    """`SalesforceApi` on a `simple_salesforce.Salesforce` instance (any auth mode)."""
+    """`SalesforceApi` on simple-salesforce, signed in through `tokens` when first used.
 
-    def __init__(self, sf: Salesforce) -> None:
-        self._sf = sf
+    An expired session is renewed once and the request repeated, so no lookup is lost; 5xx
+    answers and network errors are retried with backoff; other errors surface at once.
+    """
 
-    async def _call(self, fn: Any, *args: Any) -> Any:
+    def __init__(self, tokens: TokenSource, http: requests.Session, version: str) -> None:
+        self.tokens = tokens
+        self.http = http
+        self.version = version
+        self._sf: Salesforce | None = None
+        self._renewing = asyncio.Lock()
+        self._usage: tuple[int, int] | None = None
+
+    def _connect(self) -> Salesforce:
+        session = self.tokens.login()
+        self._sf = Salesforce(
+            instance_url=session.instance_url,
+            session_id=session.access_token,
+            version=self.version,
+            session=self.http,
+        )
+        return self._sf
+
+    def _run(self, sf: Salesforce | None, op: Callable[[Salesforce], T]) -> T:
+        sf = sf or self._connect()
         try:
-            return await asyncio.to_thread(fn, *args)
-        except SimpleSalesforceError as exc:
-            content = exc.content
-            first: Any = content[0] if isinstance(content, list) and content else {}
-            code = first.get("errorCode", type(exc).__name__) if isinstance(first, dict) else ""
-            message = first.get("message", str(exc)) if isinstance(first, dict) else str(exc)
-            raise SalesforceError(str(code), str(message)) from None
-        except requests.RequestException as exc:
-            raise SalesforceError("NETWORK_ERROR", str(exc)) from None
+            return op(sf)
+        finally:
+            usage = sf.api_usage.get("api-usage")
+            if usage is not None:
+                self._usage = (int(usage.used), int(usage.total))
+
+    async def _renew(self, expired: Salesforce | None) -> None:
+        async with self._renewing:
+            if self._sf is expired:  # another lookup may have renewed it already
+                await asyncio.to_thread(self._connect)
+                log.info("Salesforce session renewed (%s)", self.tokens.mode)
+
+    async def _call(self, op: Callable[[Salesforce], T]) -> T:
+        renewed = False
+        attempt = 0
+        while True:
+            sf = self._sf
+            try:
+                return await asyncio.to_thread(self._run, sf, op)
+            except SalesforceExpiredSession as exc:
+                if renewed or not self.tokens.renewable:
+                    raise SalesforceError(
+                        "INVALID_SESSION_ID",
+                        f"the Salesforce session ended and {self.tokens.mode} cannot renew it",
+                    ) from exc
+                renewed = True
+                await self._renew(sf)
+            except (SimpleSalesforceError, requests.RequestException) as exc:
+                attempt += 1
+                if not _retryable(exc) or attempt >= RETRIES:
+                    if isinstance(exc, SimpleSalesforceError):
+                        raise _error_of(exc) from None
+                    raise SalesforceError("NETWORK_ERROR", str(exc)) from None
+                delay = BACKOFF_SECONDS * 2 ** (attempt - 1)
+                log.warning("Salesforce request failed (%s); retry in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
 
     async def search(self, sosl: str) -> list[Record]:
-        result = await self._call(self._sf.search, sosl)
+        result = await self._call(lambda sf: sf.search(sosl))
         return list(result.get("searchRecords", []))
 
     async def query(self, soql: str) -> list[Record]:
-        result = await self._call(self._sf.query, soql)
+        result = await self._call(lambda sf: sf.query(soql))
         return list(result.get("records", []))
 
+    async def composite(self, requests_: list[Record]) -> list[Record]:
+        body = {"allOrNone": False, "compositeRequest": requests_}
+        result = await self._call(lambda sf: sf.restful("composite", method="POST", json=body))
+        result = result or {}
+        return list(result.get("compositeResponse", []))
+
     async def object_names(self) -> frozenset[str]:
-        result = await self._call(self._sf.describe)
+        result = await self._call(lambda sf: sf.describe()) or {}
         return frozenset(o["name"] for o in result.get("sobjects", []) if o.get("queryable"))
 
     async def describe(self, obj: str) -> ObjectDescription:
-        result = await self._call(self._sf.restful, f"sobjects/{obj}/describe/")
+        result = await self._call(lambda sf: sf.restful(f"sobjects/{obj}/describe/")) or {}
         fields = result.get("fields", [])
         name_field = next((f["name"] for f in fields if f.get("nameField")), "Id")
         filterable = frozenset(f["name"] for f in fields if f.get("filterable"))
@@ -82,5 +161,4 @@ class SimpleSalesforceApi:
 
     @property
     def api_usage(self) -> tuple[int, int] | None:
-        usage = self._sf.api_usage.get("api-usage")
-        return None if usage is None else (int(usage.used), int(usage.total))
+        return self._usage

@@ -1,4 +1,13 @@
-"""Carries out the core's lookup plan against Salesforce: cached, coalesced, describe-checked."""
+"""Carries out the core's lookup plan against Salesforce, spending as few API calls as it can.
+
+- A new caller costs one API call, whatever the plan holds: when several lookups are needed
+  (caller ID, a campaign number, IVR data) they travel in one composite request.
+- A repeat caller within `cache_seconds` costs none, and identical lookups in flight share
+  one request.
+- IVR object and field names are checked against describe metadata (fetched once per object,
+  the object list at start) before any query is built; an unknown one costs nothing.
+- Below the API budget floor, or without an integration user, the page searches instead.
+"""
 
 from __future__ import annotations
 
@@ -6,83 +15,168 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import quote
 
 from proxy.errors import SalesforceError
-from proxy.salesforce.base import ObjectDescription, SalesforceApi
+from proxy.salesforce.base import ObjectDescription, Record, SalesforceApi
 from softphone import matching
 from softphone.calls import Call
 from softphone.ivr import IvrEntry
-from softphone.matching import IvrLookup, MatchSettings, PhoneLookup
+from softphone.matching import IvrLookup, KnownRecords, MatchSettings, PhoneLookup
 from softphone.phone import mask
 from softphone.pops import Pop, RecordRef
 from softphone.soql import soql_field_equals, sosl_phone_search
 
 log = logging.getLogger(__name__)
 IVR_LIMIT = 10
+# Composite allows 25 subrequests of which at most 5 may be queries or searches.
+COMPOSITE_QUERIES = 5
+
+
+@dataclass(frozen=True)
+class _Query:
+    """One SOSL or SOQL request the plan needs, and how its records become matches."""
+
+    kind: str  # "search" | "query"
+    text: str
+    to_refs: Callable[[list[Record]], list[RecordRef]]
+    cache_key: tuple[object, ...] | None = None
 
 
 class RecordMatcher:
-    """Turns a ringing call into a pop, spending as few API calls as it can.
-
-    Phone searches are cached per number for `cache_seconds`, and identical searches in flight
-    share one request. Object and field names from IVR data are checked against describe
-    metadata (fetched once per object) before any query is built.
-    """
-
     def __init__(
         self,
-        api: SalesforceApi,
-        settings: MatchSettings,
+        api: SalesforceApi | None,
         *,
         cache_seconds: float,
+        budget_floor: int = 0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.api = api
-        self.settings = settings
         self.cache_seconds = cache_seconds
+        self.budget_floor = budget_floor
         self.clock = clock
-        self._phone_cache: dict[tuple[str, ...], tuple[float, list[RecordRef]]] = {}
-        self._in_flight: dict[tuple[str, ...], asyncio.Future[list[RecordRef]]] = {}
+        self._phone_cache: dict[tuple[object, ...], tuple[float, list[Record]]] = {}
+        self._in_flight: dict[tuple[str, ...], asyncio.Future[list[list[Record]]]] = {}
         self._objects: frozenset[str] | None = None
         self._describes: dict[str, ObjectDescription] = {}
 
-    async def match(self, call: Call) -> Pop:
-        plan = matching.plan_lookup(call, self.settings)
+    async def warm_up(self) -> None:
+        """Fetch the org's object list now, so IVR checks cost no API call while calls ring."""
+        if self.api is None:
+            return
+        try:
+            self._objects = await self.api.object_names()
+        except SalesforceError as exc:
+            log.warning("Salesforce not reachable at start, will retry on the first call: %s", exc)
+
+    @property
+    def budget_left(self) -> int | None:
+        usage = self.api.api_usage if self.api is not None else None
+        return None if usage is None else usage[1] - usage[0]
+
+    async def match(self, call: Call, settings: MatchSettings, owner_id: str = "") -> Pop:
+        plan = matching.plan_lookup(call, settings)
         for problem in plan.rejected_ivr:
             log.warning("IVR data ignored [call_id=%s]: %s", call.call_id, problem)
-        results: list[tuple[str, list[RecordRef]]] = []
-        for rule, step in plan.steps:
-            if isinstance(step, PhoneLookup):
-                refs = await self._phone(step, call.call_id)
-            else:
-                refs = await self._ivr(step, call.call_id)
-            results.append((rule, refs))
-            if refs:
-                break
-        return matching.decide_pop(results, plan)
+        if self.api is None:
+            return matching.browser_pop(plan)
+        left = self.budget_left
+        if left is not None and left < self.budget_floor:
+            log.warning(
+                "API budget low (%d left, floor %d): the page searches [call_id=%s]",
+                left,
+                self.budget_floor,
+                call.call_id,
+            )
+            return matching.browser_pop(plan)
 
-    async def _phone(self, lookup: PhoneLookup, call_id: str) -> list[RecordRef]:
-        key = lookup.variants
-        cached = self._phone_cache.get(key)
-        if cached is not None and self.clock() - cached[0] < self.cache_seconds:
-            return cached[1]
+        steps: list[tuple[str, list[RecordRef] | _Query]] = []
+        for rule, step in plan.steps:
+            steps.append((rule, await self._resolve(step, settings, owner_id, call.call_id)))
+        # Only the lookups before the first rule already known to match are worth asking.
+        needed: list[_Query] = []
+        for _, item in steps:
+            if isinstance(item, list):
+                if item:
+                    break
+            else:
+                needed.append(item)
+        answers = dict(zip(needed, await self._fetch(needed), strict=True))
+        results: list[tuple[str, list[RecordRef]]] = []
+        for step_rule, item in steps:
+            if isinstance(item, list):
+                results.append((step_rule, item))
+            elif item in answers:
+                records = answers[item]
+                if item.cache_key is not None:
+                    self._phone_cache[item.cache_key] = (self.clock(), records)
+                results.append((step_rule, item.to_refs(records)))
+        pop = matching.decide_pop(results, plan)
+        if call.ani:
+            log.info(
+                "caller %s: pop %s by %s [call_id=%s]",
+                mask(call.ani),
+                pop.kind,
+                pop.rule or "-",
+                call.call_id,
+            )
+        return pop
+
+    async def _resolve(
+        self,
+        step: PhoneLookup | IvrLookup | KnownRecords,
+        settings: MatchSettings,
+        owner_id: str,
+        call_id: str,
+    ) -> list[RecordRef] | _Query:
+        """Matches known without a request, or the request that will find them."""
+        if isinstance(step, KnownRecords):
+            return list(step.refs)
+        if isinstance(step, PhoneLookup):
+            key = (step.variants, tuple(sorted(step.phone_fields.items())))
+
+            def phone_refs(records: list[Record]) -> list[RecordRef]:
+                return matching.phone_matches(records, step, settings.region, owner_id)
+
+            cached = self._phone_cache.get(key)
+            if cached is not None and self.clock() - cached[0] < self.cache_seconds:
+                return phone_refs(cached[1])
+            text = sosl_phone_search(step.variants, step.returning)
+            return _Query("search", text, phone_refs, key)
+        entry = step.entry
+        description = await self._checked(entry, call_id)
+        if description is None:
+            return []
+        text = soql_field_equals(
+            entry.object,
+            ("Id", description.name_field),
+            entry.field,
+            entry.value,
+            start_with=step.start_with,
+            limit=IVR_LIMIT,
+        )
+
+        def ivr_refs(records: list[Record]) -> list[RecordRef]:
+            return matching.ivr_matches(records, entry.object, description.name_field)
+
+        return _Query("query", text, ivr_refs)
+
+    async def _fetch(self, queries: list[_Query]) -> list[list[Record]]:
+        """The records of each query, in one API call when possible; shared while in flight."""
+        if not queries:
+            return []
+        key = tuple(q.text for q in queries)
         pending = self._in_flight.get(key)
         if pending is not None:
             return await asyncio.shield(pending)
-        future: asyncio.Future[list[RecordRef]] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[list[list[Record]]] = asyncio.get_running_loop().create_future()
         self._in_flight[key] = future
         try:
-            records = await self.api.search(sosl_phone_search(lookup.variants, lookup.returning))
-            refs = matching.phone_matches(records, lookup, self.settings.region)
-            self._phone_cache[key] = (self.clock(), refs)
-            future.set_result(refs)
-            log.info(
-                "caller %s matched %d record(s) [call_id=%s]",
-                mask(lookup.number),
-                len(refs),
-                call_id,
-            )
-            return refs
+            result = await self._request(queries)
+            future.set_result(result)
+            return result
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # retrieved here so an unawaited future never warns
@@ -90,24 +184,38 @@ class RecordMatcher:
         finally:
             del self._in_flight[key]
 
-    async def _ivr(self, lookup: IvrLookup, call_id: str) -> list[RecordRef]:
-        entry = lookup.entry
-        description = await self._checked(entry, call_id)
-        if description is None:
-            return []
-        soql = soql_field_equals(
-            entry.object,
-            ("Id", description.name_field),
-            entry.field,
-            entry.value,
-            start_with=lookup.start_with,
-            limit=IVR_LIMIT,
-        )
-        records = await self.api.query(soql)
-        return matching.ivr_matches(records, entry.object, description.name_field)
+    async def _request(self, queries: list[_Query]) -> list[list[Record]]:
+        assert self.api is not None
+        if len(queries) == 1:
+            (q,) = queries
+            return [
+                await (self.api.search(q.text) if q.kind == "search" else self.api.query(q.text))
+            ]
+        results: list[list[Record]] = []
+        for start in range(0, len(queries), COMPOSITE_QUERIES):
+            chunk = queries[start : start + COMPOSITE_QUERIES]
+            base = f"/services/data/v{self.api.version}"
+            subrequests: list[Record] = [
+                {
+                    "method": "GET",
+                    "referenceId": f"q{i}",
+                    "url": f"{base}/{q.kind}/?q={quote(q.text)}",
+                }
+                for i, q in enumerate(chunk)
+            ]
+            for q, answer in zip(chunk, await self.api.composite(subrequests), strict=True):
+                body = answer.get("body")
+                if answer.get("httpStatusCode") != 200 or not isinstance(body, dict):
+                    log.error("Salesforce refused a lookup: %s (%s)", body, q.text[:80])
+                    results.append([])
+                else:
+                    found = body.get("searchRecords", body.get("records")) or []
+                    results.append([r for r in found if isinstance(r, dict)])
+        return results
 
     async def _checked(self, entry: IvrEntry, call_id: str) -> ObjectDescription | None:
         """The object's description when `entry` names a real, filterable field; else None."""
+        assert self.api is not None
         if self._objects is None:
             self._objects = await self.api.object_names()
         if entry.object not in self._objects:

@@ -19,6 +19,8 @@ class AgentRecord:
     extension: str
     kind: AgentKind
     password_hash: str
+    # The agent's Salesforce user: records this user owns pop first when a number is shared.
+    salesforce_user_id: str = ""
 
 
 class Store(AsyncResource, Protocol):

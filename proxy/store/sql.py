@@ -20,6 +20,7 @@ agents = Table(
     Column("extension", String(32), nullable=False),
     Column("kind", String(16), nullable=False),
     Column("password_hash", String(200), nullable=False),
+    Column("salesforce_user_id", String(18), nullable=False, server_default=""),
 )
 sessions = Table(
     "sessions",
@@ -68,6 +69,7 @@ class SqlStore(Resource):
             "extension": agent.extension,
             "kind": agent.kind,
             "password_hash": agent.password_hash,
+            "salesforce_user_id": agent.salesforce_user_id,
         }
         statement = sqlite_insert(agents).values(values)
         statement = statement.on_conflict_do_update(index_elements=["address"], set_=values)
@@ -113,4 +115,5 @@ def _agent(row: Any) -> AgentRecord:
         extension=row["extension"],
         kind=kind,
         password_hash=row["password_hash"],
+        salesforce_user_id=row["salesforce_user_id"],
     )

@@ -52,6 +52,8 @@ async def serve_agent_socket(
         await ws.send_text(error.model_dump_json())
         await ws.close(1008, "not signed in")
         return
+    if agent.salesforce_user_id:
+        board.salesforce_users[agent.address] = agent.salesforce_user_id
     await AgentConnection(ws, agent, board, bus).run()
 
 

@@ -76,6 +76,13 @@ def mount_demo(app: FastAPI, static: Path, org: StandinOrg | None) -> None:
     async def opencti(version: str) -> FileResponse:
         return FileResponse(standin_script, media_type="text/javascript")
 
+    @app.get("/demo/api/search", include_in_schema=False)
+    async def search(number: str) -> JSONResponse:
+        """What the agent's own search finds (searchAndScreenPop, our Apex class) in the demo."""
+        if org is None:
+            raise HTTPException(404, "no demo org")
+        return JSONResponse(org.find_by_phone(number))
+
     @app.get("/demo/api/records/{record_id}", include_in_schema=False)
     async def record(record_id: str) -> JSONResponse:
         found = org.get(record_id) if org is not None else None

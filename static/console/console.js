@@ -110,6 +110,25 @@ function setPanelVisible(visible) {
   $("phone-toggle").setAttribute("aria-expanded", String(visible));
 }
 
+// The agent's own Salesforce search, as searchAndScreenPop and our Apex class would run it.
+async function searchOrg(number) {
+  const response = await fetch(`/demo/api/search?number=${encodeURIComponent(number)}`);
+  return response.ok ? response.json() : [];
+}
+
+async function searchAndScreenPop(args) {
+  const matches = await searchOrg(args.searchParams);
+  if (!matches.length) return openNewRecord("Contact", args.defaultFieldValues || {});
+  for (const match of matches) await openRecord(match.id);
+  return true;
+}
+
+async function runApex(args) {
+  const params = new URLSearchParams(args.methodParams);
+  if (args.apexClass !== "SoftphoneSearchController" || args.methodName !== "search") return null;
+  return JSON.stringify(await searchOrg(params.get("phoneNumber") || ""));
+}
+
 window.addEventListener("message", async (event) => {
   const data = event.data;
   if (event.source !== frame.contentWindow || event.origin !== location.origin || data?.sfStandin !== 1) return;
@@ -118,6 +137,13 @@ window.addEventListener("message", async (event) => {
   if (data.method === "screenPop") {
     const ok = await screenPop(data.args);
     response = ok ? { success: true, returnValue: {} } : { success: false, errors: ["unsupported pop"] };
+  } else if (data.method === "searchAndScreenPop") {
+    response = { success: await searchAndScreenPop(data.args), returnValue: {} };
+  } else if (data.method === "runApex") {
+    const result = await runApex(data.args);
+    response = result === null
+      ? { success: false, errors: ["no such Apex method"] }
+      : { success: true, returnValue: result };
   } else if (data.method === "setSoftphonePanelVisibility") {
     setPanelVisible(!!data.args.visible);
   }

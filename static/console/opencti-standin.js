@@ -30,8 +30,11 @@
     if (!entry) return;
     pending.delete(data.id);
     var r = data.response || {};
+    // Classic answers {result, error}: runApex's result is the Apex method's string, the other
+    // calls' result is true on success.
+    var classicResult = typeof r.returnValue === "string" ? r.returnValue : !!r.success;
     entry.callback(entry.shape === "classic"
-      ? { result: !!r.success, error: r.success ? null : r.errors }
+      ? { result: r.success ? classicResult : null, error: r.success ? null : r.errors }
       : { success: !!r.success, returnValue: r.returnValue, errors: r.errors || null });
   });
 
@@ -57,6 +60,8 @@
     },
     CALL_TYPE: { INBOUND: "inbound", OUTBOUND: "outbound", INTERNAL: "internal" },
     screenPop: lightning("screenPop"),
+    searchAndScreenPop: lightning("searchAndScreenPop"),
+    runApex: lightning("runApex"),
     setSoftphonePanelVisibility: lightning("setSoftphonePanelVisibility"),
     enableClickToDial: lightning("enableClickToDial"),
     disableClickToDial: lightning("disableClickToDial"),
@@ -72,6 +77,10 @@
   window.sforce.interaction = {
     screenPop: function (url, force, callback) {
       post("screenPop", { url: url, force: !!force }, callback, "classic");
+    },
+    runApex: function (apexClass, methodName, methodParams, callback) {
+      post("runApex", { apexClass: apexClass, methodName: methodName, methodParams: methodParams },
+        callback, "classic");
     },
     setVisible: function (visible, callback) {
       post("setSoftphonePanelVisibility", { visible: !!visible }, callback, "classic");

@@ -32,7 +32,9 @@ function call(fn) {
 }
 
 function succeeded(response) {
-  return response.success === true || response.result === true;
+  if (response.error) return false;
+  return response.success === true || response.result === true
+    || typeof response.result === "string";
 }
 
 class LightningHost {
@@ -52,6 +54,18 @@ class LightningHost {
         ok = ok && succeeded(r);
       }
       return ok;
+    }
+    if (pop.kind === "search") {
+      // The org's own search, in the agent's session, respecting its softphone layout.
+      const r = await call((cb) => api.searchAndScreenPop({
+        searchParams: pop.search,
+        queryParams: "",
+        defaultFieldValues: { Phone: pop.search },
+        callType: api.CALL_TYPE.INBOUND,
+        deferred: false,
+        callback: cb,
+      }));
+      return succeeded(r);
     }
     if (pop.kind === "new_record") {
       const r = await call((cb) => api.screenPop({
@@ -77,6 +91,7 @@ class ClassicHost {
     this.api = window.sforce.interaction;
   }
   async pop(pop) {
+    if (pop.kind === "search") return this.searchWithApex(pop.search);
     let url = null;
     // Classic opens one page: the first match.
     if (pop.kind === "record" && pop.matches.length) url = `/${pop.matches[0].id}`;
@@ -84,6 +99,22 @@ class ClassicHost {
       url = `/003/e?con10=${encodeURIComponent(pop.defaults.Phone || "")}`;
     }
     if (!url) return true;
+    return succeeded(await call((cb) => this.api.screenPop(url, true, cb)));
+  }
+  // Classic has no searchAndScreenPop: our Apex class (apex/) searches in the agent's session.
+  async searchWithApex(number) {
+    const r = await call((cb) => this.api.runApex(
+      "SoftphoneSearchController", "search", `phoneNumber=${encodeURIComponent(number)}`, cb,
+    ));
+    let matches = [];
+    try {
+      matches = JSON.parse(r.result || "[]");
+    } catch {
+      return false;
+    }
+    const url = matches.length
+      ? `/${matches[0].id}`
+      : `/003/e?con10=${encodeURIComponent(number)}`;
     return succeeded(await call((cb) => this.api.screenPop(url, true, cb)));
   }
   show() {

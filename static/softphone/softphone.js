@@ -159,6 +159,8 @@ function ringing() {
 
 async function popIfOwed(call) {
   if (!call.pop || call.pop_delivered || call.state === "cleared") return;
+  // An agent who pops at answer sees the caller's name while it rings, the record once answered.
+  if (call.pop.when === "answer" && call.state !== "active") return;
   if (state.popped.has(call.call_id)) return;
   state.popped.add(call.call_id);
   sessionStorage.setItem(POPPED_KEY, JSON.stringify([...state.popped].slice(-50)));
@@ -240,9 +242,13 @@ function render() {
 function standalonePop(pop) {
   const list = $("pop-list");
   const li = document.createElement("li");
-  li.textContent = pop.kind === "record"
-    ? pop.matches.map((m) => `${m.object}: ${m.name}`).join(", ")
-    : t("popNew", { number: pop.defaults.Phone || "" });
+  if (pop.kind === "record") {
+    li.textContent = pop.matches.map((m) => `${m.object}: ${m.name}`).join(", ");
+  } else if (pop.kind === "search") {
+    li.textContent = t("popSearch", { number: pop.search });
+  } else {
+    li.textContent = t("popNew", { number: pop.defaults.Phone || "" });
+  }
   list.prepend(li);
   $("standalone-pops").hidden = false;
 }

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, FrameLocator, Page, expect
 
-from tests.harness import RunningProxy
+from tests.harness import RunningProxy, running_proxy
 
 pytestmark = pytest.mark.browser
 
@@ -171,3 +172,48 @@ def test_caller_name_with_markup_is_shown_as_text(page: Page, proxy: RunningProx
     expect(phone.get_by_role("heading", name="<img src=x onerror=alert(1)> Evil")).to_be_visible()
     expect(phone.locator("img")).to_have_count(0)
     assert dialogs == []
+
+
+@pytest.fixture
+def budget_spent_proxy(tmp_path: Path) -> Iterator[RunningProxy]:
+    """A proxy whose API budget floor is above what the org has left: browsers search."""
+    with running_proxy(tmp_path, api_budget_floor=10**9) as running:
+        yield running
+
+
+@pytest.mark.parametrize("mode", ["Lightning", "Classic"])
+def test_below_budget_floor_the_browser_searches_and_pops(
+    browser: Browser, budget_spent_proxy: RunningProxy, mode: str, artifacts: Path
+) -> None:
+    """searchAndScreenPop (Lightning) or our Apex class (Classic) finds and pops the caller."""
+    proxy = budget_spent_proxy
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    page = context.new_page()
+    phone = open_console(page, proxy, mode)
+    sign_in(phone, "1002")
+    expect(phone.get_by_text("Ready for calls")).to_be_visible()
+    before = proxy.api_calls
+    simulate(page, agent="1002", ani="+16504508811")
+    expect(page.get_by_role("tab", name="Contact: James Okafor")).to_be_visible()
+    method = "searchAndScreenPop" if mode == "Lightning" else "runApex"
+    expect(page.locator("#cti-log")).to_contain_text(method)
+    assert proxy.api_calls == before  # the server spent nothing on this caller
+    page.screenshot(path=artifacts / f"06-browser-search-{mode.lower()}.png")
+    context.close()
+
+
+def test_pop_at_answer_waits_for_answer(browser: Browser, tmp_path: Path) -> None:
+    """With pop at answer the record opens when the agent answers, not while it rings."""
+    with running_proxy(tmp_path, pop_at="answer") as proxy:
+        context = browser.new_context(viewport={"width": 1280, "height": 720})
+        page = context.new_page()
+        phone = open_console(page, proxy)
+        sign_in(phone, "1003")
+        expect(phone.get_by_text("Ready for calls")).to_be_visible()
+        simulate(page, agent="1003", ani="+16504508810")
+        expect(phone.get_by_role("heading", name="Maria Chen")).to_be_visible()
+        page.wait_for_timeout(500)
+        expect(page.get_by_role("tab")).to_have_count(1)  # only Home while it rings
+        phone.get_by_role("button", name="Answer").click()
+        expect(page.get_by_role("tab", name="Contact: Maria Chen")).to_be_visible()
+        context.close()

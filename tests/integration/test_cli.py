@@ -62,7 +62,7 @@ def test_simulate_call_for_unknown_agent_explains(proxy: RunningProxy) -> None:
         ("SOFTPHONE_CTI_URL", "carrier-pigeon://loft", "bridge+ws://, bridge+wss://, sim://"),
         ("SOFTPHONE_BUS_URL", "kafka://k:9092", "memory://"),
         ("SOFTPHONE_DATABASE_URL", "oracle://db", "sqlite+aiosqlite://"),
-        ("SOFTPHONE_SALESFORCE_URL", "ftp://org", "https://, standin://"),
+        ("SOFTPHONE_SALESFORCE_URL", "ftp://org", "browser://, https://, standin://"),
     ],
 )
 def test_unknown_scheme_stops_at_start_naming_known_ones(

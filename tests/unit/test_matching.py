@@ -39,6 +39,14 @@ def test_plan_orders_ani_then_ivr_and_keeps_new_contact_number() -> None:
     assert isinstance(phone_step, PhoneLookup)
     assert phone_step.variants == ("16504508810", "6504508810")
     assert set(phone_step.returning) == {"Contact", "Account", "Lead"}
+    assert phone_step.returning["Lead"] == (
+        "Id",
+        "Name",
+        "OwnerId",
+        "LastModifiedDate",
+        "Phone",
+        "MobilePhone",
+    )
     assert plan.new_contact_number == "+1 650-450-8810"
 
 
@@ -50,9 +58,10 @@ def test_plan_rejects_malformed_ivr_but_keeps_the_rest() -> None:
     assert plan.new_contact_number == ""
 
 
-def test_withheld_number_plans_no_phone_search() -> None:
-    """No caller ID means no SOSL request and no new-Contact pop."""
-    plan = plan_lookup(ringing(""), MatchSettings())
+@pytest.mark.parametrize("ani", ["", "anonymous", "2001"])
+def test_withheld_number_or_extension_plans_no_phone_search(ani: str) -> None:
+    """No caller ID, or a colleague's extension: no SOSL request and no new-Contact pop."""
+    plan = plan_lookup(ringing(ani), MatchSettings())
     assert plan.steps == () and plan.new_contact_number == ""
 
 
@@ -69,7 +78,7 @@ def test_withheld_number_plans_no_phone_search() -> None:
 )
 def test_phone_matches_compare_digit_wise(stored: str, hit: bool) -> None:
     """SOSL candidates are kept only when the stored number dials the caller's line."""
-    lookup = PhoneLookup("+16504508810", "+16504508810", ("6504508810",), {})
+    lookup = PhoneLookup("+16504508810", ("6504508810",), {"Contact": ("MobilePhone",)})
     refs = phone_matches([record("Contact", "003A", "Maria", MobilePhone=stored)], lookup, "US")
     assert bool(refs) is hit
 
@@ -91,17 +100,31 @@ def test_decide_pop_falls_back_to_new_contact_then_nothing() -> None:
     assert decide_pop([], plan_lookup(ringing(""), MatchSettings())).kind == "none"
 
 
-def test_several_matches_are_all_kept_for_console_pops() -> None:
-    """A shared number yields every match, so consoles can open each in its own tab."""
-    lookup = PhoneLookup("+16504508800", "+16504508800", ("6504508800",), {})
-    refs = phone_matches(
-        [
-            record("Account", "001A", "Northwind", Phone="(650) 450-8800"),
-            record("Contact", "003B", "Ana", Phone="650 450 8800"),
-        ],
-        lookup,
-        "US",
+def test_several_matches_are_all_kept_and_ranked() -> None:
+    """A shared number yields every match: the agent's own records first, then the newest."""
+    lookup = PhoneLookup(
+        "+16504508800", ("6504508800",), {"Account": ("Phone",), "Contact": ("Phone",)}
     )
-    assert [r.name for r in refs] == ["Northwind", "Ana"]
-    pop = decide_pop([("ani", refs)], plan_lookup(ringing("+16504508800"), MatchSettings()))
+    records = [
+        record(
+            "Account",
+            "001A",
+            "Northwind",
+            Phone="(650) 450-8800",
+            OwnerId="005B",
+            LastModifiedDate="2026-01-01T00:00:00Z",
+        ),
+        record(
+            "Contact",
+            "003B",
+            "Ana",
+            Phone="650 450 8800",
+            OwnerId="005A",
+            LastModifiedDate="2026-06-01T00:00:00Z",
+        ),
+    ]
+    assert [r.name for r in phone_matches(records, lookup, "US")] == ["Ana", "Northwind"]
+    owned_first = phone_matches(records, lookup, "US", owner_id="005B")
+    assert [r.name for r in owned_first] == ["Northwind", "Ana"]
+    pop = decide_pop([("ani", owned_first)], plan_lookup(ringing("+16504508800"), MatchSettings()))
     assert pop.caller_name == "Northwind"

@@ -1,10 +1,12 @@
-"""The stand-in's REST endpoints: the ones simple-salesforce calls for search, query, describe."""
+"""The stand-in's REST endpoints: what simple-salesforce and our OAuth client call, no more."""
 
 from __future__ import annotations
 
-import hmac
+import asyncio
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
+import jwt
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -14,70 +16,158 @@ from proxy.salesforce.standin.org import KEY_PREFIXES, SCHEMA, StandinOrg
 from proxy.salesforce.standin.query import QueryError, run_soql, run_sosl
 
 CREATABLE = {"Task", "Contact"}
+COMPOSITE_LIMIT = 25
+AUDIENCE = "https://login.salesforce.com"
+_FAULTS = {500: "UNKNOWN_EXCEPTION", 502: "BAD_GATEWAY", 503: "SERVER_UNAVAILABLE"}
+Outcome = tuple[int, Any]
 
 
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse([{"errorCode": code, "message": message}], status_code=status)
+def _error(status: int, code: str, message: str) -> Outcome:
+    return status, [{"errorCode": code, "message": message}]
 
 
-def create_standin_app(org: StandinOrg, session_id: str) -> Starlette:
-    """A Starlette app answering as `https://<instance>/services/data/vNN.N/...` does."""
+def create_standin_app(org: StandinOrg) -> Starlette:
+    """A Starlette app answering as `https://<instance>/services/...` does."""
 
-    def authorised(request: Request) -> bool:
-        expected = f"Bearer {session_id}".encode()
-        return hmac.compare_digest(request.headers.get("authorization", "").encode(), expected)
+    async def token(request: Request) -> Response:
+        # OAuth posts application/x-www-form-urlencoded; parse_qs reads it without extra packages.
+        form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
+        granted = _grant(org, form)
+        if granted is None:
+            body = {"error": "invalid_grant", "error_description": "authentication failure"}
+            return JSONResponse(body, status_code=400)
+        instance = f"{request.url.scheme}://{request.url.netloc}"
+        return JSONResponse(
+            {"access_token": org.new_session(), "instance_url": instance, "token_type": "Bearer"}
+        )
 
     async def api(request: Request) -> Response:
-        if not authorised(request):
-            return _error(401, "INVALID_SESSION_ID", "Session expired or invalid")
+        header = request.headers.get("authorization", "")
+        if header.removeprefix("Bearer ") not in org.sessions:
+            status, body = _error(401, "INVALID_SESSION_ID", "Session expired or invalid")
+            return JSONResponse(body, status_code=status)
+        if org.api_calls >= org.api_limit:
+            status, body = _error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
+            return _with_usage(org, JSONResponse(body, status_code=status))
         org.api_calls += 1
-        try:
-            response = await _dispatch(request)
-        except QueryError as exc:
-            response = _error(400, exc.code, exc.message)
-        response.headers["Sforce-Limit-Info"] = f"api-usage={org.api_calls}/{org.api_limit}"
-        return response
-
-    async def _dispatch(request: Request) -> Response:
-        path: str = request.path_params["path"].strip("/")
-        parts = path.split("/")
-        if path == "search":
-            return JSONResponse({"searchRecords": run_sosl(org, request.query_params.get("q", ""))})
-        if path == "query":
-            records = run_soql(org, request.query_params.get("q", ""))
-            return JSONResponse({"totalSize": len(records), "done": True, "records": records})
-        if path == "sobjects":
-            return JSONResponse({"sobjects": [_global(o) for o in SCHEMA]})
-        if parts[0] != "sobjects" or len(parts) < 2 or parts[1] not in SCHEMA:
-            return _error(404, "NOT_FOUND", f"The requested resource does not exist: {path}")
-        obj = parts[1]
-        if len(parts) == 3 and parts[2] == "describe":
-            return JSONResponse(_describe(obj))
-        if len(parts) == 2 and request.method == "POST":
-            if obj not in CREATABLE:
-                return _error(400, "INVALID_TYPE_FOR_OPERATION", f"cannot create {obj} here")
-            body: dict[str, Any] = await request.json()
-            unknown = [f for f in body if f not in SCHEMA[obj]]
-            if unknown:
-                return _error(400, "INVALID_FIELD", f"No such column '{unknown[0]}' on {obj}")
-            record = org.insert(obj, body)
-            return JSONResponse({"id": record["Id"], "success": True, "errors": []}, 201)
-        if len(parts) == 3 and request.method == "GET":
-            found = org.get(parts[2])
-            if found is None or found[0] != obj:
-                return _error(404, "NOT_FOUND", "The requested resource does not exist")
-            return JSONResponse({"attributes": {"type": obj}, **found[1]})
-        return _error(404, "NOT_FOUND", f"The requested resource does not exist: {path}")
+        if org.latency_seconds:
+            await asyncio.sleep(org.latency_seconds)
+        if org.failures:
+            fault = org.failures.pop(0)
+            status, body = _error(fault, _FAULTS.get(fault, "UNKNOWN_EXCEPTION"), "injected")
+            return _with_usage(org, JSONResponse(body, status_code=fault))
+        payload: Any = await request.json() if request.method == "POST" else None
+        path = request.path_params["path"].strip("/")
+        params = {k: v for k, v in request.query_params.items()}
+        if path == "composite" and request.method == "POST":
+            status, body = _composite(org, payload)
+        else:
+            status, body = _dispatch(org, request.method, path, params, payload)
+        return _with_usage(org, JSONResponse(body, status_code=status))
 
     async def versions(_: Request) -> Response:
         return JSONResponse([{"version": "60.0", "url": "/services/data/v60.0"}])
 
     return Starlette(
         routes=[
+            Route("/services/oauth2/token", token, methods=["POST"]),
             Route("/services/data/", versions),
             Route("/services/data/v{version}/{path:path}", api, methods=["GET", "POST"]),
         ]
     )
+
+
+def _with_usage(org: StandinOrg, response: Response) -> Response:
+    response.headers["Sforce-Limit-Info"] = f"api-usage={org.api_calls}/{org.api_limit}"
+    return response
+
+
+def _grant(org: StandinOrg, form: dict[str, str]) -> bool | None:
+    """True when the form is a grant this org accepts, else None."""
+    grant = form.get("grant_type", "")
+    client_ok = (
+        form.get("client_id") == org.consumer_key
+        and form.get("client_secret") == org.consumer_secret
+    )
+    if grant == "client_credentials" and client_ok:
+        return True
+    if (
+        grant == "password"
+        and client_ok
+        and form.get("username") == org.username
+        and form.get("password") == org.password
+    ):
+        return True
+    if grant == "urn:ietf:params:oauth:grant-type:jwt-bearer" and org.jwt_public_key:
+        try:
+            claims = jwt.decode(
+                form.get("assertion", ""),
+                org.jwt_public_key,
+                algorithms=["RS256"],
+                audience=AUDIENCE,
+                options={"require": ["exp", "iss", "sub", "aud"]},
+            )
+        except jwt.PyJWTError:
+            return None
+        if claims["iss"] == org.consumer_key and claims["sub"] == org.username:
+            return True
+    return None
+
+
+def _composite(org: StandinOrg, payload: Any) -> Outcome:
+    """Up to 25 subrequests answered in one API call, as POST /composite does."""
+    requests = payload.get("compositeRequest", []) if isinstance(payload, dict) else []
+    if not requests or len(requests) > COMPOSITE_LIMIT:
+        return _error(400, "INVALID_INPUT", f"compositeRequest needs 1 to {COMPOSITE_LIMIT}")
+    answers = []
+    for sub in requests:
+        parts = urlsplit(str(sub.get("url", "")))
+        path = parts.path.split("/services/data/", 1)[-1].split("/", 1)[-1].strip("/")
+        params = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        status, body = _dispatch(org, str(sub.get("method", "GET")), path, params, sub.get("body"))
+        answers.append(
+            {"body": body, "httpStatusCode": status, "referenceId": sub.get("referenceId")}
+        )
+    return 200, {"compositeResponse": answers}
+
+
+def _dispatch(
+    org: StandinOrg, method: str, path: str, params: dict[str, str], body: Any
+) -> Outcome:
+    try:
+        return _route(org, method, path, params, body)
+    except QueryError as exc:
+        return _error(400, exc.code, exc.message)
+
+
+def _route(org: StandinOrg, method: str, path: str, params: dict[str, str], body: Any) -> Outcome:
+    parts = path.split("/")
+    if path == "search":
+        return 200, {"searchRecords": run_sosl(org, params.get("q", ""))}
+    if path == "query":
+        records = run_soql(org, params.get("q", ""))
+        return 200, {"totalSize": len(records), "done": True, "records": records}
+    if path == "sobjects":
+        return 200, {"sobjects": [_global(o) for o in SCHEMA]}
+    if parts[0] != "sobjects" or len(parts) < 2 or parts[1] not in SCHEMA:
+        return _error(404, "NOT_FOUND", f"The requested resource does not exist: {path}")
+    obj = parts[1]
+    if len(parts) == 3 and parts[2] == "describe":
+        return 200, _describe(obj)
+    if len(parts) == 2 and method == "POST":
+        if obj not in CREATABLE:
+            return _error(400, "INVALID_TYPE_FOR_OPERATION", f"cannot create {obj} here")
+        values = body if isinstance(body, dict) else {}
+        unknown = [f for f in values if f not in SCHEMA[obj]]
+        if unknown:
+            return _error(400, "INVALID_FIELD", f"No such column '{unknown[0]}' on {obj}")
+        return 201, {"id": org.insert(obj, values)["Id"], "success": True, "errors": []}
+    if len(parts) == 3 and method == "GET":
+        found = org.get(parts[2])
+        if found is None or found[0] != obj:
+            return _error(404, "NOT_FOUND", "The requested resource does not exist")
+        return 200, {"attributes": {"type": obj}, **found[1]}
+    return _error(404, "NOT_FOUND", f"The requested resource does not exist: {path}")
 
 
 def _global(obj: str) -> dict[str, Any]:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from softphone.phone import same_number
 
 Record = dict[str, Any]
 
@@ -38,7 +41,9 @@ def _schema(name_field: str, **fields: str) -> dict[str, FieldSchema]:
 
 
 SCHEMA: dict[str, dict[str, FieldSchema]] = {
-    "Account": _schema("Name", Name="string", Phone="phone", Description="textarea"),
+    "Account": _schema(
+        "Name", Name="string", Phone="phone", OwnerId="reference", Description="textarea"
+    ),
     "Contact": _schema(
         "Name",
         Name="string",
@@ -51,6 +56,7 @@ SCHEMA: dict[str, dict[str, FieldSchema]] = {
         Email="email",
         Title="string",
         AccountId="reference",
+        OwnerId="reference",
         Description="textarea",
     ),
     "Lead": _schema(
@@ -62,6 +68,7 @@ SCHEMA: dict[str, dict[str, FieldSchema]] = {
         Phone="phone",
         MobilePhone="phone",
         Status="picklist",
+        OwnerId="reference",
     ),
     "Case": _schema(
         "CaseNumber",
@@ -72,7 +79,9 @@ SCHEMA: dict[str, dict[str, FieldSchema]] = {
         AccountId="reference",
         Description="textarea",
     ),
-    "Campaign": _schema("Name", Name="string", Phone__c="phone", Status="picklist"),
+    "Campaign": _schema(
+        "Name", Name="string", Phone__c="phone", Status="picklist", OwnerId="reference"
+    ),
     "Contract": _schema("ContractNumber", ContractNumber="string", AccountId="reference"),
     "Task": _schema(
         "Subject",
@@ -126,6 +135,8 @@ _CONTACTS = [
     ("Yusuf", "Demir", "(650) 555-0101", 0),
     ("Isabel", "Santos", "650 555 0102", 5),
     ("Kenji", "Sato", "+1 (650) 555-0103", 6),
+    # Shares Northwind's main number: a shared number pops every match, ranked.
+    ("Ana", "Silva", "650-450-8800", 0),
 ]
 _LEADS = [
     ("Ava", "Nguyen", "Blue Yonder Airlines", "(408) 555-0201"),
@@ -162,12 +173,41 @@ _CASE_SUBJECTS = [
 
 @dataclass
 class StandinOrg:
-    """A tiny org: records by object, the API calls served, and the daily API budget."""
+    """A tiny org: records, who may sign in, the API calls served, and faults to inject.
+
+    Tests and the demo change its behaviour directly: `expire_sessions()` forces re-login,
+    `fail_next(500)` makes the next API call fail, `latency_seconds` slows every API call, and
+    `api_limit` is the daily budget (`REQUEST_LIMIT_EXCEEDED` once it is spent).
+    """
 
     records: dict[str, list[Record]] = field(default_factory=dict)
     api_calls: int = 0
     api_limit: int = 15_000
+    latency_seconds: float = 0.0
+    # OAuth clients: client credentials, username-password and (with a public key) JWT bearer.
+    consumer_key: str = "standin-consumer-key"
+    consumer_secret: str = "standin-consumer-secret"  # noqa: S105 - the stand-in's own demo secret
+    username: str = "integration@standin.example"
+    password: str = "standin-password"  # noqa: S105 - password + security token, as Salesforce takes it
+    jwt_public_key: str = ""
+    sessions: set[str] = field(default_factory=set)
+    logins: int = 0
+    failures: list[int] = field(default_factory=list)
     _ids: dict[str, itertools.count[int]] = field(default_factory=dict)
+
+    def new_session(self) -> str:
+        token = secrets.token_urlsafe(24)
+        self.sessions.add(token)
+        self.logins += 1
+        return token
+
+    def expire_sessions(self) -> None:
+        """Every session ends now, as when Salesforce times out the integration user's session."""
+        self.sessions.clear()
+
+    def fail_next(self, *statuses: int) -> None:
+        """The next API calls answer with these HTTP statuses (500, 503, ...), in order."""
+        self.failures.extend(statuses)
 
     def new_id(self, obj: str) -> str:
         counter = self._ids.setdefault(obj, itertools.count(1))
@@ -181,6 +221,19 @@ class StandinOrg:
         self.records.setdefault(obj, []).append(record)
         return record
 
+    def find_by_phone(self, number: str) -> list[Record]:
+        """Contacts, Accounts and Leads with this phone number, as our Apex class returns them."""
+        return [
+            {"object": obj, "id": r["Id"], "name": r.get("Name", "")}
+            for obj in ("Contact", "Account", "Lead")
+            for r in self.records.get(obj, [])
+            if any(
+                isinstance(r.get(f), str) and same_number(r[f], number, "US")
+                for f, schema in SCHEMA[obj].items()
+                if schema.type == "phone"
+            )
+        ]
+
     def get(self, record_id: str) -> tuple[str, Record] | None:
         for obj, records in self.records.items():
             for record in records:
@@ -189,14 +242,27 @@ class StandinOrg:
         return None
 
 
+def demo_user_id(n: int) -> str:
+    """The Salesforce user id of demo agent n (1001 is user 1)."""
+    return f"005Dm{n:010d}AAA"
+
+
 def demo_org() -> StandinOrg:
-    """The seeded demo org: 10 Accounts, 22 Contacts, 10 Leads, 12 Cases, 3 Campaigns."""
+    """The seeded demo org: 10 Accounts, 23 Contacts, 10 Leads, 12 Cases, 3 Campaigns."""
     org = StandinOrg()
     base = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
     stamp = (base + timedelta(hours=i) for i in itertools.count())
     accounts = [
-        org.insert("Account", {"Name": n, "Phone": p, "LastModifiedDate": next(stamp).isoformat()})
-        for n, p in _ACCOUNTS
+        org.insert(
+            "Account",
+            {
+                "Name": n,
+                "Phone": p,
+                "OwnerId": demo_user_id(1 + i % 5),
+                "LastModifiedDate": next(stamp).isoformat(),
+            },
+        )
+        for i, (n, p) in enumerate(_ACCOUNTS)
     ]
     contacts = [
         org.insert(
@@ -207,6 +273,7 @@ def demo_org() -> StandinOrg:
                 "Phone": phone,
                 "Email": f"{first.lower()}.{last.lower()}@example.com",
                 "AccountId": accounts[account]["Id"],
+                "OwnerId": demo_user_id(1 + account % 5),
                 "LastModifiedDate": next(stamp).isoformat(),
             },
         )
@@ -221,6 +288,7 @@ def demo_org() -> StandinOrg:
                 "Company": company,
                 "Phone": phone,
                 "Status": "Open - Not Contacted",
+                "OwnerId": demo_user_id(2),
                 "LastModifiedDate": next(stamp).isoformat(),
             },
         )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
 import socket
 import tempfile
 from pathlib import Path
@@ -27,7 +26,6 @@ class StandinServer(Resource):
 
     def __init__(self, org: StandinOrg) -> None:
         self.org = org
-        self.session_id = secrets.token_urlsafe(24)
         self.instance_url = ""
         self.ca_file = ""
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -47,7 +45,7 @@ class StandinServer(Resource):
         sock.bind(("127.0.0.1", 0))
         self.instance_url = f"https://127.0.0.1:{sock.getsockname()[1]}"
         config = uvicorn.Config(
-            create_standin_app(self.org, self.session_id),
+            create_standin_app(self.org),
             ssl_certfile=str(tmp / "server.pem"),
             log_level="warning",
             access_log=False,
