@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 import phonenumbers
@@ -17,6 +18,8 @@ def digits(raw: str) -> str:
     return "".join(_DIGITS.findall(main))
 
 
+# Pure and called for every stored number of every match: the same strings come back all day.
+@functools.lru_cache(maxsize=8192)
 def to_e164(raw: str, region: str) -> str | None:
     """The E.164 form of `raw` (`+16504508810`), or None for extensions and unparseable text."""
     if not raw or len(digits(raw)) <= MAX_EXTENSION_DIGITS:
@@ -30,6 +33,7 @@ def to_e164(raw: str, region: str) -> str | None:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+@functools.lru_cache(maxsize=8192)
 def search_variants(raw: str, region: str) -> tuple[str, ...]:
     """The digit strings under which a stored number may be found: E.164 and national."""
     e164 = to_e164(raw, region)
@@ -51,6 +55,7 @@ def same_number(a: str, b: str, region: str) -> bool:
     return bool(da) and da == db
 
 
+@functools.lru_cache(maxsize=8192)
 def display(raw: str, region: str) -> str:
     """The number as an agent reads it: international format for public numbers, else as given."""
     e164 = to_e164(raw, region)
