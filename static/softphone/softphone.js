@@ -211,9 +211,15 @@ function render() {
   screen.dataset.state = call.state;
   $("call-state").textContent = t(call.state);
   $("call-state").dataset.state = call.state;
-  $("caller-name").textContent = call.caller_name
-    || (call.matching ? t("lookingUp") : t("unknownCaller"));
-  $("caller-number").textContent = call.ani_display || t("withheld");
+  if (call.pop?.kind === "search") {
+    // The server did not look this caller up; the record opens from Salesforce's own search.
+    $("caller-name").textContent = call.ani_display || t("withheld");
+    $("caller-number").textContent = t("searchedInSalesforce");
+  } else {
+    $("caller-name").textContent = call.caller_name
+      || (call.matching ? t("lookingUp") : t("unknownCaller"));
+    $("caller-number").textContent = call.ani_display || t("withheld");
+  }
   const details = $("call-details");
   details.replaceChildren();
   detail(details, t("dnis"), call.dnis);

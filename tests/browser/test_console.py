@@ -195,6 +195,8 @@ def test_below_budget_floor_the_browser_searches_and_pops(
     before = proxy.api_calls
     simulate(page, agent="1002", ani="+16504508811")
     expect(page.get_by_role("tab", name="Contact: James Okafor")).to_be_visible()
+    expect(phone.get_by_role("heading", name="+1 650-450-8811")).to_be_visible()
+    expect(phone.get_by_text("Looked up in Salesforce")).to_be_visible()
     method = "searchAndScreenPop" if mode == "Lightning" else "runApex"
     expect(page.locator("#cti-log")).to_contain_text(method)
     assert proxy.api_calls == before  # the server spent nothing on this caller
