@@ -144,7 +144,7 @@ async def _proxy_run(
         async def place(agent: str, ani: str, i: int) -> tuple[str, Callable[[], float]]:
             r = await http.post("/sim/calls", json={"agent": agent, "ani": ani})
             call_id = str(r.raise_for_status().json()["call_id"])
-            call = pbx.calls[call_id]
+            call = pbx.legs[call_id]
             return call_id, lambda: float(call.rang_at)
 
         def popped(message: dict[str, Any], call_id: str) -> bool:

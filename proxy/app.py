@@ -57,7 +57,11 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
     """The proxy as an ASGI app; `self_url` is where it listens (the simulator link dials it)."""
     settings.check()
     simulated = LINKS.scheme(settings.cti_url) == "sim"
-    pbx = SimulatedPbx(agents={a for a, _ in DEMO_AGENTS} if settings.demo else set())
+    pbx = SimulatedPbx(
+        hold_timeout=settings.sim_hold_timeout_seconds,
+        transfer_recall=settings.sim_transfer_recall_seconds,
+        work_seconds=settings.sim_work_seconds,
+    )
     org = demo_org() if settings.salesforce_url.startswith("standin:") else None
 
     @asynccontextmanager
@@ -67,7 +71,10 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
             if settings.demo:
                 await seed_demo_agents(store)
             if simulated:
-                pbx.agents.update(a.address for a in await store.list_agents())
+                for agent in await store.list_agents():
+                    # ACD agents start in the first group, so queued calls find them.
+                    groups = tuple(settings.acd_groups[:1]) if agent.kind == "acd" else ()
+                    pbx.add_agent(agent.address, groups)
             api = await stack.enter_async_context(open_salesforce(settings, org))
             bus = await stack.enter_async_context(open_bus(settings.bus_url))
             link = await stack.enter_async_context(open_link(settings.cti_url, self_url=self_url))
@@ -78,7 +85,15 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
             )
             await matcher.warm_up()
             board = await stack.enter_async_context(
-                Switchboard(link, bus, matcher, settings.match_settings())
+                Switchboard(
+                    link,
+                    bus,
+                    matcher,
+                    settings.match_settings(),
+                    dialing=settings.dialing_options(),
+                    reason_codes=tuple(settings.reason_codes),
+                    acd_groups=tuple(settings.acd_groups),
+                )
             )
             auth = Authenticator(store, settings.session_hours)
             app.state.services = Services(

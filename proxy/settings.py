@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from softphone.dialing import DialingOptions
 from softphone.matching import MatchSettings
 
 
@@ -52,6 +53,18 @@ class Settings(BaseSettings):
     # Dialled numbers (digits only) mapped to Campaign Ids, and/or the Campaign phone field.
     dnis_campaigns: dict[str, str] = {}
     campaign_phone_field: str = ""
+
+    # Dialing options, as in the call center definition (reqDialingOptions).
+    outside_prefix: str = Field(default="9", pattern=r"^[0-9]{0,4}$")
+    long_distance_prefix: str = Field(default="1", pattern=r"^[0-9]{0,4}$")
+    international_prefix: str = Field(default="011", pattern=r"^[0-9]{0,4}$")
+    # Make-busy reason codes agents choose from, and the ACD groups they can log in to.
+    reason_codes: list[str] = ["Break", "Lunch", "Meeting", "Training", "Admin"]
+    acd_groups: list[str] = ["Support", "Sales"]
+    # The built-in simulator's timers.
+    sim_hold_timeout_seconds: float = Field(default=60.0, gt=0)
+    sim_transfer_recall_seconds: float = Field(default=20.0, gt=0)
+    sim_work_seconds: float = Field(default=0.0, ge=0)
     session_hours: float = Field(default=12.0, gt=0)
     max_message_bytes: int = Field(default=64 * 1024, ge=1024)
     # The softphone page and console; the checkout's static/ unless installed elsewhere.
@@ -76,6 +89,14 @@ class Settings(BaseSettings):
             from proxy.salesforce.auth import token_source
 
             token_source(self, self.salesforce_url, requests.Session())
+
+    def dialing_options(self) -> DialingOptions:
+        return DialingOptions(
+            region=self.phone_region,
+            outside_prefix=self.outside_prefix,
+            long_distance_prefix=self.long_distance_prefix,
+            international_prefix=self.international_prefix,
+        )
 
     def match_settings(self) -> MatchSettings:
         return MatchSettings(

@@ -1,7 +1,8 @@
 """The switchboard: link events through the core to the bus, commands through the core to the link.
 
-It owns each agent's `CallStateMachine` and sequence counter, so every agent event is numbered
-by exactly one writer, and it runs the record lookups for ringing calls.
+It owns each agent's `CallStateMachine`, agent status and sequence counter, so every agent
+event is numbered by exactly one writer; it runs the record lookups for ringing calls, and it
+rebuilds from the PBX's snapshot after every (re)connect without repeating what pages saw.
 """
 
 from __future__ import annotations
@@ -11,21 +12,46 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from typing import Literal
+from dataclasses import dataclass
+
+from pydantic import BaseModel
 
 from proxy.bus import EventBus
 from proxy.errors import SalesforceError
 from proxy.links import CtiLink, LinkCommand
 from proxy.resource import Resource
 from proxy.salesforce.lookup import RecordMatcher
+from softphone.agents import AgentKind, AgentStatus, check_agent_command
 from softphone.calls import Call, CallStateMachine
-from softphone.events import CallEvent, CallState
+from softphone.dialing import DialingOptions, dial_string
+from softphone.events import AgentEvent, CallEvent, CallState, Direction, LinkEvent, Snapshot
 from softphone.matching import MatchSettings
-from softphone.messages import CallUpdate, CallView
+from softphone.messages import (
+    AcdGroup,
+    AgentUpdate,
+    CallCommand,
+    CallUpdate,
+    CallView,
+    CancelWork,
+    Dial,
+    Dtmf,
+    NumberCommand,
+    SetState,
+    StatusView,
+)
 from softphone.phone import mask
 from softphone.pops import NO_POP
 
 log = logging.getLogger(__name__)
+AgentCommand = CallCommand | NumberCommand | Dial | Dtmf | SetState | AcdGroup | CancelWork
+
+
+@dataclass(frozen=True)
+class AgentProfile:
+    """What the switchboard knows of a signed-in agent beyond the PBX's view."""
+
+    kind: AgentKind = "acd"
+    salesforce_user_id: str = ""
 
 
 class Switchboard(Resource):
@@ -36,6 +62,9 @@ class Switchboard(Resource):
         matcher: RecordMatcher,
         match_settings: MatchSettings,
         *,
+        dialing: DialingOptions | None = None,
+        reason_codes: tuple[str, ...] = (),
+        acd_groups: tuple[str, ...] = (),
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.link = link
@@ -43,10 +72,13 @@ class Switchboard(Resource):
         self.matcher = matcher
         self.match_settings = match_settings
         self.region = match_settings.region
+        self.dialing = dialing or DialingOptions(region=match_settings.region)
+        self.reason_codes = reason_codes
+        self.acd_groups = acd_groups
         self.clock = clock
-        # Agent -> Salesforce user id, learned as agents sign in, for ranking shared numbers.
-        self.salesforce_users: dict[str, str] = {}
+        self.profiles: dict[str, AgentProfile] = {}
         self._machines: dict[str, CallStateMachine] = {}
+        self._statuses: dict[str, AgentStatus] = {}
         self._seq: dict[str, int] = {}
         self._lookups: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
@@ -62,41 +94,140 @@ class Switchboard(Resource):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
+    # --- what pages see --------------------------------------------------------------------
     def machine(self, agent: str) -> CallStateMachine:
         machine = self._machines.get(agent)
         if machine is None:
             machine = self._machines[agent] = CallStateMachine(agent)
         return machine
 
+    def status_view(self, agent: str) -> StatusView:
+        status = self._statuses.get(agent, AgentStatus())
+        return StatusView(
+            kind=self.profiles.get(agent, AgentProfile()).kind,
+            state=status.state,
+            reason=status.reason,
+            groups=status.groups,
+            work_seconds=status.work_seconds,
+            reason_codes=self.reason_codes,
+            acd_groups=self.acd_groups,
+        )
+
     def snapshot(self, agent: str) -> tuple[int, tuple[CallView, ...]]:
         """The agent's calls now, and the sequence number they reflect."""
         calls = self.machine(agent).calls.values()
         return self._seq.get(agent, 0), tuple(CallView.of(c, self.region) for c in calls)
 
-    async def command(self, agent: str, op: Literal["answer", "hangup"], call_id: str) -> None:
-        """Check `op` against the agent's own call, then ask the PBX; errors say why not."""
-        self.machine(agent).check(op, call_id)
-        await self.link.send(LinkCommand(op=op, call_id=call_id, agent=agent))
+    def register(self, agent: str, profile: AgentProfile) -> None:
+        self.profiles[agent] = profile
+
+    async def _publish(self, agent: str, make: Callable[[int], BaseModel]) -> None:
+        seq = self._seq[agent] = self._seq.get(agent, 0) + 1
+        await self.bus.publish(agent, make(seq).model_dump(mode="json"))
+
+    async def _publish_call(self, call: Call) -> None:
+        view = CallView.of(call, self.region)
+        await self._publish(call.agent, lambda seq: CallUpdate(seq=seq, call=view))
+
+    async def _publish_status(self, agent: str) -> None:
+        view = self.status_view(agent)
+        await self._publish(agent, lambda seq: AgentUpdate(seq=seq, status=view))
+
+    # --- commands from pages ---------------------------------------------------------------
+    async def command(self, agent: str, message: AgentCommand) -> str:
+        """Check `message` against the agent's own calls and state, then ask the PBX.
+
+        Returns the new call's id for dial and consult. Raises `CommandRefused` (the core's
+        reason) or `LinkError` (the PBX's).
+        """
+        machine = self.machine(agent)
+        if isinstance(message, CallCommand):
+            machine.check(message.type, message.call_id)
+            command = LinkCommand(op=message.type, agent=agent, call_id=message.call_id)
+        elif isinstance(message, NumberCommand):
+            machine.check(message.type, message.call_id)
+            number = dial_string(message.number, self.dialing)
+            command = LinkCommand(
+                op=message.type, agent=agent, call_id=message.call_id, number=number
+            )
+        elif isinstance(message, Dtmf):
+            machine.check("dtmf", message.call_id, digits=message.digits)
+            command = LinkCommand(
+                op="dtmf", agent=agent, call_id=message.call_id, digits=message.digits
+            )
+        elif isinstance(message, Dial):
+            machine.check_dial()
+            number = dial_string(message.number, self.dialing)
+            command = LinkCommand(op="dial", agent=agent, number=number)
+        else:
+            command = self._agent_command(agent, message)
+        return await self.link.send(command)
+
+    def _agent_command(self, agent: str, message: SetState | AcdGroup | CancelWork) -> LinkCommand:
+        kind = self.profiles.get(agent, AgentProfile()).kind
+        status = self._statuses.get(agent, AgentStatus())
+        if isinstance(message, SetState):
+            check_agent_command(
+                kind,
+                status,
+                "set_state",
+                state=message.state,
+                reason=message.reason,
+                reason_codes=self.reason_codes,
+            )
+            return LinkCommand(
+                op="set_state", agent=agent, state=message.state, reason=message.reason
+            )
+        if isinstance(message, AcdGroup):
+            check_agent_command(kind, status, message.type, group=message.group)
+            return LinkCommand(op=message.type, agent=agent, group=message.group)
+        check_agent_command(kind, status, "cancel_work")
+        return LinkCommand(op="cancel_work", agent=agent)
 
     async def popped(self, agent: str, call_id: str) -> None:
         call = self.machine(agent).mark_popped(call_id)
         if call is not None:
-            await self._publish(call)
+            await self._publish_call(call)
 
-    async def _publish(self, call: Call) -> None:
-        seq = self._seq[call.agent] = self._seq.get(call.agent, 0) + 1
-        update = CallUpdate(seq=seq, call=CallView.of(call, self.region))
-        await self.bus.publish(call.agent, update.model_dump(mode="json"))
-
+    # --- events from the PBX ---------------------------------------------------------------
     async def _consume(self) -> None:
         async for event in self.link.events():
             try:
-                await self._apply(event)
+                await self._handle(event)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 # One bad event must never stop the other agents' events.
-                log.exception("event not applied [call_id=%s agent=%s]", event.call_id, event.agent)
+                call_id = getattr(event, "call_id", "-")
+                log.exception("event not applied [call_id=%s]", call_id)
+
+    async def _handle(self, event: LinkEvent) -> None:
+        if isinstance(event, CallEvent):
+            await self._apply(event)
+        elif isinstance(event, AgentEvent):
+            await self._agent(event)
+        else:
+            await self._resync(event)
+
+    async def _agent(self, event: AgentEvent) -> None:
+        status = AgentStatus.of(event)
+        if self._statuses.get(event.agent) != status:
+            self._statuses[event.agent] = status
+            await self._publish_status(event.agent)
+
+    async def _resync(self, snapshot: Snapshot) -> None:
+        """Rebuild from the PBX's own account: changed calls published, vanished ones cleared."""
+        present: dict[str, set[str]] = {}
+        for event in snapshot.calls:
+            present.setdefault(event.agent, set()).add(event.call_id)
+            await self._apply(event)
+        for agent, machine in self._machines.items():
+            for call in machine.forget_missing(present.get(agent, set()), self.clock()):
+                log.info("call gone after resync [call_id=%s agent=%s]", call.call_id, agent)
+                await self._publish_call(call)
+        for agent_event in snapshot.agents:
+            await self._agent(agent_event)
+        log.info("resynchronised: %d calls, %d agents", len(snapshot.calls), len(snapshot.agents))
 
     async def _apply(self, event: CallEvent) -> None:
         call = self.machine(event.agent).apply(event, self.clock())
@@ -109,19 +240,23 @@ class Switchboard(Resource):
             call.agent,
             mask(call.ani),
         )
-        await self._publish(call)
-        if call.state == CallState.RINGING and call.pop is None:
+        await self._publish_call(call)
+        if (
+            call.state == CallState.RINGING
+            and call.pop is None
+            and call.direction != Direction.OUTBOUND
+        ):
             task = asyncio.create_task(self._lookup(call), name=f"lookup {call.call_id}")
             self._lookups.add(task)
             task.add_done_callback(self._lookups.discard)
 
     async def _lookup(self, call: Call) -> None:
         try:
-            owner = self.salesforce_users.get(call.agent, "")
+            owner = self.profiles.get(call.agent, AgentProfile()).salesforce_user_id
             pop = await self.matcher.match(call, self.match_settings, owner)
         except SalesforceError as exc:
             log.error("lookup failed, no pop [call_id=%s]: %s", call.call_id, exc)
             pop = NO_POP
         updated = self.machine(call.agent).set_pop(call.call_id, pop)
         if updated is not None:
-            await self._publish(updated)
+            await self._publish_call(updated)

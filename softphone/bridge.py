@@ -1,7 +1,8 @@
-"""The bridge protocol (version 1): JSON over WebSocket between a PBX-side bridge and the proxy.
+"""The bridge protocol (version 2): JSON over WebSocket between a PBX-side bridge and the proxy.
 
 The bridge (the built-in simulator, or a bridge beside a PBX such as AltiGen MaxACD) is the
-server; the proxy connects as the client. See docs/bridge-protocol.md for the message flows.
+server; the proxy connects as the client. docs/bridge-protocol.md describes every message and
+flow; this module and that document agree.
 """
 
 from __future__ import annotations
@@ -11,10 +12,31 @@ from typing import Annotated, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from softphone.errors import ProtocolError
-from softphone.events import CallEvent
+from softphone.events import AgentEvent, CallEvent
 
-BRIDGE_VERSION = 1
+BRIDGE_VERSION = 2
+HEARTBEAT_SECONDS = 1.0
 _T = TypeVar("_T")
+
+CommandOp = Literal[
+    # call control
+    "answer",
+    "hangup",
+    "hold",
+    "retrieve",
+    "redirect",
+    "dial",
+    "consult",
+    "transfer",
+    "complete_transfer",
+    "conference",
+    "dtmf",
+    # agent control
+    "set_state",
+    "acd_login",
+    "acd_logout",
+    "cancel_work",
+]
 
 
 class _Frame(BaseModel):
@@ -33,12 +55,27 @@ class BridgeEvent(_Frame):
     event: CallEvent
 
 
+class BridgeAgent(_Frame):
+    type: Literal["agent"]
+    agent: AgentEvent
+
+
+class BridgeSnapshot(_Frame):
+    """Every call and agent state the bridge has now, answering `get_snapshot`."""
+
+    type: Literal["snapshot"]
+    req_id: int
+    calls: tuple[CallEvent, ...] = Field(default=(), max_length=100_000)
+    agents: tuple[AgentEvent, ...] = Field(default=(), max_length=100_000)
+
+
 class BridgeResult(_Frame):
     type: Literal["result"]
     req_id: int
     ok: bool
     code: str = ""
     message: str = ""
+    call_id: str = ""  # the new call, for dial and consult
 
 
 class Heartbeat(_Frame):
@@ -61,18 +98,37 @@ class Monitor(_Frame):
     agents: tuple[str, ...] = ()
 
 
+class GetSnapshot(_Frame):
+    type: Literal["get_snapshot"]
+    req_id: int
+
+
 class Command(_Frame):
+    """Act on a call or an agent; fields beyond `op` and `agent` as the op needs them."""
+
     type: Literal["command"]
     req_id: int
-    op: Literal["answer", "hangup"]
-    call_id: str = Field(min_length=1, max_length=64)
+    op: CommandOp
     agent: str = Field(min_length=1, max_length=32)
+    call_id: str = Field(default="", max_length=64)
+    number: str = Field(default="", max_length=32)  # dial, consult, transfer, redirect
+    digits: str = Field(default="", max_length=32)  # dtmf
+    state: str = Field(default="", max_length=16)  # set_state: ready, busy, dnd
+    reason: str = Field(default="", max_length=32)  # set_state busy: the reason code
+    group: str = Field(default="", max_length=32)  # acd_login, acd_logout
 
 
 FromBridge = Annotated[
-    BridgeHello | BridgeEvent | BridgeResult | Heartbeat | BridgeError, Field(discriminator="type")
+    BridgeHello
+    | BridgeEvent
+    | BridgeAgent
+    | BridgeSnapshot
+    | BridgeResult
+    | Heartbeat
+    | BridgeError,
+    Field(discriminator="type"),
 ]
-ToBridge = Annotated[Monitor | Command | Heartbeat, Field(discriminator="type")]
+ToBridge = Annotated[Monitor | GetSnapshot | Command | Heartbeat, Field(discriminator="type")]
 _from_bridge: TypeAdapter[FromBridge] = TypeAdapter(FromBridge)
 _to_bridge: TypeAdapter[ToBridge] = TypeAdapter(ToBridge)
 

@@ -15,11 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from softphone import phone
 from softphone.calls import Call
 from softphone.errors import ProtocolError
-from softphone.events import CallState, Direction
+from softphone.events import AgentState, CallState, Direction
 from softphone.pops import Pop
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 CallId = Annotated[str, Field(min_length=1, max_length=64)]
+Number = Annotated[str, Field(min_length=1, max_length=40)]
 
 
 class _Message(BaseModel):
@@ -29,18 +30,49 @@ class _Message(BaseModel):
 # --- page -> server ------------------------------------------------------------------------
 class Hello(_Message):
     type: Literal["hello"]
-    v: Literal[1] = 1
+    v: Literal[2] = 2
     last_seq: int = Field(default=0, ge=0)
 
 
-class Answer(_Message):
-    type: Literal["answer"]
+class CallCommand(_Message):
+    """A command on one of the agent's calls that needs nothing else."""
+
+    type: Literal["answer", "hangup", "hold", "retrieve", "complete_transfer", "conference"]
     call_id: CallId
 
 
-class Hangup(_Message):
-    type: Literal["hangup"]
+class NumberCommand(_Message):
+    """Redirect a ringing call, consult from a call, or transfer it blind, to `number`."""
+
+    type: Literal["redirect", "consult", "transfer"]
     call_id: CallId
+    number: Number
+
+
+class Dial(_Message):
+    type: Literal["dial"]
+    number: Number
+
+
+class Dtmf(_Message):
+    type: Literal["dtmf"]
+    call_id: CallId
+    digits: str = Field(min_length=1, max_length=32)
+
+
+class SetState(_Message):
+    type: Literal["set_state"]
+    state: Literal["ready", "busy", "dnd"]
+    reason: str = Field(default="", max_length=32)
+
+
+class AcdGroup(_Message):
+    type: Literal["acd_login", "acd_logout"]
+    group: str = Field(min_length=1, max_length=32)
+
+
+class CancelWork(_Message):
+    type: Literal["cancel_work"]
 
 
 class Popped(_Message):
@@ -54,7 +86,19 @@ class Ping(_Message):
     type: Literal["ping"]
 
 
-ClientMessage = Annotated[Hello | Answer | Hangup | Popped | Ping, Field(discriminator="type")]
+ClientMessage = Annotated[
+    Hello
+    | CallCommand
+    | NumberCommand
+    | Dial
+    | Dtmf
+    | SetState
+    | AcdGroup
+    | CancelWork
+    | Popped
+    | Ping,
+    Field(discriminator="type"),
+]
 _client_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 
 
@@ -79,10 +123,20 @@ class AgentView(_Message):
     extension: str
 
 
+class PartyView(_Message):
+    number: str
+    name: str
+    status: str
+
+
 class CallView(_Message):
     call_id: str
     state: CallState
     direction: Direction
+    consult_of: str
+    parties: tuple[PartyView, ...]
+    reason: str
+    answered_at: float | None
     ani: str
     ani_display: str
     dnis: str
@@ -102,6 +156,12 @@ class CallView(_Message):
             call_id=call.call_id,
             state=call.state,
             direction=call.direction,
+            consult_of=call.consult_of,
+            parties=tuple(
+                PartyView(number=p.number, name=p.name, status=p.status.value) for p in call.parties
+            ),
+            reason=call.reason,
+            answered_at=call.answered_at,
             ani=call.ani,
             ani_display=phone.display(call.ani, region) if call.ani else "",
             dnis=call.dnis,
@@ -109,12 +169,26 @@ class CallView(_Message):
             digits=call.digits,
             queue=call.queue,
             caller_name=call.pop.caller_name if call.pop else "",
-            matching=call.pop is None and call.state != CallState.CLEARED,
+            matching=call.pop is None
+            and call.state == CallState.RINGING
+            and call.direction != Direction.OUTBOUND,
             pop=call.pop,
             pop_delivered=call.pop_delivered,
             started_at=call.started_at,
             state_since=call.state_since,
         )
+
+
+class StatusView(_Message):
+    """The agent's state and what the page may offer: reason codes, ACD groups."""
+
+    kind: str
+    state: AgentState
+    reason: str
+    groups: tuple[str, ...]
+    work_seconds: float
+    reason_codes: tuple[str, ...]
+    acd_groups: tuple[str, ...]
 
 
 class Welcome(_Message):
@@ -123,6 +197,13 @@ class Welcome(_Message):
     agent: AgentView
     seq: int
     calls: tuple[CallView, ...]
+    status: StatusView
+
+
+class AgentUpdate(_Message):
+    type: Literal["agent"] = "agent"
+    seq: int
+    status: StatusView
 
 
 class CallUpdate(_Message):

@@ -17,8 +17,9 @@ LINKS = SchemeRegistry(
 
 
 def open_link(url: str, *, self_url: str) -> CtiLink:
-    """The link for `url`; `self_url` is where this proxy listens, for the built-in simulator."""
-    opener = LINKS.load(url)
+    """The link for `url` (a comma-separated pair is primary, then standby); `self_url` is
+    where this proxy listens, for the built-in simulator."""
+    opener = LINKS.load(url.split(",")[0].strip())
     link: CtiLink = opener(url, self_url=self_url)
     return link
 

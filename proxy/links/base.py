@@ -4,31 +4,45 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
 from proxy.resource import AsyncResource
-from softphone.events import CallEvent
+from softphone.bridge import CommandOp
+from softphone.events import LinkEvent
 
 
 @dataclass(frozen=True)
 class LinkCommand:
-    """A call-control request, already checked against the call's state by the core."""
+    """A call- or agent-control request, already checked against its state by the core."""
 
-    op: Literal["answer", "hangup"]
-    call_id: str
+    op: CommandOp
     agent: str
+    call_id: str = ""
+    number: str = ""  # what the PBX dials: prefixes already applied
+    digits: str = ""
+    state: str = ""
+    reason: str = ""
+    group: str = ""
 
 
 class CtiLink(AsyncResource, Protocol):
-    """A connection to a PBX. Opened with `async with`; keeps itself connected until closed."""
+    """A connection to a PBX (or a primary/standby pair). Keeps itself connected until closed."""
 
     @property
     def connected(self) -> bool: ...
 
-    def events(self) -> AsyncIterator[CallEvent]:
-        """Every call event, in the order the PBX sent them; ends when the link is closed."""
+    @property
+    def active_url(self) -> str:
+        """The address in use now: the primary's, or the standby's after a failover."""
         ...
 
-    async def send(self, command: LinkCommand) -> None:
-        """Carry out `command`; raises `LinkError` when the PBX cannot."""
+    def events(self) -> AsyncIterator[LinkEvent]:
+        """Call events, agent events, and a snapshot after every (re)connect, in order."""
+        ...
+
+    async def send(self, command: LinkCommand) -> str:
+        """Carry out `command`; the new call's id for dial and consult, else "".
+
+        Raises `LinkError` when the PBX cannot.
+        """
         ...

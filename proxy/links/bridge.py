@@ -1,7 +1,10 @@
 """The bridge link: the proxy as a client of the JSON-over-WebSocket bridge protocol.
 
-It stays connected by itself: heartbeats both ways, reconnect with capped exponential backoff
-and jitter, and a fresh `monitor` after every reconnect.
+It keeps itself connected: heartbeats both ways, and after 2.5 s of silence the connection is
+taken for dead. A list of addresses is a primary and its standby: a lost primary fails over
+to the standby at once (within 3 s of the last frame), and the link moves back when told
+(`prefer(0)`) or when the standby fails. After every connect it monitors its agents and asks
+for a snapshot, from which the switchboard rebuilds calls and clears the ones that are gone.
 """
 
 from __future__ import annotations
@@ -24,48 +27,61 @@ from proxy.links.base import LinkCommand
 from proxy.resource import Resource
 from softphone.bridge import (
     BRIDGE_VERSION,
+    HEARTBEAT_SECONDS,
+    BridgeAgent,
     BridgeError,
     BridgeEvent,
     BridgeHello,
     BridgeResult,
+    BridgeSnapshot,
     Command,
+    GetSnapshot,
     Heartbeat,
     Monitor,
     parse_from_bridge,
 )
 from softphone.errors import ProtocolError
-from softphone.events import CallEvent
+from softphone.events import LinkEvent, Snapshot
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_SECONDS = 2.0
-# Three missed heartbeats and the connection is taken for dead.
-STALE_SECONDS = 3 * HEARTBEAT_SECONDS
+# Two and a half heartbeats of silence and the connection is dead: failover stays under 3 s.
+STALE_SECONDS = 2.5 * HEARTBEAT_SECONDS
 COMMAND_TIMEOUT_SECONDS = 5.0
 BACKOFF_FIRST, BACKOFF_CAP = 0.05, 5.0
-MAX_FRAME_BYTES = 256 * 1024
+MAX_FRAME_BYTES = 4 * 1024 * 1024
 _CLOSED = object()
 
 
 class BridgeLink(Resource):
-    """A `CtiLink` to a bridge at `ws_url` (ws:// or wss://)."""
+    """A `CtiLink` to one bridge, or to a primary and standby pair (`ws_urls`, in that order)."""
 
-    def __init__(self, ws_url: str) -> None:
+    def __init__(self, ws_urls: list[str]) -> None:
         super().__init__()
-        self.ws_url = ws_url
-        self._events: asyncio.Queue[CallEvent | object] = asyncio.Queue()
+        if not ws_urls:
+            raise ValueError("a bridge link needs at least one address")
+        self.ws_urls = ws_urls
+        self._index = 0
+        self._events: asyncio.Queue[LinkEvent | object] = asyncio.Queue()
         self._ws: ClientConnection | None = None
         self._pending: dict[int, asyncio.Future[BridgeResult]] = {}
         self._req_ids = itertools.count(1)
         self._task: asyncio.Task[None] | None = None
+        self._switch = asyncio.Event()
         self.reconnects = 0
+        self.failovers = 0
+        self.connected_at = 0.0
 
     @property
     def connected(self) -> bool:
         return self._ws is not None
 
+    @property
+    def active_url(self) -> str:
+        return self.ws_urls[self._index]
+
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"bridge-link {self.ws_url}")
+        self._task = asyncio.create_task(self._run(), name=f"bridge-link {self.ws_urls[0]}")
 
     async def aclose(self) -> None:
         if self._task is not None:
@@ -75,74 +91,116 @@ class BridgeLink(Resource):
             self._task = None
         self._events.put_nowait(_CLOSED)
 
-    async def events(self) -> AsyncIterator[CallEvent]:
+    def prefer(self, index: int) -> None:
+        """Move to address `index` now (0: back to the primary), dropping the current one."""
+        if index != self._index:
+            self._index = index % len(self.ws_urls)
+            self._switch.set()
+
+    async def events(self) -> AsyncIterator[LinkEvent]:
         while True:
             item = await self._events.get()
             if item is _CLOSED:
                 return
-            assert isinstance(item, CallEvent)
-            yield item
+            yield item  # type: ignore[misc]
 
-    async def send(self, command: LinkCommand) -> None:
+    async def send(self, command: LinkCommand) -> str:
         ws = self._ws
         if ws is None:
             raise LinkUnavailable("The phone system is not connected; try again in a moment")
-        req_id = next(self._req_ids)
-        future: asyncio.Future[BridgeResult] = asyncio.get_running_loop().create_future()
-        self._pending[req_id] = future
         frame = Command(
             type="command",
-            req_id=req_id,
+            req_id=next(self._req_ids),
             op=command.op,
-            call_id=command.call_id,
             agent=command.agent,
+            call_id=command.call_id,
+            number=command.number,
+            digits=command.digits,
+            state=command.state,
+            reason=command.reason,
+            group=command.group,
         )
+        result = await self._request(ws, frame.req_id, frame.model_dump_json())
+        if not result.ok:
+            raise LinkCommandFailed(result.code or "refused", result.message or "refused by PBX")
+        return result.call_id
+
+    async def _request(self, ws: ClientConnection, req_id: int, text: str) -> BridgeResult:
+        future: asyncio.Future[BridgeResult] = asyncio.get_running_loop().create_future()
+        self._pending[req_id] = future
         try:
-            await ws.send(frame.model_dump_json())
-            result = await asyncio.wait_for(future, COMMAND_TIMEOUT_SECONDS)
+            await ws.send(text)
+            return await asyncio.wait_for(future, COMMAND_TIMEOUT_SECONDS)
         except (TimeoutError, websockets.ConnectionClosed):
             raise LinkUnavailable("The phone system did not answer; try again") from None
         finally:
             self._pending.pop(req_id, None)
-        if not result.ok:
-            raise LinkCommandFailed(result.code or "refused", result.message or "refused by PBX")
 
     async def _run(self) -> None:
         delay = BACKOFF_FIRST
+        tried = 0
         while True:
+            url = self.active_url
+            self.connected_at = 0.0
             try:
                 async with websockets.connect(
-                    self.ws_url, max_size=MAX_FRAME_BYTES, ping_interval=None, open_timeout=5
+                    url, max_size=MAX_FRAME_BYTES, ping_interval=None, open_timeout=2
                 ) as ws:
-                    await self._session(ws)
-                    delay = BACKOFF_FIRST
+                    await self._session(ws, url)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # any failure means: wait, then reconnect
-                # One warning per outage; the retries that follow are routine.
-                level = logging.WARNING if delay == BACKOFF_FIRST else logging.INFO
-                log.log(level, "bridge link %s: %s; reconnecting in %.2fs", self.ws_url, exc, delay)
+            except Exception as exc:  # any failure means: another address, or wait and retry
+                level = logging.WARNING if tried == 0 else logging.INFO
+                log.log(level, "bridge link %s: %s", url, exc or type(exc).__name__)
             finally:
                 self._fail_pending()
+            if self._switch.is_set():  # told to move (prefer): go there now
+                self._switch.clear()
+                tried = 0
+                continue
             self.reconnects += 1
+            was_working = self.connected_at > 0
+            if len(self.ws_urls) > 1:
+                self._index = (self._index + 1) % len(self.ws_urls)
+            if was_working:
+                # A working connection died: the other address gets its chance at once.
+                if len(self.ws_urls) > 1:
+                    self.failovers += 1
+                    log.warning("bridge link failing over to %s", self.active_url)
+                tried, delay = 0, BACKOFF_FIRST
+                continue
+            tried += 1
+            if tried < len(self.ws_urls):
+                continue
+            tried = 0
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))
             delay = min(delay * 2, BACKOFF_CAP)
 
-    async def _session(self, ws: ClientConnection) -> None:
+    async def _session(self, ws: ClientConnection, url: str) -> None:
         first = parse_from_bridge(await asyncio.wait_for(ws.recv(), STALE_SECONDS))
         if not isinstance(first, BridgeHello) or first.v != BRIDGE_VERSION:
             raise ProtocolError(f"bridge must start with hello v{BRIDGE_VERSION}, got {first!r}")
         await ws.send(Monitor(type="monitor", req_id=next(self._req_ids)).model_dump_json())
+        await ws.send(
+            GetSnapshot(type="get_snapshot", req_id=next(self._req_ids)).model_dump_json()
+        )
         self._ws = ws
-        log.info("bridge link connected to %s (%s)", self.ws_url, first.pbx or "unnamed PBX")
+        self.connected_at = time.monotonic()
+        log.info("bridge link connected to %s (%s)", url, first.pbx or "unnamed PBX")
         heartbeat = asyncio.create_task(self._heartbeat(ws))
+        reader = asyncio.create_task(self._read(ws))
+        switch = asyncio.create_task(self._switch.wait())
         try:
-            await self._read(ws)
+            done, _ = await asyncio.wait({reader, switch}, return_when=asyncio.FIRST_COMPLETED)
+            if reader in done:
+                reader.result()  # re-raise why the connection ended
         finally:
             self._ws = None
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
+            for task in (heartbeat, reader, switch):
+                task.cancel()
+            for task in (heartbeat, reader, switch):
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
 
     async def _read(self, ws: ClientConnection) -> None:
         while True:
@@ -154,6 +212,10 @@ class BridgeLink(Resource):
                 continue
             if isinstance(frame, BridgeEvent):
                 self._events.put_nowait(frame.event)
+            elif isinstance(frame, BridgeAgent):
+                self._events.put_nowait(frame.agent)
+            elif isinstance(frame, BridgeSnapshot):
+                self._events.put_nowait(Snapshot(calls=frame.calls, agents=frame.agents))
             elif isinstance(frame, BridgeResult):
                 future = self._pending.get(frame.req_id)
                 if future is not None and not future.done():
@@ -182,14 +244,23 @@ def _call_id_of(raw: str | bytes) -> str:
         return "-"
 
 
+def _ws_url(url: str) -> str:
+    parts = urlsplit(url.strip())
+    return urlunsplit(parts._replace(scheme=parts.scheme.removeprefix("bridge+")))
+
+
 def open_bridge_link(url: str, *, self_url: str) -> BridgeLink:
-    """`bridge+ws://host:port/path` or `bridge+wss://...`: a bridge beside the PBX."""
-    parts = urlsplit(url)
-    return BridgeLink(urlunsplit(parts._replace(scheme=parts.scheme.removeprefix("bridge+"))))
+    """`bridge+ws://host:port/path` (or wss), or `primary,standby`: bridges beside the PBX."""
+    return BridgeLink([_ws_url(u) for u in url.split(",") if u.strip()])
 
 
 def open_simulator_link(url: str, *, self_url: str) -> BridgeLink:
-    """`sim://`: the built-in PBX simulator, served by this proxy at /sim/bridge."""
+    """`sim://`: the built-in simulator served by this proxy, its primary and standby bridge."""
     parts = urlsplit(self_url)
     scheme = "wss" if parts.scheme == "https" else "ws"
-    return BridgeLink(urlunsplit((scheme, parts.netloc, "/sim/bridge", "", "")))
+    return BridgeLink(
+        [
+            urlunsplit((scheme, parts.netloc, "/sim/bridge", "", "")),
+            urlunsplit((scheme, parts.netloc, "/sim/bridge-standby", "", "")),
+        ]
+    )

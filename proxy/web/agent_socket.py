@@ -19,14 +19,12 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from proxy.bus import EventBus, Message, SlowConsumer, Subscription
 from proxy.errors import LinkError
 from proxy.store import AgentRecord
-from proxy.switchboard import Switchboard
+from proxy.switchboard import AgentCommand, AgentProfile, Switchboard
 from proxy.web.auth import Authenticator
 from softphone.errors import CommandRefused, ProtocolError
 from softphone.messages import (
     AgentView,
-    Answer,
     ErrorMessage,
-    Hangup,
     Hello,
     Ping,
     Pong,
@@ -52,8 +50,7 @@ async def serve_agent_socket(
         await ws.send_text(error.model_dump_json())
         await ws.close(1008, "not signed in")
         return
-    if agent.salesforce_user_id:
-        board.salesforce_users[agent.address] = agent.salesforce_user_id
+    board.register(agent.address, AgentProfile(agent.kind, agent.salesforce_user_id))
     await AgentConnection(ws, agent, board, bus).run()
 
 
@@ -82,7 +79,8 @@ class AgentConnection:
             address=self.agent.address, name=self.agent.name, extension=self.agent.extension
         )
         self.floor = seq
-        self.enqueue(Welcome(agent=agent, seq=seq, calls=calls))
+        status = self.board.status_view(self.agent.address)
+        self.enqueue(Welcome(agent=agent, seq=seq, calls=calls, status=status))
 
     async def run(self) -> None:
         try:
@@ -138,15 +136,14 @@ class AgentConnection:
             self.enqueue(Pong())
         elif isinstance(message, Popped):
             await self.board.popped(self.agent.address, message.call_id)
-        elif isinstance(message, Answer | Hangup):
+        elif isinstance(message, AgentCommand):
+            call_id = getattr(message, "call_id", None)
             try:
-                await self.board.command(self.agent.address, message.type, message.call_id)
+                await self.board.command(self.agent.address, message)
             except CommandRefused as exc:
-                self.enqueue(
-                    ErrorMessage(code=exc.code, message=exc.message, call_id=message.call_id)
-                )
+                self.enqueue(ErrorMessage(code=exc.code, message=exc.message, call_id=call_id))
             except LinkError as exc:
-                self.enqueue(ErrorMessage(code=exc.code, message=str(exc), call_id=message.call_id))
+                self.enqueue(ErrorMessage(code=exc.code, message=str(exc), call_id=call_id))
 
 
 def _json(message: Message) -> str:

@@ -133,7 +133,7 @@ async def test_command_for_another_agents_call_is_refused(proxy: RunningProxy) -
                 "call_id": call_id,
             }
         assert proxy.services.pbx is not None
-        assert proxy.services.pbx.calls[call_id].state == "ringing"
+        assert proxy.services.pbx.legs[call_id].state == "ringing"
 
 
 async def test_answering_an_answered_call_says_why_not(proxy: RunningProxy) -> None:
@@ -147,7 +147,7 @@ async def test_answering_an_answered_call_says_why_not(proxy: RunningProxy) -> N
         await ws.send(json.dumps({"type": "answer", "call_id": call_id}))
         error = await next_message(ws)
         assert error["code"] == "not_allowed"
-        assert error["message"] == "Cannot answer a call that is active"
+        assert error["message"] == "The call is already answered"
 
 
 def test_simulator_refuses_unknown_agent_with_reason(proxy: RunningProxy) -> None:

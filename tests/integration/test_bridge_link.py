@@ -15,7 +15,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from proxy.errors import LinkCommandFailed, LinkUnavailable
 from proxy.links import LinkCommand, open_link
 from proxy.links.bridge import BridgeLink
-from softphone.events import CallEvent
+from softphone.events import CallEvent, Snapshot
 
 Script = Callable[[ServerConnection], Awaitable[None]]
 
@@ -29,10 +29,14 @@ def event_frame(call_id: str, kind: str = "delivered", agent: str = "1001") -> s
     )
 
 
-async def greet(ws: ServerConnection) -> dict[str, Any]:
-    """The bridge side of the opening: hello, then the proxy's monitor request."""
-    await ws.send(json.dumps({"type": "hello", "v": 1, "pbx": "test peer"}))
+async def greet(ws: ServerConnection, calls: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The bridge side of the opening: hello, the proxy's monitor, then its snapshot request."""
+    await ws.send(json.dumps({"type": "hello", "v": 2, "pbx": "test peer"}))
     monitor: dict[str, Any] = json.loads(await ws.recv())
+    request = json.loads(await ws.recv())
+    assert request["type"] == "get_snapshot"
+    snapshot = {"type": "snapshot", "req_id": request["req_id"], "calls": calls or [], "agents": []}
+    await ws.send(json.dumps(snapshot))
     return monitor
 
 
@@ -47,12 +51,21 @@ async def bridge_peer(script: Script) -> AsyncIterator[str]:
 
 
 async def take(link: BridgeLink, n: int) -> list[CallEvent]:
+    """The next `n` call events (snapshots and agent events are skipped here)."""
     events: list[CallEvent] = []
     async for event in link.events():
-        events.append(event)
+        if isinstance(event, CallEvent):
+            events.append(event)
         if len(events) == n:
             break
     return events
+
+
+async def take_snapshot(link: BridgeLink) -> Snapshot:
+    async for event in link.events():
+        if isinstance(event, Snapshot):
+            return event
+    raise AssertionError("link closed before a snapshot")
 
 
 async def test_link_monitors_and_delivers_events_in_order() -> None:
@@ -145,3 +158,65 @@ async def test_command_while_disconnected_fails_fast() -> None:
     async with open_link("bridge+ws://127.0.0.1:9/bridge", self_url="") as link:
         with pytest.raises(LinkUnavailable):
             await link.send(LinkCommand(op="hangup", call_id="x", agent="1001"))
+
+
+async def test_snapshot_follows_every_connect() -> None:
+    """After connecting the link asks for a snapshot and hands it on, calls included."""
+    ringing = json.loads(event_frame("c7"))["event"]
+
+    async def script(ws: ServerConnection) -> None:
+        await greet(ws, calls=[ringing])
+        await ws.wait_closed()
+
+    async with bridge_peer(script) as url, open_link(url, self_url="") as link:
+        assert isinstance(link, BridgeLink)
+        snapshot = await asyncio.wait_for(take_snapshot(link), 5)
+    assert [c.call_id for c in snapshot.calls] == ["c7"]
+
+
+async def test_lost_primary_fails_over_to_standby_at_once() -> None:
+    """Primary and standby: when the primary drops, the standby serves the next event."""
+
+    async def primary(ws: ServerConnection) -> None:
+        await greet(ws)
+        await ws.send(event_frame("p1"))
+        await asyncio.sleep(0.2)
+        await ws.close()
+
+    async def standby(ws: ServerConnection) -> None:
+        await greet(ws)
+        await ws.send(event_frame("s1"))
+        await ws.wait_closed()
+
+    async with (
+        bridge_peer(primary) as first,
+        bridge_peer(standby) as second,
+        open_link(f"{first},{second}", self_url="") as link,
+    ):
+        assert isinstance(link, BridgeLink)
+        events = await asyncio.wait_for(take(link, 2), 5)
+        assert link.active_url == second.removeprefix("bridge+")
+        assert link.failovers == 1
+    assert [e.call_id for e in events] == ["p1", "s1"]
+
+
+async def test_silent_bridge_is_abandoned_for_the_standby() -> None:
+    """A primary that stops sending heartbeats is given up within 3 s."""
+
+    async def primary(ws: ServerConnection) -> None:
+        await greet(ws)
+        await ws.wait_closed()  # alive but silent: no heartbeats, no events
+
+    async def standby(ws: ServerConnection) -> None:
+        await greet(ws)
+        await ws.send(event_frame("s1"))
+        await ws.wait_closed()
+
+    async with (
+        bridge_peer(primary) as first,
+        bridge_peer(standby) as second,
+        open_link(f"{first},{second}", self_url="") as link,
+    ):
+        assert isinstance(link, BridgeLink)
+        (event,) = await asyncio.wait_for(take(link, 1), 5)
+    assert event.call_id == "s1"

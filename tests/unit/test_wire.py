@@ -8,14 +8,17 @@ from softphone.bridge import BridgeEvent, Command, parse_from_bridge, parse_to_b
 from softphone.calls import Call
 from softphone.errors import ProtocolError
 from softphone.events import CallState, Direction
-from softphone.messages import Answer, CallView, Hello, parse_client_message
+from softphone.messages import CallCommand, CallView, Hello, NumberCommand, parse_client_message
 
 
 def test_client_messages_parse_by_type() -> None:
     """Each message type becomes its model."""
-    assert parse_client_message('{"type":"answer","call_id":"c1"}') == Answer(
+    assert parse_client_message('{"type":"answer","call_id":"c1"}') == CallCommand(
         type="answer", call_id="c1"
     )
+    assert parse_client_message(
+        '{"type":"transfer","call_id":"c1","number":"1002"}'
+    ) == NumberCommand(type="transfer", call_id="c1", number="1002")
     assert parse_client_message('{"type":"hello","last_seq":4}') == Hello(type="hello", last_seq=4)
 
 
@@ -28,7 +31,9 @@ def test_client_messages_parse_by_type() -> None:
         ('{"type":"answer"}', "invalid call_id: Field required"),
         ('{"type":"answer","call_id":""}', "invalid call_id"),
         ('{"type":"answer","call_id":"c1","extra":1}', "invalid extra"),
-        ('{"type":"hello","v":2}', "invalid v"),
+        ('{"type":"hello","v":1}', "invalid v"),
+        ('{"type":"transfer","call_id":"c1"}', "invalid number: Field required"),
+        ('{"type":"set_state","state":"asleep"}', "invalid state"),
         ('{"type":"hello","last_seq":-1}', "invalid last_seq"),
     ],
 )

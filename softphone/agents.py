@@ -1,0 +1,68 @@
+"""Agent state: ready, make busy with a reason code, do not disturb, ACD groups, work timer."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from softphone.errors import CommandRefused
+from softphone.events import AgentEvent, AgentState
+
+AgentKind = Literal["regular", "hot_desk", "acd"]
+AgentOp = Literal["set_state", "acd_login", "acd_logout", "cancel_work", "logout"]
+_REASON = re.compile(r"^[0-9A-Za-z _-]{1,32}$")
+
+
+@dataclass(frozen=True)
+class AgentStatus:
+    """One agent as the PBX last reported them; a regular user starts ready."""
+
+    state: AgentState = AgentState.READY
+    reason: str = ""
+    groups: tuple[str, ...] = ()
+    work_seconds: float = 0.0
+
+    @classmethod
+    def of(cls, event: AgentEvent) -> AgentStatus:
+        return cls(event.state, event.reason, event.groups, event.work_seconds)
+
+
+def check_agent_command(
+    kind: AgentKind,
+    status: AgentStatus,
+    op: AgentOp,
+    *,
+    state: str = "",
+    reason: str = "",
+    group: str = "",
+    reason_codes: tuple[str, ...] = (),
+) -> None:
+    """`CommandRefused`, with a reason the page can show, unless the agent may do `op` now."""
+    if op == "set_state":
+        if state not in ("ready", "busy", "dnd"):
+            raise CommandRefused("bad_state", "The state must be ready, busy or do not disturb")
+        if state == "busy":
+            if not reason or not _REASON.match(reason):
+                raise CommandRefused("reason_required", "Choose a reason for make busy")
+            if reason_codes and reason not in reason_codes:
+                raise CommandRefused("bad_reason", f"{reason!r} is not one of the reason codes")
+        if status.state == AgentState.LOGGED_OUT and kind != "regular":
+            raise CommandRefused("logged_out", "Log in to an ACD group first")
+    elif op in ("acd_login", "acd_logout"):
+        if kind != "acd":
+            raise CommandRefused("not_acd", "Only ACD agents log in to groups")
+        if not group or not _REASON.match(group):
+            raise CommandRefused("group_required", "Choose an ACD group")
+        if op == "acd_login" and group in status.groups:
+            raise CommandRefused("already", f"Already logged in to {group}")
+        if op == "acd_logout" and group not in status.groups:
+            raise CommandRefused("not_member", f"Not logged in to {group}")
+    elif op == "cancel_work":
+        if status.state != AgentState.WORK:
+            raise CommandRefused("no_work_timer", "There is no work timer to cancel")
+    elif op == "logout":
+        if kind == "regular":
+            raise CommandRefused("no_logout", "A desk phone user does not log out")
+    else:
+        raise CommandRefused("unknown_command", f"Unknown command {op!r}")
