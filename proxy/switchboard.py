@@ -24,7 +24,7 @@ from proxy.salesforce.lookup import RecordMatcher
 from softphone.agents import AgentKind, AgentStatus, check_agent_command
 from softphone.calls import Call, CallStateMachine
 from softphone.dialing import DialingOptions, dial_string
-from softphone.events import AgentEvent, CallEvent, CallState, Direction, LinkEvent, Snapshot
+from softphone.events import AgentEvent, CallEvent, CallState, LinkEvent, Snapshot
 from softphone.matching import MatchSettings
 from softphone.messages import (
     AcdGroup,
@@ -241,11 +241,7 @@ class Switchboard(Resource):
             mask(call.ani),
         )
         await self._publish_call(call)
-        if (
-            call.state == CallState.RINGING
-            and call.pop is None
-            and call.direction != Direction.OUTBOUND
-        ):
+        if call.state == CallState.RINGING and call.pop is None and not call.placed:
             task = asyncio.create_task(self._lookup(call), name=f"lookup {call.call_id}")
             self._lookups.add(task)
             task.add_done_callback(self._lookups.discard)

@@ -83,6 +83,8 @@ class Call:
     started_at: float = 0.0
     state_since: float = 0.0
     answered_at: float | None = None
+    # The agent dialled this call (outside, internal or consultation), rather than received it.
+    placed: bool = False
     pop: Pop | None = None
     pop_delivered: bool = False
 
@@ -149,6 +151,7 @@ class CallStateMachine:
                 started_at=now,
                 state_since=now,
                 answered_at=now if target in (S.ACTIVE, S.CONFERENCE) else None,
+                placed=target == S.DIALING,
             )
         else:
             parties = event.parties or current.parties

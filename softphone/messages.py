@@ -137,6 +137,7 @@ class CallView(_Message):
     parties: tuple[PartyView, ...]
     reason: str
     answered_at: float | None
+    placed: bool
     ani: str
     ani_display: str
     dnis: str
@@ -162,6 +163,7 @@ class CallView(_Message):
             ),
             reason=call.reason,
             answered_at=call.answered_at,
+            placed=call.placed,
             ani=call.ani,
             ani_display=phone.display(call.ani, region) if call.ani else "",
             dnis=call.dnis,
@@ -169,9 +171,7 @@ class CallView(_Message):
             digits=call.digits,
             queue=call.queue,
             caller_name=call.pop.caller_name if call.pop else "",
-            matching=call.pop is None
-            and call.state == CallState.RINGING
-            and call.direction != Direction.OUTBOUND,
+            matching=call.pop is None and call.state == CallState.RINGING and not call.placed,
             pop=call.pop,
             pop_delivered=call.pop_delivered,
             started_at=call.started_at,

@@ -7,9 +7,11 @@ const SESSION_KEY = "softphone.session";
 const POPPED_KEY = "softphone.popped";
 const $ = (id) => document.getElementById(id);
 
+const DIALPAD_KEYS = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "0", "#"];
 const state = {
   session: JSON.parse(sessionStorage.getItem(SESSION_KEY) || "null"),
   calls: new Map(),
+  status: null,
   popped: new Set(JSON.parse(sessionStorage.getItem(POPPED_KEY) || "[]")),
   host: null,
   socket: null,
@@ -93,6 +95,8 @@ function endSession(message = "") {
   state.socket = null;
   state.session = null;
   state.calls.clear();
+  state.status = null;
+  $("state-control").hidden = true;
   sessionStorage.removeItem(SESSION_KEY);
   $("connection").textContent = "";
   show("signin");
@@ -127,7 +131,12 @@ function connectionStatus(status) {
 function receive(message) {
   if (message.type === "welcome") {
     state.calls = new Map(message.calls.map((c) => [c.call_id, c]));
+    state.status = message.status;
+    renderStatus();
     for (const call of message.calls) popIfOwed(call);
+  } else if (message.type === "agent") {
+    state.status = message.status;
+    renderStatus();
   } else if (message.type === "call") {
     const call = message.call;
     if (call.state === "cleared") {
@@ -168,18 +177,97 @@ async function popIfOwed(call) {
   if (ok) state.socket.send({ type: "popped", call_id: call.call_id });
 }
 
+// The call the big screen is about: a ringing call first, then the one being spoken on
+// (a consultation call before the call it consults from), then held ones, then a just-ended one.
 function currentCall() {
   const calls = [...state.calls.values()];
+  const live = (c) => ["active", "conference", "dialing"].includes(c.state);
   return calls.find((c) => c.state === "ringing")
-    || calls.find((c) => c.state === "active")
+    || calls.find((c) => live(c) && c.consult_of)
+    || calls.find(live)
+    || calls.find((c) => c.state === "held" || c.state === "consultation")
     || calls.find((c) => c.state === "cleared");
 }
 
-function command(type) {
+// The call on consultation hold while the agent consults from it, if any.
+function consultingFrom() {
+  return [...state.calls.values()].find((c) => c.state === "consultation");
+}
+
+function command(type, fields = {}) {
   const call = currentCall();
   if (!call) return;
   notice("");
-  state.socket.send({ type, call_id: call.call_id });
+  state.socket.send({ type, call_id: call.call_id, ...fields });
+}
+
+function numberCommand(type) {
+  const number = $("transfer-number").value.trim();
+  if (!number) {
+    $("transfer-number").focus();
+    return;
+  }
+  command(type, { number });
+  $("transfer-number").value = "";
+}
+
+function consultCommand(type) {
+  const original = consultingFrom();
+  if (!original) return;
+  notice("");
+  state.socket.send({ type, call_id: original.call_id });
+}
+
+function dial(event) {
+  event.preventDefault();
+  const number = $("dial-number").value.trim();
+  if (!number) return;
+  notice("");
+  state.socket.send({ type: "dial", number });
+  $("dial-number").value = "";
+}
+
+function changeState() {
+  const [value, reason] = $("agent-state").value.split(":");
+  notice("");
+  state.socket.send({ type: "set_state", state: value, reason: reason || "" });
+}
+
+function renderStatus() {
+  const status = state.status;
+  if (!status) return;
+  $("state-control").hidden = false;
+  const select = $("agent-state");
+  const options = [["ready", t("stateReady")], ["dnd", t("stateDnd")]];
+  for (const reason of status.reason_codes) options.push([`busy:${reason}`, t("stateBusy", { reason })]);
+  const current = status.state === "busy" ? `busy:${status.reason}` : status.state;
+  if (!options.some(([value]) => value === current)) {
+    options.unshift([current, t(`state${status.state === "logged_out" ? "LoggedOut" : "Work"}`)]);
+  }
+  select.replaceChildren(...options.map(([value, label]) => new Option(label, value)));
+  select.value = current;
+  select.dataset.state = status.state;
+  const text = {
+    ready: t("readyForCalls"), busy: t("busyNow", { reason: status.reason }), dnd: t("dndNow"),
+    work: t("stateWork"), logged_out: t("stateLoggedOut"),
+  }[status.state];
+  $("idle-state").className = `state ${status.state}`;
+  $("idle-state-text").textContent = text;
+  $("work").hidden = status.state !== "work";
+  $("work-text").textContent = t("workLeft", { seconds: Math.ceil(status.work_seconds) });
+  const acd = status.kind === "acd" && status.acd_groups.length > 0;
+  $("groups").hidden = !acd;
+  $("group-list").replaceChildren(...status.acd_groups.map((group) => {
+    const label = document.createElement("label");
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.checked = status.groups.includes(group);
+    box.addEventListener("change", () => state.socket.send({
+      type: box.checked ? "acd_login" : "acd_logout", group,
+    }));
+    label.append(box, document.createTextNode(group));
+    return label;
+  }));
 }
 
 function formatDuration(seconds) {
@@ -211,7 +299,12 @@ function render() {
   screen.dataset.state = call.state;
   $("call-state").textContent = t(call.state);
   $("call-state").dataset.state = call.state;
-  if (call.pop?.kind === "search") {
+  const outgoing = call.placed;
+  if (outgoing) {
+    // The agent placed this call: the heading is who they are calling.
+    $("caller-name").textContent = call.parties[0]?.number || call.dnis;
+    $("caller-number").textContent = "";
+  } else if (call.pop?.kind === "search") {
     // The server did not look this caller up; the record opens from Salesforce's own search.
     $("caller-name").textContent = call.ani_display || t("withheld");
     $("caller-number").textContent = t("searchedInSalesforce");
@@ -222,7 +315,7 @@ function render() {
   }
   const details = $("call-details");
   details.replaceChildren();
-  detail(details, t("dnis"), call.dnis);
+  if (!outgoing) detail(details, t("dnis"), call.dnis);
   detail(details, t("queue"), call.queue);
   detail(details, t("ivr"), call.ivr.join(", "));
   const matches = call.pop?.kind === "record" ? call.pop.matches : [];
@@ -235,14 +328,43 @@ function render() {
     li.append(kind, document.createTextNode(` ${m.name}`));
     return li;
   }));
-  $("answer").hidden = call.state !== "ringing";
-  $("hangup").hidden = call.state === "cleared";
+  const s = call.state;
+  const consulting = consultingFrom();
+  const talking = s === "active" || s === "conference";
+  $("answer").hidden = s !== "ringing";
+  $("hold").hidden = !talking;
+  $("retrieve").hidden = !(s === "held" || s === "consultation");
+  $("complete-transfer").hidden = !(consulting && call.consult_of);
+  $("conference").hidden = !(consulting && call.consult_of);
+  $("hangup").hidden = s === "cleared" || s === "consultation";
+  $("transfer-form").hidden = !(s === "ringing" || (talking && !call.consult_of));
+  $("consult").hidden = !talking;
+  $("transfer").hidden = s !== "active";
+  $("redirect").hidden = s !== "ringing";
+  $("dialpad-toggle").hidden = !talking;
+  if (!talking) {
+    $("dialpad").hidden = true;
+    $("dialpad-toggle").setAttribute("aria-expanded", "false");
+  }
+  const others = [...state.calls.values()].filter((c) => c !== call && c.state !== "cleared");
+  $("other-calls-block").hidden = others.length === 0;
+  $("other-calls").replaceChildren(...others.map((c) => {
+    const li = document.createElement("li");
+    const kind = document.createElement("span");
+    kind.className = "object";
+    kind.textContent = t(c.state);
+    li.append(kind, document.createTextNode(` ${c.caller_name || c.ani_display || c.parties[0]?.number || ""}`));
+    return li;
+  }));
+  if (s === "conference") {
+    $("caller-number").textContent = call.parties.map((p) => p.number).join(", ");
+  }
   const tick = () => {
-    $("call-timer").textContent = call.state === "active"
-      ? formatDuration(Date.now() / 1000 - call.state_since) : "";
+    $("call-timer").textContent = call.answered_at && s !== "cleared"
+      ? formatDuration(Date.now() / 1000 - call.answered_at) : "";
   };
   tick();
-  if (call.state === "active") state.timer = setInterval(tick, 1000);
+  if (call.answered_at && s !== "cleared") state.timer = setInterval(tick, 1000);
 }
 
 function standalonePop(pop) {
@@ -266,6 +388,30 @@ async function main() {
   $("signout").addEventListener("click", signOut);
   $("answer").addEventListener("click", () => command("answer"));
   $("hangup").addEventListener("click", () => command("hangup"));
+  $("hold").addEventListener("click", () => command("hold"));
+  $("retrieve").addEventListener("click", () => command("retrieve"));
+  $("consult").addEventListener("click", () => numberCommand("consult"));
+  $("transfer").addEventListener("click", () => numberCommand("transfer"));
+  $("redirect").addEventListener("click", () => numberCommand("redirect"));
+  $("complete-transfer").addEventListener("click", () => consultCommand("complete_transfer"));
+  $("conference").addEventListener("click", () => consultCommand("conference"));
+  $("transfer-form").addEventListener("submit", (event) => event.preventDefault());
+  $("dial-form").addEventListener("submit", dial);
+  $("agent-state").addEventListener("change", changeState);
+  $("cancel-work").addEventListener("click", () => state.socket.send({ type: "cancel_work" }));
+  $("dialpad").replaceChildren(...DIALPAD_KEYS.map((key) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "btn";
+    button.textContent = key;
+    button.addEventListener("click", () => command("dtmf", { digits: key }));
+    return button;
+  }));
+  $("dialpad-toggle").addEventListener("click", () => {
+    const open = $("dialpad").hidden;
+    $("dialpad").hidden = !open;
+    $("dialpad-toggle").setAttribute("aria-expanded", String(open));
+  });
   $("host").value = location.host;
   if (state.session) {
     startSession();

@@ -219,3 +219,56 @@ def test_pop_at_answer_waits_for_answer(browser: Browser, tmp_path: Path) -> Non
         phone.get_by_role("button", name="Answer").click()
         expect(page.get_by_role("tab", name="Contact: Maria Chen")).to_be_visible()
         context.close()
+
+
+def test_call_control_from_the_panel(page: Page, proxy: RunningProxy, artifacts: Path) -> None:
+    """Hold, retrieve, consult a colleague, complete the transfer, dial, make busy: all from
+    the panel's own controls."""
+    phone = open_console(page, proxy)
+    sign_in(phone, "1001")
+    expect(phone.get_by_text("Ready for calls")).to_be_visible()
+    simulate(page, agent="1001", ani="+16504508810")
+    phone.get_by_role("button", name="Answer").click()
+    phone.get_by_role("button", name="Hold").click()
+    expect(phone.get_by_text("On hold")).to_be_visible()
+    page.screenshot(path=artifacts / "07-on-hold.png")
+    phone.get_by_role("button", name="Retrieve").click()
+    expect(phone.get_by_role("button", name="Hold")).to_be_visible()
+    phone.get_by_label("Transfer or redirect to").fill("1002")
+    phone.get_by_role("button", name="Consult").click()
+    expect(phone.get_by_role("button", name="Complete transfer")).to_be_visible()
+    expect(phone.get_by_text("Other calls")).to_be_visible()
+    page.screenshot(path=artifacts / "08-consulting.png")
+    phone.get_by_role("button", name="Complete transfer").click()
+    expect(phone.get_by_text("Ready for calls")).to_be_visible(timeout=6000)
+    assert proxy.services.pbx is not None
+    assert [leg.agent for leg in proxy.services.pbx.legs.values()] == ["1002"]
+
+    phone.get_by_label("Agent state").select_option(label="Make busy: Lunch")
+    expect(phone.get_by_text("Busy: Lunch", exact=True)).to_be_visible()
+    phone.get_by_label("Number to dial").fill("(415) 555-0132")
+    phone.get_by_label("Number to dial").press("Enter")
+    expect(phone.get_by_text("Dialing")).to_be_visible()
+    expect(phone.get_by_role("heading", name="914155550132")).to_be_visible()
+    page.screenshot(path=artifacts / "09-dialing.png")
+
+
+def test_keyboard_only_answer_hold_hang_up(page: Page, proxy: RunningProxy) -> None:
+    """An agent who never touches the mouse can answer, hold, retrieve and hang up."""
+    phone = open_console(page, proxy)
+    sign_in(phone, "1003")
+    expect(phone.get_by_text("Ready for calls")).to_be_visible()
+    simulate(page, agent="1003", ani="+16504508811")
+    answer = phone.get_by_role("button", name="Answer")
+    answer.focus()
+    page.keyboard.press("Enter")
+    hold = phone.get_by_role("button", name="Hold")
+    hold.focus()
+    page.keyboard.press("Enter")
+    retrieve = phone.get_by_role("button", name="Retrieve")
+    retrieve.focus()
+    page.keyboard.press("Space")
+    hang_up = phone.get_by_role("button", name="Hang up")
+    hang_up.focus()
+    page.keyboard.press("Enter")
+    expect(phone.get_by_text("Call ended")).to_be_visible()

@@ -1,4 +1,4 @@
-"""The proxy survives its CTI link going away: drops, a dead primary, a stalled bridge, bad frames."""
+"""The proxy survives losing its CTI link: drops, a dead primary, a stalled bridge, bad frames."""
 
 from __future__ import annotations
 

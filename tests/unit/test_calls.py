@@ -58,7 +58,7 @@ def test_outbound_dialing_then_far_end_rings_then_answers() -> None:
     m.apply(
         ev("originated", direction="outbound", parties=[{"number": "9165", "status": "ringing"}]), 1
     )
-    assert m.calls["c1"].state == S.DIALING
+    assert m.calls["c1"].state == S.DIALING and m.calls["c1"].placed
     assert (
         m.apply(
             ev(
