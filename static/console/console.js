@@ -154,7 +154,8 @@ async function simulate(event) {
   event.preventDefault();
   const ivr = $("sim-ivr").value.split(",").map((s) => s.trim()).filter(Boolean);
   const body = {
-    agent: $("sim-agent").value, ani: $("sim-ani").value.trim(), dnis: $("sim-dnis").value.trim(),
+    agent: $("sim-queue-only").checked ? null : $("sim-agent").value,
+    ani: $("sim-ani").value.trim(), dnis: $("sim-dnis").value.trim(),
     ivr, queue: $("sim-queue").value.trim(),
   };
   let response;
@@ -191,17 +192,24 @@ async function refreshCalls() {
   }
   $("calls").replaceChildren(...calls.map((c) => {
     const row = document.createElement("tr");
-    for (const text of [c.call_id, c.agent, c.ani, c.state]) {
+    for (const text of [c.call_id, c.agent, c.ani || c.far, c.state]) {
       const td = document.createElement("td");
       td.textContent = text;
       row.append(td);
     }
     const td = document.createElement("td");
-    const hangup = document.createElement("button");
-    hangup.className = "btn";
-    hangup.textContent = "Caller hangs up";
-    hangup.addEventListener("click", () => farEnd(c.call_id, "hangup"));
-    td.append(hangup);
+    const action = (label, path) => {
+      const button = document.createElement("button");
+      button.className = "btn";
+      button.textContent = label;
+      button.addEventListener("click", () => farEnd(c.call_id, path));
+      td.append(button);
+    };
+    if (c.state === "dialing" && c.direction === "outbound") {
+      action("Far end answers", "far-answer");
+      action("Far end busy", "far-busy");
+    }
+    action("Far end hangs up", "hangup");
     row.append(td);
     return row;
   }));
