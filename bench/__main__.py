@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import argparse
 
-from bench import pop_latency
+from bench import failover, link_throughput, pop_latency
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="scripts/bench")
-    parser.add_argument("--agents", type=int, default=100)
-    parser.add_argument("--calls", type=int, default=300)
+    parser.add_argument("--agents", type=int, default=100, help="agents for pop latency")
+    parser.add_argument("--calls", type=int, default=300, help="calls per pop-latency row")
+    parser.add_argument("--throughput-agents", type=int, default=1000)
+    parser.add_argument(
+        "--only", choices=["pop", "throughput", "failover"], help="run one benchmark"
+    )
     args = parser.parse_args()
-    pop_latency.run(agents=args.agents, calls=args.calls)
+    if args.only in (None, "pop"):
+        pop_latency.run(agents=args.agents, calls=args.calls)
+    if args.only in (None, "throughput"):
+        link_throughput.run(agents=args.throughput_agents)
+    if args.only in (None, "failover"):
+        failover.run()
 
 
 if __name__ == "__main__":

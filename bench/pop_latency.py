@@ -132,7 +132,7 @@ async def _proxy_run(
             tokens[agent] = r.raise_for_status().json()["token"]
         ws_url = base_url.replace("http", "ws", 1) + "/ws/agent"
         sockets = {
-            a: await websockets.connect(ws_url, subprotocols=["softphone.v1", f"auth.{t}"])  # type: ignore[list-item]
+            a: await websockets.connect(ws_url, subprotocols=["softphone.v2", f"auth.{t}"])  # type: ignore[list-item]
             for a, t in tokens.items()
         }
         for ws in sockets.values():

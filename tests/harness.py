@@ -57,7 +57,7 @@ class RunningProxy:
         return call_id
 
     def connect(self, token: str) -> Any:
-        return websockets.connect(self.ws_url, subprotocols=["softphone.v1", f"auth.{token}"])  # type: ignore[list-item]
+        return websockets.connect(self.ws_url, subprotocols=["softphone.v2", f"auth.{token}"])  # type: ignore[list-item]
 
 
 @contextmanager

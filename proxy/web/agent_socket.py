@@ -1,7 +1,7 @@
 """The agent websocket: one per open softphone page, many per agent (one per Salesforce tab).
 
 Authentication travels in the handshake as the subprotocol `auth.<token>` next to
-`softphone.v1`, because a browser cannot set headers on a websocket and a token in the URL
+`softphone.v2`, because a browser cannot set headers on a websocket and a token in the URL
 would land in access logs. Close codes: 1000 normal, 1008 not signed in, 1009 message too
 big (enforced by the server), 1011 server error, 1013 too slow to keep up (reconnect).
 """
@@ -34,7 +34,7 @@ from softphone.messages import (
 )
 
 log = logging.getLogger(__name__)
-PROTOCOL = "softphone.v1"
+PROTOCOL = "softphone.v2"
 OUTBOX_LIMIT = 512
 
 

@@ -1,5 +1,5 @@
 // The agent websocket: reconnects by itself with capped backoff and resumes from a snapshot.
-const PROTOCOL = "softphone.v1";
+const PROTOCOL = "softphone.v2";
 
 export class AgentSocket {
   constructor({ url, token, onMessage, onStatus, onUnauthorized }) {
