@@ -36,6 +36,7 @@ from softphone.messages import (
     Dial,
     Dtmf,
     NumberCommand,
+    Presence,
     SetState,
     StatusView,
 )
@@ -43,7 +44,9 @@ from softphone.phone import mask
 from softphone.pops import NO_POP
 
 log = logging.getLogger(__name__)
-AgentCommand = CallCommand | NumberCommand | Dial | Dtmf | SetState | AcdGroup | CancelWork
+AgentCommand = (
+    CallCommand | NumberCommand | Dial | Dtmf | SetState | AcdGroup | CancelWork | Presence
+)
 
 
 @dataclass(frozen=True)
@@ -163,7 +166,9 @@ class Switchboard(Resource):
             command = self._agent_command(agent, message)
         return await self.link.send(command)
 
-    def _agent_command(self, agent: str, message: SetState | AcdGroup | CancelWork) -> LinkCommand:
+    def _agent_command(
+        self, agent: str, message: SetState | AcdGroup | CancelWork | Presence
+    ) -> LinkCommand:
         kind = self.profiles.get(agent, AgentProfile()).kind
         status = self._statuses.get(agent, AgentStatus())
         if isinstance(message, SetState):
@@ -181,6 +186,9 @@ class Switchboard(Resource):
         if isinstance(message, AcdGroup):
             check_agent_command(kind, status, message.type, group=message.group)
             return LinkCommand(op=message.type, agent=agent, group=message.group)
+        if isinstance(message, Presence):
+            check_agent_command(kind, status, message.type)
+            return LinkCommand(op=message.type, agent=agent, number=message.extension)
         check_agent_command(kind, status, "cancel_work")
         return LinkCommand(op="cancel_work", agent=agent)
 

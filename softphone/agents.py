@@ -10,7 +10,7 @@ from softphone.errors import CommandRefused
 from softphone.events import AgentEvent, AgentState
 
 AgentKind = Literal["regular", "hot_desk", "acd"]
-AgentOp = Literal["set_state", "acd_login", "acd_logout", "cancel_work", "logout"]
+AgentOp = Literal["set_state", "acd_login", "acd_logout", "cancel_work", "login", "logout"]
 _REASON = re.compile(r"^[0-9A-Za-z _-]{1,32}$")
 
 
@@ -64,5 +64,12 @@ def check_agent_command(
     elif op == "logout":
         if kind == "regular":
             raise CommandRefused("no_logout", "A desk phone user does not log out")
+        if status.state == AgentState.LOGGED_OUT:
+            raise CommandRefused("logged_out", "Already logged out")
+    elif op == "login":
+        if kind == "regular":
+            raise CommandRefused("no_logout", "A desk phone user is always logged in")
+        if status.state != AgentState.LOGGED_OUT:
+            raise CommandRefused("already", "Already logged in")
     else:
         raise CommandRefused("unknown_command", f"Unknown command {op!r}")

@@ -36,6 +36,8 @@ CommandOp = Literal[
     "acd_login",
     "acd_logout",
     "cancel_work",
+    "login",
+    "logout",
 ]
 
 

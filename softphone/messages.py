@@ -75,6 +75,13 @@ class CancelWork(_Message):
     type: Literal["cancel_work"]
 
 
+class Presence(_Message):
+    """Hot-desk and ACD agents log in to (and out of) their phone; desk users never do."""
+
+    type: Literal["login", "logout"]
+    extension: str = Field(default="", max_length=16, pattern=r"^[0-9]*$")
+
+
 class Popped(_Message):
     """The page has opened a call's pop: no other tab and no reload should open it again."""
 
@@ -95,6 +102,7 @@ ClientMessage = Annotated[
     | SetState
     | AcdGroup
     | CancelWork
+    | Presence
     | Popped
     | Ping,
     Field(discriminator="type"),

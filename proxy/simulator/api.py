@@ -47,6 +47,7 @@ class InboundCall(BaseModel):
     dnis: str = Field(default="", max_length=32, examples=["8005550100"])
     ivr: list[str] = Field(default=[], max_length=16, examples=[["Case.CaseNumber=00001027"]])
     queue: str = Field(default="", max_length=64, examples=["Support"])
+    digits: str = Field(default="", max_length=32, pattern=r"^[0-9*#]*$", examples=["4411"])
 
 
 class CallInfo(BaseModel):
@@ -83,12 +84,13 @@ class CallInfo(BaseModel):
 
 class Fault(BaseModel):
     """drop: close its connections; stall: go silent (no heartbeats, no events); resume;
-    down / up: refuse connections until up; malformed: send one frame that breaks the schema."""
+    down / up: refuse connections until up; restart: down for a second, then up again;
+    malformed: send one frame that breaks the schema."""
 
     model_config = ConfigDict(extra="forbid")
 
     bridge: BridgeName = "primary"
-    fault: Literal["drop", "stall", "resume", "down", "up", "malformed"]
+    fault: Literal["drop", "stall", "resume", "down", "up", "restart", "malformed"]
 
 
 @dataclass
@@ -127,7 +129,9 @@ def create_simulator_app(pbx: SimulatedPbx) -> FastAPI:
     @app.post("/calls", status_code=201, summary="Ring an agent, or an ACD queue, from outside")
     async def place_call(body: InboundCall) -> CallInfo:
         try:
-            leg = pbx.place_inbound(body.agent, body.ani, body.dnis, tuple(body.ivr), body.queue)
+            leg = pbx.place_inbound(
+                body.agent, body.ani, body.dnis, tuple(body.ivr), body.queue, digits=body.digits
+            )
         except SimError as exc:
             status = 404 if exc.code == "no_such_agent" else 409
             raise HTTPException(status, exc.message) from None
@@ -160,14 +164,16 @@ def create_simulator_app(pbx: SimulatedPbx) -> FastAPI:
     @app.post("/faults", status_code=204, summary="Break or mend a bridge on purpose")
     async def fault(body: Fault) -> None:
         switch = switches[body.bridge]
-        if body.fault in ("down", "up"):
-            switch.down = body.fault == "down"
+        if body.fault in ("down", "up", "restart"):
+            switch.down = body.fault != "up"
+        if body.fault == "restart":
+            asyncio.get_running_loop().call_later(1.0, lambda: setattr(switch, "down", False))
         if body.fault == "stall":
             switch.flowing.clear()
         elif body.fault == "resume":
             switch.flowing.set()
         for session in list(switch.sessions):
-            if body.fault in ("drop", "down"):
+            if body.fault in ("drop", "down", "restart"):
                 await session.close()
             elif body.fault == "malformed":
                 await session.send_text('{"type": "event", "event": {"kind": "exploded"}}')
@@ -308,3 +314,7 @@ class BridgeSession:
             self.pbx.acd_logout(c.agent, c.group)
         elif c.op == "cancel_work":
             self.pbx.cancel_work(c.agent)
+        elif c.op == "logout":
+            self.pbx.logout(c.agent)
+        elif c.op == "login":
+            self.pbx.login(c.agent)

@@ -61,6 +61,7 @@ class SimLeg:
     dnis: str = ""
     ivr: tuple[str, ...] = ()
     queue: str = ""
+    digits: str = ""  # collected by the IVR without a tag
     consult_of: str = ""
     parties: list[Party] = field(default_factory=list)
     peer: str = ""  # the other agent's leg, for calls between agents
@@ -105,6 +106,7 @@ class SimulatedPbx:
             dnis=leg.dnis,
             ivr=leg.ivr,
             queue=leg.queue,
+            digits=leg.digits,
             global_call_id=leg.global_id,
             consult_of=leg.consult_of,
             parties=tuple(leg.parties[:MAX_CONFERENCE_PARTIES]),
@@ -180,6 +182,7 @@ class SimulatedPbx:
         ivr: tuple[str, ...] = (),
         queue: str = "",
         reason: str = "",
+        digits: str = "",
     ) -> SimLeg:
         """A call from outside: to an agent's extension, or into an ACD queue."""
         leg = SimLeg(
@@ -193,6 +196,7 @@ class SimulatedPbx:
             dnis=dnis,
             ivr=ivr,
             queue=queue,
+            digits=digits,
             parties=[Party(number=ani or "withheld", status=PartyStatus.CONNECTED)],
         )
         leg.global_id = f"g-{leg.call_id}"
@@ -204,8 +208,8 @@ class SimulatedPbx:
             self._dispatch()
             return leg
         target = self._agent(agent)
-        if target.state == AgentState.DND:
-            raise SimError("dnd", f"agent {agent} is in do not disturb")
+        if target.state in (AgentState.DND, AgentState.LOGGED_OUT):
+            raise SimError(target.state.value, f"agent {agent} is {target.state.value}")
         self._ring(leg, reason)
         return leg
 
@@ -475,6 +479,21 @@ class SimulatedPbx:
         agent = self._agent(address)
         agent.groups.discard(group)
         self._emit_agent(agent)
+        return agent
+
+    def logout(self, address: str) -> SimAgent:
+        """The agent logs out of their phone: no calls ring there until they log in."""
+        agent = self._agent(address)
+        agent.state, agent.reason = AgentState.LOGGED_OUT, ""
+        self._emit_agent(agent)
+        return agent
+
+    def login(self, address: str) -> SimAgent:
+        agent = self._agent(address)
+        if agent.state == AgentState.LOGGED_OUT:
+            agent.state = AgentState.READY
+        self._emit_agent(agent)
+        self._dispatch()
         return agent
 
     def cancel_work(self, address: str) -> SimAgent:

@@ -255,6 +255,11 @@ function renderStatus() {
   $("idle-state-text").textContent = text;
   $("work").hidden = status.state !== "work";
   $("work-text").textContent = t("workLeft", { seconds: Math.ceil(status.work_seconds) });
+  // Desk phone users are always logged in; hot-desk and ACD agents log in and out.
+  const canLogOut = status.kind !== "regular";
+  $("phone-logout").hidden = !canLogOut || status.state === "logged_out";
+  $("phone-login").hidden = !canLogOut || status.state !== "logged_out";
+  $("dial-form").hidden = status.state === "logged_out";
   const acd = status.kind === "acd" && status.acd_groups.length > 0;
   $("groups").hidden = !acd;
   $("group-list").replaceChildren(...status.acd_groups.map((group) => {
@@ -399,6 +404,8 @@ async function main() {
   $("dial-form").addEventListener("submit", dial);
   $("agent-state").addEventListener("change", changeState);
   $("cancel-work").addEventListener("click", () => state.socket.send({ type: "cancel_work" }));
+  $("phone-logout").addEventListener("click", () => state.socket.send({ type: "logout" }));
+  $("phone-login").addEventListener("click", () => state.socket.send({ type: "login" }));
   $("dialpad").replaceChildren(...DIALPAD_KEYS.map((key) => {
     const button = document.createElement("button");
     button.type = "button";

@@ -267,3 +267,23 @@ async def test_impossible_commands_say_why(proxy: RunningProxy, pages: dict[str,
     await me.send("dial", number="1002")
     await me.next()  # dialing over a held call is fine
     await asyncio.sleep(0)
+
+
+async def test_acd_agent_logs_out_and_in(proxy: RunningProxy, pages: dict[str, Page]) -> None:
+    """Logged out, the phone does not ring; logged in again, it does."""
+    me = pages["1001"]
+    await me.send("logout")
+    assert (await me.next("agent"))["status"]["state"] == "logged_out"
+    refused = httpx.post(f"{proxy.base_url}/sim/calls", json={"agent": "1001", "ani": "1"})
+    assert refused.status_code == 409
+    await me.send("logout")
+    assert (await me.next("error"))["message"] == "Already logged out"
+    await me.send("login")
+    assert (await me.next("agent"))["status"]["state"] == "ready"
+
+
+async def test_collected_digits_reach_the_page(proxy: RunningProxy, pages: dict[str, Page]) -> None:
+    """Digits the IVR collected without a tag arrive with the ringing call."""
+    leg = sim(proxy, "calls", agent="1001", ani="+16504508810", digits="4411")
+    ringing = (await pages["1001"].next())["call"]
+    assert (ringing["call_id"], ringing["digits"]) == (leg["call_id"], "4411")

@@ -121,3 +121,19 @@ async def test_command_while_the_pbx_is_unreachable_says_so(proxy: RunningProxy)
         while (error := await next_message(ws))["type"] != "error":
             pass
     assert error["code"] == "link_unavailable"
+
+
+async def test_restarted_bridge_is_reconnected_and_calls_kept(proxy: RunningProxy) -> None:
+    """A bridge restart (down for a second) loses no call: the proxy resyncs from its snapshot."""
+    async with proxy.connect(proxy.sign_in()) as ws:
+        await next_message(ws)
+        call_id = proxy.place_call(ani="+16504508810")
+        await wait_for_call(ws, call_id, matching=False)
+        fault(proxy, "down", "standby")
+        fault(proxy, "restart")
+        await asyncio.sleep(0.2)
+        await wait_connected(proxy, "/sim/bridge")
+        fault(proxy, "up", "standby")
+        seen = [m for m in await collect(ws, 0.5) if m["type"] == "call"]
+    assert seen == []  # nothing changed, so the page hears nothing
+    assert list(proxy.services.board.machine("1001").calls) == [call_id]

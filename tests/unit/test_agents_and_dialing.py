@@ -71,3 +71,15 @@ def test_work_timer_and_logout_rules() -> None:
     with pytest.raises(CommandRefused, match="does not log out"):
         check_agent_command("regular", AgentStatus(), "logout")
     check_agent_command("hot_desk", AgentStatus(), "logout")
+
+
+def test_log_in_and_out_of_the_phone() -> None:
+    """Hot-desk and ACD agents log out and back in; each only from the other state."""
+    check_agent_command("hot_desk", AgentStatus(), "logout")
+    with pytest.raises(CommandRefused, match="Already logged out"):
+        check_agent_command("acd", AgentStatus(state=AgentState.LOGGED_OUT), "logout")
+    check_agent_command("acd", AgentStatus(state=AgentState.LOGGED_OUT), "login")
+    with pytest.raises(CommandRefused, match="Already logged in"):
+        check_agent_command("hot_desk", AgentStatus(), "login")
+    with pytest.raises(CommandRefused, match="always logged in"):
+        check_agent_command("regular", AgentStatus(), "login")
