@@ -51,11 +51,8 @@ async def open_standin(
             lambda: form,
             http,
         )
-        try:
-            yield SimpleSalesforceApi(tokens, http, settings.salesforce_api_version)
-        finally:
-            # Idle keep-alive connections would otherwise hold the stand-in's shutdown open.
-            http.close()
+        async with SimpleSalesforceApi(tokens, http, settings.salesforce_api_version) as api:
+            yield api
 
 
 @asynccontextmanager
@@ -65,10 +62,8 @@ async def open_org(
     """A real org at its My Domain URL, signed in as the settings say (see auth.py)."""
     http = http_session(settings.salesforce_timeout_seconds)
     tokens = token_source(settings, settings.salesforce_url, http)
-    try:
-        yield SimpleSalesforceApi(tokens, http, settings.salesforce_api_version)
-    finally:
-        http.close()
+    async with SimpleSalesforceApi(tokens, http, settings.salesforce_api_version) as api:
+        yield api
 
 
 @asynccontextmanager

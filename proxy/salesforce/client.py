@@ -15,6 +15,7 @@ from simple_salesforce.exceptions import SalesforceError as SimpleSalesforceErro
 from simple_salesforce.exceptions import SalesforceExpiredSession, SalesforceGeneralError
 
 from proxy.errors import SalesforceError
+from proxy.resource import Resource
 from proxy.salesforce.auth import TokenSource
 from proxy.salesforce.base import ObjectDescription, Record
 
@@ -69,20 +70,26 @@ def _retryable(exc: Exception) -> bool:
     return isinstance(exc, SalesforceGeneralError) and int(exc.status) >= 500
 
 
-class SimpleSalesforceApi:
+class SimpleSalesforceApi(Resource):
     """`SalesforceApi` on simple-salesforce, signed in through `tokens` when first used.
 
     An expired session is renewed once and the request repeated, so no lookup is lost; 5xx
     answers and network errors are retried with backoff; other errors surface at once.
+    Closing it closes its HTTP session: idle keep-alive connections would otherwise hold a
+    server's shutdown open (the stand-in's, in the demo).
     """
 
     def __init__(self, tokens: TokenSource, http: requests.Session, version: str) -> None:
+        super().__init__()
         self.tokens = tokens
         self.http = http
         self.version = version
         self._sf: Salesforce | None = None
         self._renewing = asyncio.Lock()
         self._usage: tuple[int, int] | None = None
+
+    async def aclose(self) -> None:
+        self.http.close()
 
     def _connect(self) -> Salesforce:
         session = self.tokens.login()
