@@ -84,6 +84,7 @@ class Switchboard(Resource):
         self._statuses: dict[str, AgentStatus] = {}
         self._seq: dict[str, int] = {}
         self._lookups: set[asyncio.Task[None]] = set()
+        self._looking: set[tuple[str, str]] = set()
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -228,7 +229,7 @@ class Switchboard(Resource):
         present: dict[str, set[str]] = {}
         for event in snapshot.calls:
             present.setdefault(event.agent, set()).add(event.call_id)
-            await self._apply(event)
+            await self._apply(event, absolute=True)
         for agent, machine in self._machines.items():
             for call in machine.forget_missing(present.get(agent, set()), self.clock()):
                 log.info("call gone after resync [call_id=%s agent=%s]", call.call_id, agent)
@@ -237,8 +238,8 @@ class Switchboard(Resource):
             await self._agent(agent_event)
         log.info("resynchronised: %d calls, %d agents", len(snapshot.calls), len(snapshot.agents))
 
-    async def _apply(self, event: CallEvent) -> None:
-        call = self.machine(event.agent).apply(event, self.clock())
+    async def _apply(self, event: CallEvent, *, absolute: bool = False) -> None:
+        call = self.machine(event.agent).apply(event, self.clock(), absolute=absolute)
         if call is None:
             return
         log.info(
@@ -249,10 +250,18 @@ class Switchboard(Resource):
             mask(call.ani),
         )
         await self._publish_call(call)
-        if call.state == CallState.RINGING and call.pop is None and not call.placed:
+        key = (call.agent, call.call_id)
+        if (
+            call.state == CallState.RINGING
+            and call.pop is None
+            and not call.placed
+            and key not in self._looking  # one lookup per call, however many updates ring
+        ):
+            self._looking.add(key)
             task = asyncio.create_task(self._lookup(call), name=f"lookup {call.call_id}")
             self._lookups.add(task)
             task.add_done_callback(self._lookups.discard)
+            task.add_done_callback(lambda _: self._looking.discard(key))
 
     async def _lookup(self, call: Call) -> None:
         try:

@@ -89,8 +89,12 @@ class Call:
     pop_delivered: bool = False
 
 
-def _target(event: CallEvent, current: Call | None) -> CallState | None:
-    """The state `event` moves the call to, or None when it changes nothing."""
+def _target(event: CallEvent, current: Call | None, absolute: bool) -> CallState | None:
+    """The state `event` moves the call to, or None when it changes nothing.
+
+    `absolute`: the event states where the call is now (a snapshot after a reconnect), not a
+    change that just happened, so it wins even where a live event would be ignored.
+    """
     kind = event.kind
     if kind in _TERMINAL:
         return S.CLEARED
@@ -99,8 +103,10 @@ def _target(event: CallEvent, current: Call | None) -> CallState | None:
     if kind == "delivered":
         if current is None:
             return S.DIALING if event.direction == Direction.OUTBOUND else S.RINGING
-        if current.state == S.HELD and event.reason.endswith("_recall"):
+        if current.state == S.HELD and (absolute or event.reason.endswith("_recall")):
             return S.RINGING  # a held or transferred call ringing back to the agent
+        if absolute and not current.placed:
+            return S.RINGING
         return current.state if current.state in (S.DIALING, S.RINGING) else None
     if kind == "held":
         return S.CONSULTATION if event.reason == "consultation" else S.HELD
@@ -117,15 +123,16 @@ class CallStateMachine:
     agent: str
     calls: dict[str, Call] = field(default_factory=dict)
 
-    def apply(self, event: CallEvent, now: float) -> Call | None:
+    def apply(self, event: CallEvent, now: float, *, absolute: bool = False) -> Call | None:
         """Apply a link event; return the call as it now is, or None when nothing changed.
 
         Links resend events after reconnects, so a repeated event is a no-op, not an error.
+        `absolute` marks a snapshot's account of a call, which overrides what came before.
         """
         if event.agent != self.agent:
             raise RuntimeError(f"event for agent {event.agent} applied to agent {self.agent}")
         current = self.calls.get(event.call_id)
-        target = _target(event, current)
+        target = _target(event, current, absolute)
         if target is None:
             return None
         if target == S.CLEARED:

@@ -142,16 +142,22 @@ class BridgeLink(Resource):
         while True:
             url = self.active_url
             self.connected_at = 0.0
+            self._switch.clear()  # a move asked for before this connect is this connect
             try:
+                # close_timeout: a peer that has gone silent will not answer our close either.
                 async with websockets.connect(
-                    url, max_size=MAX_FRAME_BYTES, ping_interval=None, open_timeout=2
+                    url,
+                    max_size=MAX_FRAME_BYTES,
+                    ping_interval=None,
+                    open_timeout=2,
+                    close_timeout=0.5,
                 ) as ws:
                     await self._session(ws, url)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # any failure means: another address, or wait and retry
                 level = logging.WARNING if tried == 0 else logging.INFO
-                log.log(level, "bridge link %s: %s", url, exc or type(exc).__name__)
+                log.log(level, "bridge link %s: %s", url, str(exc) or type(exc).__name__)
             finally:
                 self._fail_pending()
             if self._switch.is_set():  # told to move (prefer): go there now
@@ -159,21 +165,24 @@ class BridgeLink(Resource):
                 tried = 0
                 continue
             self.reconnects += 1
-            was_working = self.connected_at > 0
+            was_connected = self.connected_at > 0
+            # Working means it lasted: a bridge that drops right after hello is flapping, and
+            # flapping gets backoff, not an endless fast loop.
+            lasted = was_connected and time.monotonic() - self.connected_at >= STALE_SECONDS
             if len(self.ws_urls) > 1:
                 self._index = (self._index + 1) % len(self.ws_urls)
-            if was_working:
-                # A working connection died: the other address gets its chance at once.
-                if len(self.ws_urls) > 1:
+                if was_connected:  # the other address gets its chance at once
                     self.failovers += 1
                     log.warning("bridge link failing over to %s", self.active_url)
+            if lasted:
                 tried, delay = 0, BACKOFF_FIRST
                 continue
             tried += 1
             if tried < len(self.ws_urls):
                 continue
             tried = 0
-            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+            with contextlib.suppress(TimeoutError):  # a prefer() during the wait goes at once
+                await asyncio.wait_for(self._switch.wait(), delay * random.uniform(0.5, 1.0))
             delay = min(delay * 2, BACKOFF_CAP)
 
     async def _session(self, ws: ClientConnection, url: str) -> None:
@@ -204,7 +213,13 @@ class BridgeLink(Resource):
 
     async def _read(self, ws: ClientConnection) -> None:
         while True:
-            raw = await asyncio.wait_for(ws.recv(), STALE_SECONDS)
+            try:
+                raw = await asyncio.wait_for(ws.recv(), STALE_SECONDS)
+            except TimeoutError:
+                # Silent for too long: drop the connection now rather than wait for a close
+                # handshake the peer will not answer, so the standby takes over within 3 s.
+                ws.transport.abort()
+                raise
             try:
                 frame = parse_from_bridge(raw)
             except ProtocolError as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from softphone.events import (
     PartyStatus,
 )
 
+log = logging.getLogger(__name__)
 S = CallState
 Listener = Callable[[CallEvent | AgentEvent], None]
 
@@ -132,7 +134,15 @@ class SimulatedPbx:
 
     def _later(self, key: str, delay: float, action: Callable[[], None]) -> None:
         self._cancel(key)
-        self._timers[key] = asyncio.get_running_loop().call_later(delay, action)
+
+        def fire() -> None:
+            self._timers.pop(key, None)
+            try:
+                action()
+            except SimError as exc:  # nothing may escape an event-loop callback
+                log.warning("simulator timer %s: %s", key, exc.message)
+
+        self._timers[key] = asyncio.get_running_loop().call_later(delay, fire)
 
     def _cancel(self, key: str) -> None:
         timer = self._timers.pop(key, None)
@@ -167,7 +177,11 @@ class SimulatedPbx:
         calls = [self._event(leg, *kinds[leg.state]) for leg in self.legs.values()]
         agents = [
             AgentEvent(
-                agent=a.address, state=a.state, reason=a.reason, groups=tuple(sorted(a.groups))
+                agent=a.address,
+                state=a.state,
+                reason=a.reason,
+                groups=tuple(sorted(a.groups)),
+                work_seconds=max(0.0, a.work_until - time.monotonic()),
             )
             for a in self.agents.values()
         ]
@@ -309,12 +323,24 @@ class SimulatedPbx:
         self._emit(leg, "retrieved")
         return leg
 
+    def _reachable(self, number: str) -> None:
+        """Refuse before anything changes when `number` is an agent who cannot ring."""
+        target = self.agents.get(number)
+        if target is not None and target.state in (AgentState.DND, AgentState.LOGGED_OUT):
+            raise SimError("busy", f"{number} is {target.state.value.replace('_', ' ')}")
+
     def redirect(self, call_id: str, number: str, agent: str | None = None) -> SimLeg:
         leg = self.leg(call_id, agent)
         self._need(leg, S.RINGING)
+        self._reachable(number)
+        caller_leg = self.legs.get(leg.peer)
         self._clear(leg, "diverted", "redirected")
         if number in self.agents:
-            self.place_inbound(number, leg.ani, leg.dnis, leg.ivr, leg.queue)
+            moved = self.place_inbound(number, leg.ani, leg.dnis, leg.ivr, leg.queue)
+            if caller_leg is not None:  # an internal caller now rings the new destination
+                caller_leg.peer, moved.peer = moved.call_id, caller_leg.call_id
+        elif caller_leg is not None:
+            caller_leg.peer = ""
         return leg
 
     def dial(self, agent: str, number: str, consult_of: str = "") -> SimLeg:
@@ -379,6 +405,7 @@ class SimulatedPbx:
         """Unsupervised: the agent leaves at once; unanswered, the call rings back."""
         leg = self.leg(call_id, agent)
         self._need(leg, S.ACTIVE)
+        self._reachable(number)
         self._hand_over(leg, number, answered=False)
         return leg
 
@@ -393,7 +420,8 @@ class SimulatedPbx:
             target = self.legs[consult.peer]
             target.peer, target.ani = "", leg.ani
             target.parties = [Party(number=leg.far or "withheld", status=PartyStatus.CONNECTED)]
-            self._emit(target, "established")
+            # Still ringing (unsupervised completion): it rings on, now with the caller.
+            self._emit(target, "delivered" if target.state == S.RINGING else "established")
         self._clear(consult, "transferred", "completed")
         self._hand_over(leg, consult.far, answered=answered or bool(consult.peer))
         return leg
@@ -420,14 +448,22 @@ class SimulatedPbx:
             if self.legs.get(target.call_id) is not target or target.state != S.RINGING:
                 return
             self._clear(target, "cleared", "no_answer")
-        self.place_inbound(
-            original.agent,
-            original.ani,
-            original.dnis,
-            original.ivr,
-            original.queue,
-            reason="transfer_recall",
+        # A recall rings whatever the agent's state: the caller must not be dropped.
+        recall = SimLeg(
+            call_id=self._next_id(),
+            agent=original.agent,
+            direction=Direction.INBOUND,
+            state=S.RINGING,
+            global_id=original.global_id,
+            far=original.far,
+            ani=original.ani,
+            dnis=original.dnis,
+            ivr=original.ivr,
+            queue=original.queue,
+            digits=original.digits,
+            parties=[Party(number=original.far or "withheld", status=PartyStatus.CONNECTED)],
         )
+        self._ring(recall, "transfer_recall")
 
     def conference(self, call_id: str, agent: str | None = None) -> SimLeg:
         leg = self.leg(call_id, agent)
@@ -443,6 +479,10 @@ class SimulatedPbx:
         self._cancel(consult.call_id)
         self.legs.pop(consult.call_id, None)
         self._emit(consult, "cleared", "conferenced")
+        if consult.peer in self.legs and not leg.peer:
+            # A colleague consulted in stays joined to the conference and ends with it.
+            leg.peer = consult.peer
+            self.legs[consult.peer].peer = leg.call_id
         leg.parties = parties
         leg.state = S.CONFERENCE
         self._emit(leg, "conferenced")

@@ -287,3 +287,17 @@ async def test_collected_digits_reach_the_page(proxy: RunningProxy, pages: dict[
     leg = sim(proxy, "calls", agent="1001", ani="+16504508810", digits="4411")
     ringing = (await pages["1001"].next())["call"]
     assert (ringing["call_id"], ringing["digits"]) == (leg["call_id"], "4411")
+
+
+async def test_transfer_to_unreachable_colleague_keeps_the_caller(
+    proxy: RunningProxy, pages: dict[str, Page]
+) -> None:
+    """A blind transfer to a colleague in DND is refused and the call stays with the agent."""
+    await pages["1002"].send("set_state", state="dnd")
+    await pages["1002"].next("agent")
+    me = pages["1001"]
+    call_id = await answered_call(proxy, me)
+    await me.send("transfer", call_id=call_id, number="1002")
+    error = await me.next("error")
+    assert (error["code"], error["message"]) == ("busy", "1002 is dnd")
+    assert proxy.services.pbx is not None and proxy.services.pbx.legs[call_id].state == "active"

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from websockets.asyncio.server import ServerConnection, serve
 
 from proxy.errors import LinkCommandFailed, LinkUnavailable
 from proxy.links import CtiLink, LinkCommand, open_link
@@ -108,3 +109,20 @@ async def test_no_peer_means_commands_fail_fast() -> None:
     async with open_link("bridge+ws://127.0.0.1:9/bridge", self_url="") as link:
         with pytest.raises(LinkUnavailable):
             await link.send(LinkCommand(op="hangup", call_id="x", agent="1001"))
+
+
+async def test_flapping_peer_gets_backoff_not_a_busy_loop() -> None:
+    """A bridge that hangs up right after hello is retried with backoff, not hammered."""
+    connections = 0
+
+    async def flap(ws: ServerConnection) -> None:
+        nonlocal connections
+        connections += 1
+        await ws.send('{"type": "hello", "v": 2}')
+        await ws.close()
+
+    async with serve(flap, "127.0.0.1", 0) as a, serve(flap, "127.0.0.1", 0) as b:
+        urls = [f"bridge+ws://127.0.0.1:{next(iter(s.sockets)).getsockname()[1]}/" for s in (a, b)]
+        async with open_link(",".join(urls), self_url=""):
+            await asyncio.sleep(2.0)
+    assert 2 <= connections < 40

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from pathlib import Path
 
-from tests.harness import RunningProxy, next_message, wait_for_call
+from tests.harness import RunningProxy, next_message, running_proxy, wait_for_call
+from tests.integration.link_peers import BridgePeer
 
 
 async def test_reload_while_ringing_shows_call_and_owed_pop(proxy: RunningProxy) -> None:
@@ -51,3 +54,33 @@ async def test_hello_returns_a_fresh_snapshot(proxy: RunningProxy) -> None:
         assert welcome["type"] == "welcome"
         assert welcome["seq"] == last["seq"]
         assert [c["call_id"] for c in welcome["calls"]] == [call_id]
+
+
+async def test_one_lookup_per_ringing_call(tmp_path: Path) -> None:
+    """Updates to a call that is still being looked up start no second lookup or pop."""
+    peer = BridgePeer()
+    async with peer.running():
+        # The peer runs on this loop, so the proxy must start without blocking it.
+        starting = running_proxy(tmp_path, cti_url=peer.url)
+        proxy = await asyncio.to_thread(starting.__enter__)
+        try:
+            assert proxy.services.org is not None
+            proxy.services.org.latency_seconds = 0.3
+            async with proxy.connect(proxy.sign_in()) as ws:
+                await next_message(ws)
+                before = proxy.api_calls
+                await peer.emit("delivered", "c1", ani="+16504508810")
+                await peer.emit("delivered", "c1", ani="+16504508810", parties=[{"number": "x"}])
+                await asyncio.sleep(1.0)
+                pops = []
+                while True:
+                    try:
+                        message = await next_message(ws, 0.2)
+                    except TimeoutError:
+                        break
+                    if message["type"] == "call" and message["call"]["pop"] is not None:
+                        pops.append(message)
+        finally:
+            await asyncio.to_thread(starting.__exit__, None, None, None)
+    assert len(pops) == 1
+    assert proxy.api_calls - before == 1

@@ -259,3 +259,11 @@ def test_resync_clears_calls_the_pbx_no_longer_has() -> None:
 
 def test_party_model_defaults_to_connected() -> None:
     assert Party(number="1").status == "connected"
+
+
+def test_snapshot_account_wins_over_a_held_call() -> None:
+    """A hold recall that happened while the link was down shows up from the snapshot."""
+    m = machine_with(S.HELD)
+    assert m.apply(ev("delivered"), now=9) is None  # a live, reason-less repeat changes nothing
+    call = m.apply(ev("delivered"), now=9, absolute=True)
+    assert call is not None and call.state == S.RINGING
