@@ -15,7 +15,8 @@ from typing import Literal
 from fastapi import FastAPI, HTTPException, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict, Field
 
-from proxy.simulator.pbx import SimError, SimLeg, SimulatedPbx
+from proxy.simulator.model import SimError, SimLeg
+from proxy.simulator.pbx import SimulatedPbx
 from softphone.bridge import (
     BRIDGE_VERSION,
     HEARTBEAT_SECONDS,
