@@ -1,11 +1,12 @@
-"""The browser <-> server protocol on the agent websocket (version 1).
+"""The browser <-> server protocol on the agent websocket (version 2).
 
-Every message is a JSON object with a `type`. The page sends `hello` first; the server answers
-`welcome` with the agent's current calls and the sequence number they reflect, then streams
-`call` messages whose `seq` grows by one per agent. A page that reconnects says `hello` again
-and gets a fresh snapshot, so nothing that happened while it was away is lost.
+Every message is a JSON object with a `type`. On every (re)connect the server opens with
+`welcome`: the agent's current calls and status and the sequence number they reflect. Then it
+streams `call` and `agent` messages whose `seq` grows by one per agent. A page that sees a gap
+in `seq` says `hello` and gets a fresh snapshot, so nothing that happened while it was away or
+behind is lost. Commands (answer, hold, transfer, set_state, ...) are checked by the core and
+answered with the resulting updates, or with an `error` that says why not.
 """
-
 from __future__ import annotations
 
 from typing import Annotated, Literal

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 # Objects whose record name is the name of the person or company on the line.
-CALLER_OBJECTS = frozenset({"Contact", "Lead", "Account", "Person Account"})
+CALLER_OBJECTS = frozenset({"Contact", "Lead", "Account"})
 
 
 class RecordRef(BaseModel):
