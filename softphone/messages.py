@@ -7,6 +7,7 @@ in `seq` says `hello` and gets a fresh snapshot, so nothing that happened while 
 behind is lost. Commands (answer, hold, transfer, set_state, ...) are checked by the core and
 answered with the resulting updates, or with an `error` that says why not.
 """
+
 from __future__ import annotations
 
 from typing import Annotated, Literal
