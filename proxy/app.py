@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -9,10 +10,15 @@ from dataclasses import dataclass
 from fastapi import FastAPI
 
 from proxy.bus import EventBus, open_bus
+from proxy.desk import AgentDesk
+from proxy.feed import AgentFeed
+from proxy.journal import CallJournal
 from proxy.links import LINKS, open_link
+from proxy.retention import Retention
 from proxy.salesforce import StandinOrg, open_salesforce
 from proxy.salesforce.lookup import RecordMatcher
 from proxy.salesforce.standin.org import demo_org, demo_user_id
+from proxy.salesforce.tasks import TaskWriter
 from proxy.settings import Settings
 from proxy.simulator.api import create_simulator_app
 from proxy.simulator.pbx import SimulatedPbx
@@ -22,6 +28,7 @@ from proxy.web.auth import Authenticator, hash_password
 from proxy.web.headers import SecurityHeaders
 from proxy.web.routes import api_router, mount_demo, mount_static
 
+log = logging.getLogger(__name__)
 DEMO_AGENTS = [
     ("1001", "Alex Morgan"),
     ("1002", "Sam Rivera"),
@@ -41,6 +48,10 @@ class Services:
     bus: EventBus
     auth: Authenticator
     board: Switchboard
+    desk: AgentDesk
+    journal: CallJournal
+    writer: TaskWriter | None
+    retention: Retention
     pbx: SimulatedPbx | None
     org: StandinOrg | None
 
@@ -77,6 +88,28 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
                     pbx.add_agent(agent.address, groups)
             api = await stack.enter_async_context(open_salesforce(settings, org))
             bus = await stack.enter_async_context(open_bus(settings.bus_url))
+            feed = AgentFeed(bus)
+            desk = AgentDesk(
+                store,
+                feed,
+                settings.agent_defaults(),
+                quick_notes=tuple(settings.quick_notes),
+                log_missed=settings.log_missed,
+                log_redirected=settings.log_redirected,
+            )
+            writer = None
+            if api is not None:
+                writer = await stack.enter_async_context(
+                    TaskWriter(
+                        store,
+                        api,
+                        external_id_field=settings.task_external_id_field,
+                        max_attempts=settings.task_max_attempts,
+                    )
+                )
+            else:
+                log.warning("no Salesforce integration user: call logs are kept, not written")
+            retention = await stack.enter_async_context(Retention(store, settings.retention_days))
             link = await stack.enter_async_context(open_link(settings.cti_url, self_url=self_url))
             matcher = RecordMatcher(
                 api,
@@ -84,20 +117,43 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
                 budget_floor=settings.api_budget_floor,
             )
             await matcher.warm_up()
-            board = await stack.enter_async_context(
-                Switchboard(
-                    link,
-                    bus,
-                    matcher,
-                    settings.match_settings(),
-                    dialing=settings.dialing_options(),
-                    reason_codes=tuple(settings.reason_codes),
-                    acd_groups=tuple(settings.acd_groups),
+            board = Switchboard(
+                link,
+                feed,
+                matcher,
+                settings.match_settings(),
+                dialing=settings.dialing_options(),
+                reason_codes=tuple(settings.reason_codes),
+                acd_groups=tuple(settings.acd_groups),
+                desk=desk,
+            )
+            journal = await stack.enter_async_context(
+                CallJournal(
+                    store,
+                    feed,
+                    desk,
+                    rules=settings.wrap_up_rules(),
+                    wrap_up_seconds=settings.wrap_up_seconds,
+                    region=settings.phone_region,
+                    in_work=board.in_work,
+                    written=writer.wake if writer is not None else lambda: None,
                 )
             )
+            board.journal = journal
+            await stack.enter_async_context(board)
             auth = Authenticator(store, settings.session_hours)
             app.state.services = Services(
-                settings, store, bus, auth, board, pbx if simulated else None, org
+                settings,
+                store,
+                bus,
+                auth,
+                board,
+                desk,
+                journal,
+                writer,
+                retention,
+                pbx if simulated else None,
+                org,
             )
             yield
 

@@ -38,3 +38,4 @@ class SalesforceError(ProxyError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
+        self.message = message

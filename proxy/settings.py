@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from softphone.agentdata import AgentSettings
+from softphone.calllog import DEFAULT_WRAP_UP_ACTIONS, WrapUpAction, WrapUpRules
 from softphone.dialing import DialingOptions
 from softphone.matching import MatchSettings
 
@@ -65,6 +67,32 @@ class Settings(BaseSettings):
     sim_hold_timeout_seconds: float = Field(default=60.0, gt=0)
     sim_transfer_recall_seconds: float = Field(default=20.0, gt=0)
     sim_work_seconds: float = Field(default=0.0, ge=0)
+    # Call logging. Tasks for missed and redirected calls only when asked for; an agent's own
+    # direction switches start from these defaults.
+    log_inbound: bool = True
+    log_outbound: bool = True
+    log_internal: bool = False
+    log_missed: bool = False
+    log_redirected: bool = False
+    # Seconds after a call ends during which the agent can add notes and codes before the
+    # Task is written anyway (longer while the PBX holds the agent in work).
+    wrap_up_seconds: float = Field(default=60.0, ge=0)
+    wrap_up_actions: list[WrapUpAction] = list(DEFAULT_WRAP_UP_ACTIONS)
+    classification_codes: list[str] = []
+    account_codes: list[str] = []
+    classification_required: bool = False
+    quick_notes: list[str] = [
+        "Left a voicemail",
+        "Will call back",
+        "Sent details by email",
+        "Escalated to a supervisor",
+    ]
+    # A Task text field marked External ID (e.g. Softphone_Call_Id__c): Task writes become
+    # upserts on it, which Salesforce makes idempotent by itself.
+    task_external_id_field: str = Field(default="", pattern=r"^([A-Za-z][A-Za-z0-9_]{0,79})?$")
+    task_max_attempts: int = Field(default=12, ge=1)
+    # Interaction records (history, call logs, written outbox rows) are kept this many days.
+    retention_days: float = Field(default=400.0, gt=0)
     session_hours: float = Field(default=12.0, gt=0)
     max_message_bytes: int = Field(default=64 * 1024, ge=1024)
     # The softphone page and console; the checkout's static/ unless installed elsewhere.
@@ -96,6 +124,26 @@ class Settings(BaseSettings):
             outside_prefix=self.outside_prefix,
             long_distance_prefix=self.long_distance_prefix,
             international_prefix=self.international_prefix,
+        )
+
+    def agent_defaults(self) -> AgentSettings:
+        """What an agent's settings are until they change them."""
+        return AgentSettings(
+            log_inbound=self.log_inbound,
+            log_outbound=self.log_outbound,
+            log_internal=self.log_internal,
+            pop_at=self.pop_at,
+            pop_order=tuple(self.pop_order),
+            match_objects=tuple(self.match_objects),
+            ivr_match=self.ivr_match,
+        )
+
+    def wrap_up_rules(self) -> WrapUpRules:
+        return WrapUpRules(
+            actions=tuple(self.wrap_up_actions),
+            classification_codes=tuple(self.classification_codes),
+            account_codes=tuple(self.account_codes),
+            classification_required=self.classification_required,
         )
 
     def match_settings(self) -> MatchSettings:

@@ -14,17 +14,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pydantic import BaseModel
-
-from proxy.bus import EventBus
+from proxy.desk import AgentDesk
 from proxy.errors import SalesforceError
+from proxy.feed import AgentFeed
+from proxy.journal import CallJournal
 from proxy.links import CtiLink, LinkCommand
 from proxy.resource import Resource
 from proxy.salesforce.lookup import RecordMatcher
 from softphone.agents import AgentKind, AgentStatus, check_agent_command
 from softphone.calls import Call, CallStateMachine
 from softphone.dialing import DialingOptions, dial_string
-from softphone.events import AgentEvent, CallEvent, CallState, LinkEvent, Snapshot
+from softphone.events import AgentEvent, AgentState, CallEvent, CallState, LinkEvent, Snapshot
 from softphone.matching import MatchSettings
 from softphone.messages import (
     AcdGroup,
@@ -61,17 +61,21 @@ class Switchboard(Resource):
     def __init__(
         self,
         link: CtiLink,
-        bus: EventBus,
+        feed: AgentFeed,
         matcher: RecordMatcher,
         match_settings: MatchSettings,
         *,
         dialing: DialingOptions | None = None,
         reason_codes: tuple[str, ...] = (),
         acd_groups: tuple[str, ...] = (),
+        desk: AgentDesk | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.link = link
-        self.bus = bus
+        self.feed = feed
+        self.desk = desk
+        # Set once the journal exists (it asks the switchboard who is in work).
+        self.journal: CallJournal | None = None
         self.matcher = matcher
         self.match_settings = match_settings
         self.region = match_settings.region
@@ -82,7 +86,6 @@ class Switchboard(Resource):
         self.profiles: dict[str, AgentProfile] = {}
         self._machines: dict[str, CallStateMachine] = {}
         self._statuses: dict[str, AgentStatus] = {}
-        self._seq: dict[str, int] = {}
         self._lookups: set[asyncio.Task[None]] = set()
         self._looking: set[tuple[str, str]] = set()
         self._task: asyncio.Task[None] | None = None
@@ -120,22 +123,24 @@ class Switchboard(Resource):
     def snapshot(self, agent: str) -> tuple[int, tuple[CallView, ...]]:
         """The agent's calls now, and the sequence number they reflect."""
         calls = self.machine(agent).calls.values()
-        return self._seq.get(agent, 0), tuple(CallView.of(c, self.region) for c in calls)
+        return self.feed.seq(agent), tuple(CallView.of(c, self.region) for c in calls)
 
     def register(self, agent: str, profile: AgentProfile) -> None:
         self.profiles[agent] = profile
 
-    async def _publish(self, agent: str, make: Callable[[int], BaseModel]) -> None:
-        seq = self._seq[agent] = self._seq.get(agent, 0) + 1
-        await self.bus.publish(agent, make(seq).model_dump(mode="json"))
+    def in_work(self, agent: str) -> bool:
+        return self._statuses.get(agent, AgentStatus()).state == AgentState.WORK
 
     async def _publish_call(self, call: Call) -> None:
+        # The journal saves the call's log first: a page never sees a call the log lacks.
+        if self.journal is not None:
+            await self.journal.observe(call)
         view = CallView.of(call, self.region)
-        await self._publish(call.agent, lambda seq: CallUpdate(seq=seq, call=view))
+        await self.feed.publish(call.agent, lambda seq: CallUpdate(seq=seq, call=view))
 
     async def _publish_status(self, agent: str) -> None:
         view = self.status_view(agent)
-        await self._publish(agent, lambda seq: AgentUpdate(seq=seq, status=view))
+        await self.feed.publish(agent, lambda seq: AgentUpdate(seq=seq, status=view))
 
     # --- commands from pages ---------------------------------------------------------------
     async def command(self, agent: str, message: AgentCommand) -> str:
@@ -191,6 +196,8 @@ class Switchboard(Resource):
             check_agent_command(kind, status, message.type)
             return LinkCommand(op=message.type, agent=agent, number=message.extension)
         check_agent_command(kind, status, "cancel_work")
+        if self.journal is not None:
+            self.journal.check_cancel_work(agent)
         return LinkCommand(op="cancel_work", agent=agent)
 
     async def popped(self, agent: str, call_id: str) -> None:
@@ -220,9 +227,13 @@ class Switchboard(Resource):
 
     async def _agent(self, event: AgentEvent) -> None:
         status = AgentStatus.of(event)
-        if self._statuses.get(event.agent) != status:
+        before = self._statuses.get(event.agent)
+        if before != status:
             self._statuses[event.agent] = status
             await self._publish_status(event.agent)
+            left_work = before is not None and before.state == AgentState.WORK
+            if left_work and status.state != AgentState.WORK and self.journal is not None:
+                await self.journal.work_ended(event.agent)
 
     async def _resync(self, snapshot: Snapshot) -> None:
         """Rebuild from the PBX's own account: changed calls published, vanished ones cleared."""
@@ -234,6 +245,8 @@ class Switchboard(Resource):
             for call in machine.forget_missing(present.get(agent, set()), self.clock()):
                 log.info("call gone after resync [call_id=%s agent=%s]", call.call_id, agent)
                 await self._publish_call(call)
+        if self.journal is not None:
+            await self.journal.close_missing(present)
         for agent_event in snapshot.agents:
             await self._agent(agent_event)
         log.info("resynchronised: %d calls, %d agents", len(snapshot.calls), len(snapshot.agents))
@@ -266,7 +279,10 @@ class Switchboard(Resource):
     async def _lookup(self, call: Call) -> None:
         try:
             owner = self.profiles.get(call.agent, AgentProfile()).salesforce_user_id
-            pop = await self.matcher.match(call, self.match_settings, owner)
+            settings = self.match_settings
+            if self.desk is not None:
+                settings = await self.desk.match_settings(call.agent, settings)
+            pop = await self.matcher.match(call, settings, owner)
         except SalesforceError as exc:
             log.error("lookup failed, no pop [call_id=%s]: %s", call.call_id, exc)
             pop = NO_POP

@@ -15,12 +15,15 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from softphone import phone
+from softphone.agentdata import AgentSettings, Favorite, HistoryEntry
+from softphone.calllog import CallLog, WrapUpAction
 from softphone.calls import Call
 from softphone.errors import ProtocolError
 from softphone.events import AgentState, CallState, Direction
-from softphone.pops import Pop
+from softphone.pops import Pop, RecordRef
 
 PROTOCOL_VERSION = 2
+MAX_NOTES = 4000
 CallId = Annotated[str, Field(min_length=1, max_length=64)]
 Number = Annotated[str, Field(min_length=1, max_length=40)]
 
@@ -95,6 +98,57 @@ class Ping(_Message):
     type: Literal["ping"]
 
 
+class SaveNotes(_Message):
+    """The call's notes as the agent has them now; the latest save wins (two tabs agree)."""
+
+    type: Literal["save_notes"]
+    call_id: CallId
+    notes: str = Field(default="", max_length=MAX_NOTES)
+    quick_notes: tuple[Annotated[str, Field(max_length=200)], ...] = Field(
+        default=(), max_length=20
+    )
+
+
+class PickRecord(_Message):
+    """The record the call's Task is about (one of several matches, or one found by search)."""
+
+    type: Literal["pick"]
+    call_id: CallId
+    record: RecordRef | None
+
+
+class WrapUp(_Message):
+    """Finish wrap-up with one of the admin's actions: the call is logged now."""
+
+    type: Literal["wrap_up"]
+    call_id: CallId
+    action: str = Field(min_length=1, max_length=32)
+    classification: str = Field(default="", max_length=60)
+    account_code: str = Field(default="", max_length=60)
+
+
+class SaveSettings(_Message):
+    type: Literal["save_settings"]
+    settings: AgentSettings
+
+
+class FavoriteAdd(_Message):
+    type: Literal["favorite_add"]
+    favorite: Favorite
+
+
+class FavoriteRemove(_Message):
+    type: Literal["favorite_remove"]
+    number: Number
+
+
+class QuickNoteEdit(_Message):
+    """Add one of the agent's own quick notes, or remove one."""
+
+    type: Literal["quick_note_add", "quick_note_remove"]
+    text: str = Field(min_length=1, max_length=200)
+
+
 ClientMessage = Annotated[
     Hello
     | CallCommand
@@ -106,7 +160,14 @@ ClientMessage = Annotated[
     | CancelWork
     | Presence
     | Popped
-    | Ping,
+    | Ping
+    | SaveNotes
+    | PickRecord
+    | WrapUp
+    | SaveSettings
+    | FavoriteAdd
+    | FavoriteRemove
+    | QuickNoteEdit,
     Field(discriminator="type"),
 ]
 _client_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
@@ -201,6 +262,68 @@ class StatusView(_Message):
     acd_groups: tuple[str, ...]
 
 
+class AgentData(_Message):
+    """What follows the agent between machines: settings, favorites, history, quick notes."""
+
+    settings: AgentSettings
+    favorites: tuple[Favorite, ...]
+    history: dict[str, tuple[HistoryEntry, ...]]
+    # The admin's quick notes first (own=False), then the agent's own.
+    quick_notes: tuple[str, ...]
+    own_quick_notes: tuple[str, ...]
+
+
+class WrapUpView(_Message):
+    """The admin's wrap-up choices, for the wrap-up screen."""
+
+    actions: tuple[WrapUpAction, ...]
+    classification_codes: tuple[str, ...]
+    account_codes: tuple[str, ...]
+    classification_required: bool
+
+
+class LogView(_Message):
+    """A call's log while the agent can still change it: during the call and in wrap-up."""
+
+    call_id: str
+    state: str
+    direction: Direction
+    number: str
+    number_display: str
+    started_at: float
+    answered_at: float | None
+    ended_at: float | None
+    matches: tuple[RecordRef, ...]
+    picked: RecordRef | None
+    notes: str
+    quick_notes: tuple[str, ...]
+    classification: str
+    account_code: str
+    wrap_up_until: float | None
+    revision: int
+
+    @classmethod
+    def of(cls, log: CallLog, region: str) -> LogView:
+        return cls(
+            call_id=log.call_id,
+            state=log.state,
+            direction=log.direction,
+            number=log.number,
+            number_display=phone.display(log.number, region) if log.number else "",
+            started_at=log.started_at,
+            answered_at=log.answered_at,
+            ended_at=log.ended_at,
+            matches=log.matches,
+            picked=log.picked,
+            notes=log.notes,
+            quick_notes=log.quick_notes,
+            classification=log.classification,
+            account_code=log.account_code,
+            wrap_up_until=log.wrap_up_until,
+            revision=log.revision,
+        )
+
+
 class Welcome(_Message):
     type: Literal["welcome"] = "welcome"
     v: int = PROTOCOL_VERSION
@@ -208,6 +331,25 @@ class Welcome(_Message):
     seq: int
     calls: tuple[CallView, ...]
     status: StatusView
+    logs: tuple[LogView, ...] = ()
+    data: AgentData | None = None
+    wrap_up: WrapUpView | None = None
+
+
+class DataUpdate(_Message):
+    type: Literal["data"] = "data"
+    seq: int
+    data: AgentData
+
+
+class LogUpdate(_Message):
+    """A log changed; `state` other than open/wrapping means it left the agent's hands."""
+
+    type: Literal["log"] = "log"
+    seq: int
+    log: LogView
+    # After a wrap-up action: what the page does next ("new_task": open a new Task form).
+    then: str = ""
 
 
 class AgentUpdate(_Message):

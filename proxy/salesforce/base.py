@@ -33,6 +33,14 @@ class SalesforceApi(Protocol):
         """The REST API version, e.g. "60.0", for building subrequest URLs."""
         ...
 
+    async def create(self, obj: str, fields: Record) -> str:
+        """Create one record; its Id."""
+        ...
+
+    async def upsert(self, obj: str, external_field: str, value: str, fields: Record) -> str:
+        """Create or update the record whose `external_field` is `value`; its Id if created."""
+        ...
+
     async def object_names(self) -> frozenset[str]:
         """The API names of every object the integration user can see (describe global)."""
         ...

@@ -7,6 +7,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -116,7 +117,12 @@ class SimpleSalesforceApi(Resource):
                 await asyncio.to_thread(self._connect)
                 log.info("Salesforce session renewed (%s)", self.tokens.mode)
 
-    async def _call(self, op: Callable[[Salesforce], T]) -> T:
+    async def _call(self, op: Callable[[Salesforce], T], *, idempotent: bool = True) -> T:
+        """Run `op`; a request that may have taken effect is retried only if `idempotent`.
+
+        A create that timed out may have created the record, so it is never repeated here:
+        the caller (the Task writer) checks before trying again.
+        """
         renewed = False
         attempt = 0
         while True:
@@ -133,7 +139,7 @@ class SimpleSalesforceApi(Resource):
                 await self._renew(sf)
             except (SimpleSalesforceError, requests.RequestException) as exc:
                 attempt += 1
-                if not _retryable(exc) or attempt >= RETRIES:
+                if not idempotent or not _retryable(exc) or attempt >= RETRIES:
                     if isinstance(exc, SimpleSalesforceError):
                         raise _error_of(exc) from None
                     raise SalesforceError("NETWORK_ERROR", str(exc)) from None
@@ -154,6 +160,21 @@ class SimpleSalesforceApi(Resource):
         result = await self._call(lambda sf: sf.restful("composite", method="POST", json=body))
         result = result or {}
         return list(result.get("compositeResponse", []))
+
+    async def create(self, obj: str, fields: Record) -> str:
+        result = await self._call(lambda sf: getattr(sf, obj).create(fields), idempotent=False)
+        return str(result["id"])
+
+    async def upsert(self, obj: str, external_field: str, value: str, fields: Record) -> str:
+        path = f"{external_field}/{quote(value, safe='')}"
+
+        def run(sf: Salesforce) -> requests.Response:
+            response: requests.Response = getattr(sf, obj).upsert(path, fields, raw_response=True)
+            return response
+
+        response = await self._call(run)
+        body = response.json() if response.status_code == 201 and response.content else {}
+        return str(body.get("id", ""))
 
     async def object_names(self) -> frozenset[str]:
         result = await self._call(lambda sf: sf.describe()) or {}

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from proxy.registry import SchemeRegistry
-from proxy.store.base import AgentRecord, Store
+from proxy.store.base import AgentRecord, OutboxRow, PurgeCounts, Store
 
 STORES = SchemeRegistry(
-    "store", "SOFTPHONE_DATABASE_URL", {"sqlite+aiosqlite": "proxy.store.sql:SqlStore"}
+    "store",
+    "SOFTPHONE_DATABASE_URL",
+    {
+        "sqlite+aiosqlite": "proxy.store.sql:SqlStore",
+        "postgresql+asyncpg": "proxy.store.sql:SqlStore",
+    },
 )
 
 
@@ -15,4 +20,4 @@ def open_store(url: str) -> Store:
     return store
 
 
-__all__ = ["STORES", "AgentRecord", "Store", "open_store"]
+__all__ = ["STORES", "AgentRecord", "OutboxRow", "PurgeCounts", "Store", "open_store"]

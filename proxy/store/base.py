@@ -1,13 +1,22 @@
-"""The store seam: agents and their sign-in sessions (history and the call-log outbox follow)."""
+"""The store seam: agents, sessions, each agent's own data, and the call log with its outbox.
+
+Every write that matters for "logged exactly once" is one transaction: a call log that ends
+wrap-up becomes its outbox rows in the same commit (`queue_call_log`), so a crash leaves
+either the log still wrapping (finished again after restart) or the rows to write, never both
+or neither.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from proxy.resource import AsyncResource
+from softphone.agentdata import Favorite, HistoryEntry
+from softphone.calllog import CallLog
 
 AgentKind = Literal["regular", "hot_desk", "acd"]
+OutboxState = Literal["pending", "written", "dead"]
 
 
 @dataclass(frozen=True)
@@ -19,11 +28,37 @@ class AgentRecord:
     extension: str
     kind: AgentKind
     password_hash: str
-    # The agent's Salesforce user: records this user owns pop first when a number is shared.
+    # The agent's Salesforce user: records this user owns pop first when a number is shared,
+    # and the Tasks of the agent's calls are theirs.
     salesforce_user_id: str = ""
 
 
+@dataclass(frozen=True)
+class OutboxRow:
+    """One Task write: pending until Salesforce has it (written), or given up on (dead)."""
+
+    call_object: str
+    agent: str
+    fields: dict[str, Any]
+    state: OutboxState
+    attempts: int
+    next_attempt_at: float
+    last_error: str
+    task_id: str
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class PurgeCounts:
+    history: int
+    call_logs: int
+    outbox: int
+    sessions: int
+
+
 class Store(AsyncResource, Protocol):
+    # --- roster and sessions ---------------------------------------------------------------
     async def put_agent(self, agent: AgentRecord) -> None:
         """Add the agent, or replace the one with the same address."""
         ...
@@ -39,3 +74,73 @@ class Store(AsyncResource, Protocol):
         ...
 
     async def delete_session(self, token_hash: str) -> None: ...
+
+    # --- each agent's own data -------------------------------------------------------------
+    async def get_settings(self, address: str) -> dict[str, Any] | None:
+        """The agent's saved settings (JSON object), or None if never saved."""
+        ...
+
+    async def put_settings(self, address: str, settings: dict[str, Any]) -> None: ...
+
+    async def list_favorites(self, address: str) -> list[Favorite]: ...
+
+    async def put_favorite(self, address: str, favorite: Favorite, limit: int) -> bool:
+        """Add or update a favorite; False (nothing written) when `limit` are there already."""
+        ...
+
+    async def delete_favorite(self, address: str, number: str) -> None: ...
+
+    async def list_history(self, address: str, limits: dict[str, int]) -> list[HistoryEntry]:
+        """The newest entries of each history list (all, missed, received, dialled)."""
+        ...
+
+    async def list_quick_notes(self, address: str) -> list[str]: ...
+
+    async def add_quick_note(self, address: str, text: str) -> None: ...
+
+    async def delete_quick_note(self, address: str, text: str) -> None: ...
+
+    # --- call logs and the outbox ----------------------------------------------------------
+    async def put_call_log(self, log: CallLog, now: float) -> None:
+        """Save the log as it now is (insert or replace)."""
+        ...
+
+    async def end_call(self, log: CallLog, entry: HistoryEntry, now: float) -> None:
+        """The call has ended: save its log and its history entry in one commit."""
+        ...
+
+    async def unfinished_call_logs(self) -> list[CallLog]:
+        """Logs still open or wrapping up: what a restarted proxy must finish."""
+        ...
+
+    async def queue_call_log(self, log: CallLog, tasks: list[dict[str, Any]], now: float) -> None:
+        """Finish the log and queue its Tasks in one commit; a Task queued before stays as is."""
+        ...
+
+    async def due_outbox(self, now: float, limit: int) -> list[OutboxRow]:
+        """Pending rows whose next attempt is due, oldest first."""
+        ...
+
+    async def outbox_rows(self, state: OutboxState | None = None) -> list[OutboxRow]: ...
+
+    async def begin_attempt(self, call_object: str, now: float) -> None:
+        """Count an attempt before it is made, so a crash mid-write is known after restart."""
+        ...
+
+    async def outbox_written(self, call_object: str, task_id: str, now: float) -> None: ...
+
+    async def outbox_failed(
+        self, call_object: str, error: str, next_attempt_at: float, dead: bool, now: float
+    ) -> None: ...
+
+    async def retry_dead(self, call_object: str, now: float) -> bool:
+        """Put a dead row back in the queue (an admin fixed the cause); False if not dead."""
+        ...
+
+    async def purge(self, before: float, now: float) -> PurgeCounts:
+        """Delete interaction records last touched before `before`, and expired sessions.
+
+        Rows still to be written (pending outbox rows, logs not yet queued) are kept whatever
+        their age: retention never loses a call log.
+        """
+        ...

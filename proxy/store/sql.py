@@ -1,67 +1,19 @@
-"""The SQL store on SQLAlchemy 2 async (SQLite by default)."""
+"""The SQL store on SQLAlchemy 2 async: SQLite (default) or PostgreSQL, migrated at start."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Column, Float, MetaData, String, Table, delete, event, select
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy import delete, select
 
 from proxy.resource import Resource
 from proxy.store.base import AgentKind, AgentRecord
-
-metadata = MetaData()
-agents = Table(
-    "agents",
-    metadata,
-    Column("address", String(80), primary_key=True),
-    Column("name", String(120), nullable=False),
-    Column("extension", String(32), nullable=False),
-    Column("kind", String(16), nullable=False),
-    Column("password_hash", String(200), nullable=False),
-    Column("salesforce_user_id", String(18), nullable=False, server_default=""),
-)
-sessions = Table(
-    "sessions",
-    metadata,
-    Column("token_hash", String(64), primary_key=True),
-    Column("address", String(80), nullable=False, index=True),
-    Column("expires_at", Float, nullable=False),
-)
+from proxy.store.calls import CallLogQueries
+from proxy.store.data import AgentDataQueries
+from proxy.store.schema import agents, sessions
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # WAL lets readers proceed while the writer commits; a busy timeout beats "database is locked".
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.close()
-
-
-class SqlStore(Resource):
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self._engine: AsyncEngine | None = None
-
-    @property
-    def engine(self) -> AsyncEngine:
-        if self._engine is None:
-            raise RuntimeError("SqlStore used outside 'async with'")
-        return self._engine
-
-    async def start(self) -> None:
-        self._engine = create_async_engine(self.url)
-        event.listen(self._engine.sync_engine, "connect", _sqlite_pragmas)
-        # Versioned migrations arrive with the call-log outbox; two tables need none yet.
-        async with self._engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
-
-    async def aclose(self) -> None:
-        if self._engine is not None:
-            await self._engine.dispose()
-            self._engine = None
-
+class SqlStore(AgentDataQueries, CallLogQueries, Resource):
     async def put_agent(self, agent: AgentRecord) -> None:
         values = {
             "address": agent.address,
@@ -71,10 +23,8 @@ class SqlStore(Resource):
             "password_hash": agent.password_hash,
             "salesforce_user_id": agent.salesforce_user_id,
         }
-        statement = sqlite_insert(agents).values(values)
-        statement = statement.on_conflict_do_update(index_elements=["address"], set_=values)
         async with self.engine.begin() as conn:
-            await conn.execute(statement)
+            await conn.execute(self.upsert(agents, values, ["address"]))
 
     async def get_agent(self, address: str) -> AgentRecord | None:
         async with self.engine.connect() as conn:

@@ -12,35 +12,46 @@ import asyncio
 import contextlib
 import json
 import logging
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from proxy.bus import EventBus, Message, SlowConsumer, Subscription
+from proxy.bus import Message, SlowConsumer, Subscription
 from proxy.errors import LinkError
+from proxy.settings import Settings
 from proxy.store import AgentRecord
-from proxy.switchboard import AgentCommand, AgentProfile, Switchboard
-from proxy.web.auth import Authenticator
+from proxy.switchboard import AgentCommand, AgentProfile
 from softphone.errors import CommandRefused, ProtocolError
 from softphone.messages import (
     AgentView,
     ErrorMessage,
+    FavoriteAdd,
+    FavoriteRemove,
     Hello,
+    PickRecord,
     Ping,
     Pong,
     Popped,
+    QuickNoteEdit,
+    SaveNotes,
+    SaveSettings,
     Welcome,
+    WrapUp,
+    WrapUpView,
     parse_client_message,
 )
+
+if TYPE_CHECKING:
+    from proxy.app import Services
 
 log = logging.getLogger(__name__)
 PROTOCOL = "softphone.v2"
 OUTBOX_LIMIT = 512
 
 
-async def serve_agent_socket(
-    ws: WebSocket, auth: Authenticator, board: Switchboard, bus: EventBus
-) -> None:
+async def serve_agent_socket(ws: WebSocket, services: Services) -> None:
+    auth, board = services.auth, services.board
     offered: list[str] = ws.scope.get("subprotocols", [])
     token = next((p.removeprefix("auth.") for p in offered if p.startswith("auth.")), "")
     agent = await auth.agent_for(token)
@@ -51,17 +62,18 @@ async def serve_agent_socket(
         await ws.close(1008, "not signed in")
         return
     board.register(agent.address, AgentProfile(agent.kind, agent.salesforce_user_id))
-    await AgentConnection(ws, agent, board, bus).run()
+    await AgentConnection(ws, agent, services).run()
 
 
 class AgentConnection:
-    def __init__(
-        self, ws: WebSocket, agent: AgentRecord, board: Switchboard, bus: EventBus
-    ) -> None:
+    def __init__(self, ws: WebSocket, agent: AgentRecord, services: Services) -> None:
         self.ws = ws
         self.agent = agent
-        self.board = board
-        self.bus = bus
+        self.board = services.board
+        self.bus = services.bus
+        self.desk = services.desk
+        self.journal = services.journal
+        self.wrap_up = _wrap_up_view(services.settings)
         self.outbox: asyncio.Queue[str] = asyncio.Queue(OUTBOX_LIMIT)
         # Events at or below this sequence are already in the last snapshot sent.
         self.floor = 0
@@ -73,14 +85,27 @@ class AgentConnection:
         except asyncio.QueueFull:
             raise SlowConsumer(f"more than {OUTBOX_LIMIT} messages unsent") from None
 
-    def send_snapshot(self) -> None:
-        seq, calls = self.board.snapshot(self.agent.address)
-        agent = AgentView(
-            address=self.agent.address, name=self.agent.name, extension=self.agent.extension
-        )
+    async def send_snapshot(self) -> None:
+        address = self.agent.address
+        # Calls, logs and status are read in one step with the sequence number they reflect;
+        # the agent data is read after it, so a change racing the read arrives as an update.
+        seq, calls = self.board.snapshot(address)
+        logs = self.journal.views(address)
+        status = self.board.status_view(address)
         self.floor = seq
-        status = self.board.status_view(self.agent.address)
-        self.enqueue(Welcome(agent=agent, seq=seq, calls=calls, status=status))
+        data = await self.desk.data(address)
+        agent = AgentView(address=address, name=self.agent.name, extension=self.agent.extension)
+        self.enqueue(
+            Welcome(
+                agent=agent,
+                seq=seq,
+                calls=calls,
+                status=status,
+                logs=logs,
+                data=data,
+                wrap_up=self.wrap_up,
+            )
+        )
 
     async def run(self) -> None:
         try:
@@ -88,7 +113,7 @@ class AgentConnection:
                 self.bus.subscribe(self.agent.address) as subscription,
                 asyncio.TaskGroup() as tg,
             ):
-                self.send_snapshot()
+                await self.send_snapshot()
                 tg.create_task(self._read())
                 tg.create_task(self._pump(subscription))
                 tg.create_task(self._write())
@@ -131,19 +156,55 @@ class AgentConnection:
 
     async def _dispatch(self, message: BaseModel) -> None:
         if isinstance(message, Hello):
-            self.send_snapshot()
-        elif isinstance(message, Ping):
+            await self.send_snapshot()
+            return
+        if isinstance(message, Ping):
             self.enqueue(Pong())
-        elif isinstance(message, Popped):
-            await self.board.popped(self.agent.address, message.call_id)
+            return
+        call_id = getattr(message, "call_id", None)
+        try:
+            await self._act(message)
+        except CommandRefused as exc:
+            self.enqueue(ErrorMessage(code=exc.code, message=exc.message, call_id=call_id))
+        except LinkError as exc:
+            self.enqueue(ErrorMessage(code=exc.code, message=str(exc), call_id=call_id))
+
+    async def _act(self, message: BaseModel) -> None:
+        """Carry out one command for this socket's own agent (never another's)."""
+        me = self.agent.address
+        if isinstance(message, Popped):
+            await self.board.popped(me, message.call_id)
         elif isinstance(message, AgentCommand):
-            call_id = getattr(message, "call_id", None)
-            try:
-                await self.board.command(self.agent.address, message)
-            except CommandRefused as exc:
-                self.enqueue(ErrorMessage(code=exc.code, message=exc.message, call_id=call_id))
-            except LinkError as exc:
-                self.enqueue(ErrorMessage(code=exc.code, message=str(exc), call_id=call_id))
+            await self.board.command(me, message)
+        elif isinstance(message, SaveNotes):
+            await self.journal.save_notes(me, message.call_id, message.notes, message.quick_notes)
+        elif isinstance(message, PickRecord):
+            await self.journal.pick(me, message.call_id, message.record)
+        elif isinstance(message, WrapUp):
+            await self.journal.wrap_up(
+                me, message.call_id, message.action, message.classification, message.account_code
+            )
+        elif isinstance(message, SaveSettings):
+            await self.desk.save_settings(me, message.settings)
+        elif isinstance(message, FavoriteAdd):
+            await self.desk.add_favorite(me, message.favorite)
+        elif isinstance(message, FavoriteRemove):
+            await self.desk.remove_favorite(me, message.number)
+        elif isinstance(message, QuickNoteEdit):
+            if message.type == "quick_note_add":
+                await self.desk.add_quick_note(me, message.text)
+            else:
+                await self.desk.remove_quick_note(me, message.text)
+
+
+def _wrap_up_view(settings: Settings) -> WrapUpView:
+    rules = settings.wrap_up_rules()
+    return WrapUpView(
+        actions=rules.actions,
+        classification_codes=rules.classification_codes,
+        account_codes=rules.account_codes,
+        classification_required=rules.classification_required,
+    )
 
 
 def _json(message: Message) -> str:

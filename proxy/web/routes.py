@@ -52,7 +52,7 @@ def api_router() -> APIRouter:
     @router.websocket("/ws/agent")
     async def agent_socket(ws: WebSocket) -> None:
         services = ws.app.state.services
-        await serve_agent_socket(ws, services.auth, services.board, services.bus)
+        await serve_agent_socket(ws, services)
 
     return router
 

@@ -61,7 +61,7 @@ def test_simulate_call_for_unknown_agent_explains(proxy: RunningProxy) -> None:
     [
         ("SOFTPHONE_CTI_URL", "carrier-pigeon://loft", "bridge+ws://, bridge+wss://, sim://"),
         ("SOFTPHONE_BUS_URL", "kafka://k:9092", "memory://"),
-        ("SOFTPHONE_DATABASE_URL", "oracle://db", "sqlite+aiosqlite://"),
+        ("SOFTPHONE_DATABASE_URL", "oracle://db", "postgresql+asyncpg://, sqlite+aiosqlite://"),
         ("SOFTPHONE_SALESFORCE_URL", "ftp://org", "browser://, https://, standin://"),
     ],
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import jwt
 from starlette.applications import Starlette
@@ -56,7 +56,7 @@ def create_standin_app(org: StandinOrg) -> Starlette:
             fault = org.failures.pop(0)
             status, body = _error(fault, _FAULTS.get(fault, "UNKNOWN_EXCEPTION"), "injected")
             return _with_usage(org, JSONResponse(body, status_code=fault))
-        payload: Any = await request.json() if request.method == "POST" else None
+        payload: Any = await request.json() if request.method in ("POST", "PATCH") else None
         path = request.path_params["path"].strip("/")
         params = {k: v for k, v in request.query_params.items()}
         if path == "composite" and request.method == "POST":
@@ -72,7 +72,7 @@ def create_standin_app(org: StandinOrg) -> Starlette:
         routes=[
             Route("/services/oauth2/token", token, methods=["POST"]),
             Route("/services/data/", versions),
-            Route("/services/data/v{version}/{path:path}", api, methods=["GET", "POST"]),
+            Route("/services/data/v{version}/{path:path}", api, methods=["GET", "POST", "PATCH"]),
         ]
     )
 
@@ -158,16 +158,51 @@ def _route(org: StandinOrg, method: str, path: str, params: dict[str, str], body
         if obj not in CREATABLE:
             return _error(400, "INVALID_TYPE_FOR_OPERATION", f"cannot create {obj} here")
         values = body if isinstance(body, dict) else {}
-        unknown = [f for f in values if f not in SCHEMA[obj]]
-        if unknown:
-            return _error(400, "INVALID_FIELD", f"No such column '{unknown[0]}' on {obj}")
+        invalid = _invalid(org, obj, values)
+        if invalid is not None:
+            return invalid
         return 201, {"id": org.insert(obj, values)["Id"], "success": True, "errors": []}
+    if len(parts) == 4 and method == "PATCH" and obj in CREATABLE:
+        return _upsert(org, obj, parts[2], unquote(parts[3]), body)
     if len(parts) == 3 and method == "GET":
         found = org.get(parts[2])
         if found is None or found[0] != obj:
             return _error(404, "NOT_FOUND", "The requested resource does not exist")
         return 200, {"attributes": {"type": obj}, **found[1]}
     return _error(404, "NOT_FOUND", f"The requested resource does not exist: {path}")
+
+
+def _invalid(org: StandinOrg, obj: str, values: dict[str, Any]) -> Outcome | None:
+    """Salesforce's answer to a write it refuses: an unknown field, a reference to nothing."""
+    unknown = [f for f in values if f not in SCHEMA[obj]]
+    if unknown:
+        return _error(400, "INVALID_FIELD", f"No such column '{unknown[0]}' on {obj}")
+    for name in ("WhoId", "WhatId"):
+        if name in values and values[name] and org.get(str(values[name])) is None:
+            return _error(
+                400,
+                "INVALID_CROSS_REFERENCE_KEY",
+                f"invalid cross reference id ({name}: {values[name]})",
+            )
+    return None
+
+
+def _upsert(org: StandinOrg, obj: str, field: str, value: str, body: Any) -> Outcome:
+    """PATCH /sobjects/{obj}/{externalIdField}/{value}: create once, then update in place."""
+    if field not in SCHEMA[obj]:
+        return _error(404, "NOT_FOUND", f"Provided external ID field does not exist: {field}")
+    values = {**(body if isinstance(body, dict) else {}), field: value}
+    invalid = _invalid(org, obj, values)
+    if invalid is not None:
+        return invalid
+    existing = [r for r in org.records.get(obj, []) if r.get(field) == value]
+    if len(existing) > 1:
+        return _error(300, "MULTIPLE_CHOICES", f"more than one {obj} has {field} {value}")
+    if existing:
+        existing[0].update(values)
+        return 200, {"id": existing[0]["Id"], "success": True, "created": False, "errors": []}
+    record = org.insert(obj, values)
+    return 201, {"id": record["Id"], "success": True, "created": True, "errors": []}
 
 
 def _global(obj: str) -> dict[str, Any]:

@@ -96,6 +96,9 @@ SCHEMA: dict[str, dict[str, FieldSchema]] = {
         WhoId="reference",
         WhatId="reference",
         TaskSubtype="picklist",
+        OwnerId="reference",
+        # A custom external id field an admin may create for idempotent upserts.
+        Softphone_Call_Id__c="string",
     ),
 }
 
@@ -233,6 +236,11 @@ class StandinOrg:
                 if schema.type == "phone"
             )
         ]
+
+    def tasks(self, call_object: str | None = None) -> list[Record]:
+        """The Tasks logged so far, or those with this CallObject."""
+        tasks = self.records.get("Task", [])
+        return [t for t in tasks if call_object is None or t.get("CallObject") == call_object]
 
     def get(self, record_id: str) -> tuple[str, Record] | None:
         for obj, records in self.records.items():

@@ -1,0 +1,150 @@
+"""Queries for call logs and the Task outbox, and the retention purge."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import delete, select, update
+
+from proxy.store.base import OutboxRow, OutboxState, PurgeCounts
+from proxy.store.data import history_values
+from proxy.store.engine import SqlBase
+from proxy.store.schema import call_logs, history, outbox, sessions
+from softphone.agentdata import HistoryEntry
+from softphone.calllog import CallLog, log_from_dict, log_to_dict
+
+_UNFINISHED = ("open", "wrapping")
+
+
+class CallLogQueries(SqlBase):
+    def _log_values(self, log: CallLog, now: float) -> dict[str, Any]:
+        return {
+            "agent": log.agent,
+            "call_id": log.call_id,
+            "state": log.state,
+            "data": json.dumps(log_to_dict(log)),
+            "updated_at": now,
+        }
+
+    async def put_call_log(self, log: CallLog, now: float) -> None:
+        statement = self.upsert(call_logs, self._log_values(log, now), ["agent", "call_id"])
+        async with self.engine.begin() as conn:
+            await conn.execute(statement)
+
+    async def end_call(self, log: CallLog, entry: HistoryEntry, now: float) -> None:
+        keys = ["address", "call_id"]
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                self.upsert(call_logs, self._log_values(log, now), ["agent", "call_id"])
+            )
+            await conn.execute(self.upsert(history, history_values(log.agent, entry), keys))
+
+    async def unfinished_call_logs(self) -> list[CallLog]:
+        query = select(call_logs.c.data).where(call_logs.c.state.in_(_UNFINISHED))
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).scalars().all()
+        return [log_from_dict(json.loads(raw)) for raw in rows]
+
+    async def queue_call_log(self, log: CallLog, tasks: list[dict[str, Any]], now: float) -> None:
+        rows = [
+            {
+                "call_object": fields["CallObject"],
+                "agent": log.agent,
+                "fields": json.dumps(fields),
+                "state": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "last_error": "",
+                "task_id": "",
+                "created_at": now,
+                "updated_at": now,
+            }
+            for fields in tasks
+        ]
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                self.upsert(call_logs, self._log_values(log, now), ["agent", "call_id"])
+            )
+            for row in rows:
+                await conn.execute(self.insert(outbox).values(row).on_conflict_do_nothing())
+
+    async def due_outbox(self, now: float, limit: int) -> list[OutboxRow]:
+        query = (
+            select(outbox)
+            .where(outbox.c.state == "pending", outbox.c.next_attempt_at <= now)
+            .order_by(outbox.c.next_attempt_at, outbox.c.created_at)
+            .limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            return [_row(r) for r in (await conn.execute(query)).mappings().all()]
+
+    async def outbox_rows(self, state: OutboxState | None = None) -> list[OutboxRow]:
+        query = select(outbox).order_by(outbox.c.created_at)
+        if state is not None:
+            query = query.where(outbox.c.state == state)
+        async with self.engine.connect() as conn:
+            return [_row(r) for r in (await conn.execute(query)).mappings().all()]
+
+    async def _update(self, call_object: str, **values: Any) -> int:
+        statement = update(outbox).where(outbox.c.call_object == call_object).values(**values)
+        async with self.engine.begin() as conn:
+            return int((await conn.execute(statement)).rowcount)
+
+    async def begin_attempt(self, call_object: str, now: float) -> None:
+        await self._update(call_object, attempts=outbox.c.attempts + 1, updated_at=now)
+
+    async def outbox_written(self, call_object: str, task_id: str, now: float) -> None:
+        await self._update(
+            call_object, state="written", task_id=task_id, last_error="", updated_at=now
+        )
+
+    async def outbox_failed(
+        self, call_object: str, error: str, next_attempt_at: float, dead: bool, now: float
+    ) -> None:
+        await self._update(
+            call_object,
+            state="dead" if dead else "pending",
+            last_error=error[:2000],
+            next_attempt_at=next_attempt_at,
+            updated_at=now,
+        )
+
+    async def retry_dead(self, call_object: str, now: float) -> bool:
+        statement = (
+            update(outbox)
+            .where(outbox.c.call_object == call_object, outbox.c.state == "dead")
+            .values(state="pending", next_attempt_at=now, updated_at=now)
+        )
+        async with self.engine.begin() as conn:
+            return bool((await conn.execute(statement)).rowcount)
+
+    async def purge(self, before: float, now: float) -> PurgeCounts:
+        async with self.engine.begin() as conn:
+            counts = [
+                (await conn.execute(statement)).rowcount
+                for statement in (
+                    delete(history).where(history.c.started_at < before),
+                    delete(call_logs).where(
+                        call_logs.c.updated_at < before, call_logs.c.state.not_in(_UNFINISHED)
+                    ),
+                    delete(outbox).where(outbox.c.updated_at < before, outbox.c.state != "pending"),
+                    delete(sessions).where(sessions.c.expires_at < now),
+                )
+            ]
+        return PurgeCounts(*(int(c) for c in counts))
+
+
+def _row(r: Any) -> OutboxRow:
+    return OutboxRow(
+        call_object=r["call_object"],
+        agent=r["agent"],
+        fields=dict(json.loads(r["fields"])),
+        state=r["state"],
+        attempts=r["attempts"],
+        next_attempt_at=r["next_attempt_at"],
+        last_error=r["last_error"],
+        task_id=r["task_id"],
+        created_at=r["created_at"],
+        updated_at=r["updated_at"],
+    )

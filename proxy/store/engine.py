@@ -1,0 +1,80 @@
+"""The SQL engine the store's queries share, and the one way to upsert on either database."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Table, event, inspect, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.sql.dml import Insert
+
+log = logging.getLogger(__name__)
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# Any constant shared by every proxy process: two proxies starting at once migrate in turn.
+_MIGRATION_LOCK = 4711_2026
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets readers proceed while the writer commits; a busy timeout beats "database is
+    # locked"; synchronous=NORMAL is durable across process crashes in WAL mode (only a power
+    # cut can lose the last commits), which is the crash the outbox must survive.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def _migrate(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+    tables = set(inspect(conn).get_table_names())
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = conn
+    if "agents" in tables and "alembic_version" not in tables:
+        # A database made before migrations existed holds exactly revision 0001's tables.
+        command.stamp(config, "0001")
+    command.upgrade(config, "head")
+
+
+class SqlBase:
+    """Owns the engine; the query mixins use `engine` and `upsert`."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._engine: AsyncEngine | None = None
+
+    @property
+    def engine(self) -> AsyncEngine:
+        if self._engine is None:
+            raise RuntimeError("SqlStore used outside 'async with'")
+        return self._engine
+
+    async def start(self) -> None:
+        self._engine = create_async_engine(self.url, pool_pre_ping=True)
+        if self._engine.dialect.name == "sqlite":
+            event.listen(self._engine.sync_engine, "connect", _sqlite_pragmas)
+        async with self._engine.begin() as conn:
+            await conn.run_sync(_migrate)
+
+    async def aclose(self) -> None:
+        if self._engine is not None:
+            await self._engine.dispose()
+            self._engine = None
+
+    def insert(self, table: Table) -> Any:
+        """An INSERT that knows ON CONFLICT on this database (SQLite and PostgreSQL agree)."""
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        statement: Insert = dialect.insert(table)
+        return statement
+
+    def upsert(self, table: Table, values: dict[str, Any], keys: list[str]) -> Any:
+        statement = self.insert(table).values(values)
+        changes = {k: v for k, v in values.items() if k not in keys}
+        return statement.on_conflict_do_update(index_elements=keys, set_=changes)
