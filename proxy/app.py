@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -54,6 +55,8 @@ class Services:
     retention: Retention
     pbx: SimulatedPbx | None
     org: StandinOrg | None
+    # The loop they run on, for callers on other threads (tests, the bench).
+    loop: asyncio.AbstractEventLoop
 
 
 async def seed_demo_agents(store: Store) -> None:
@@ -105,6 +108,7 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
                         api,
                         external_id_field=settings.task_external_id_field,
                         max_attempts=settings.task_max_attempts,
+                        base_delay=settings.task_retry_seconds,
                     )
                 )
             else:
@@ -154,6 +158,7 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
                 retention,
                 pbx if simulated else None,
                 org,
+                asyncio.get_running_loop(),
             )
             yield
 

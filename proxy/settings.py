@@ -91,6 +91,8 @@ class Settings(BaseSettings):
     # upserts on it, which Salesforce makes idempotent by itself.
     task_external_id_field: str = Field(default="", pattern=r"^([A-Za-z][A-Za-z0-9_]{0,79})?$")
     task_max_attempts: int = Field(default=12, ge=1)
+    # The first retry of a failed Task write waits this long; each next one twice as long.
+    task_retry_seconds: float = Field(default=2.0, gt=0)
     # Interaction records (history, call logs, written outbox rows) are kept this many days.
     retention_days: float = Field(default=400.0, gt=0)
     session_hours: float = Field(default=12.0, gt=0)

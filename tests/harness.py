@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import websockets
@@ -19,6 +19,8 @@ from websockets.asyncio.client import ClientConnection
 from proxy.app import Services
 from proxy.server import serving_in_thread
 from proxy.settings import Settings
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -40,6 +42,10 @@ class RunningProxy:
         """API calls the Salesforce stand-in has served so far."""
         assert self.services.org is not None
         return self.services.org.api_calls
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run `coro` on the proxy's own loop (its store and services live there)."""
+        return asyncio.run_coroutine_threadsafe(coro, self.services.loop).result(10)
 
     def sign_in(self, address: str = "1001", password: str = "demo") -> str:
         response = httpx.post(

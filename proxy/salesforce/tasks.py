@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 import time
 from collections.abc import Callable
@@ -81,6 +82,7 @@ class TaskWriter(Resource):
         self.clock = clock
         self.written = 0
         self._wake = asyncio.Event()
+        self._soonest = math.inf
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -106,9 +108,12 @@ class TaskWriter(Resource):
                 log.exception("Task writer pass failed; retrying")
                 busy = False
             if not busy:
+                # Sleep until new rows are queued, a failed row's retry is due, or the poll.
+                wait = min(self.poll_seconds, self._soonest - self.clock())
+                self._soonest = math.inf
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                    await asyncio.wait_for(self._wake.wait(), max(wait, 0.01))
 
     async def drain_once(self) -> bool:
         """Write the rows due now; True when there may be more due straight away."""
@@ -127,20 +132,23 @@ class TaskWriter(Resource):
 
     async def write(self, row: OutboxRow) -> None:
         fields = dict(row.fields)
+        counted: list[bool] = []
         try:
-            task_id = await self._write(row, fields)
+            task_id = await self._write(row, fields, counted)
         except SalesforceError as exc:
+            if not counted:  # failed before the create (the lookup): still an attempt
+                await self.store.begin_attempt(row.call_object, self.clock())
             await self._failed(row, exc)
             return
         await self.store.outbox_written(row.call_object, task_id, self.clock())
         self.written += 1
         log.info("Task written [call_object=%s task=%s]", row.call_object, task_id)
 
-    async def _write(self, row: OutboxRow, fields: dict[str, Any]) -> str:
+    async def _write(self, row: OutboxRow, fields: dict[str, Any], counted: list[bool]) -> str:
         dropped: set[str] = set()
         while True:
             try:
-                return await self._send(row, fields)
+                return await self._send(row, fields, counted)
             except SalesforceError as exc:
                 drop = [f for f in _DROPPABLE.get(exc.code, ()) if f in fields]
                 if not drop or exc.code in dropped:
@@ -152,9 +160,9 @@ class TaskWriter(Resource):
                 fields["Description"] = f"{fields.get('Description', '')}\n\n{note}".strip()
                 log.warning("Task %s: %s; writing without %s", row.call_object, exc.code, drop)
 
-    async def _send(self, row: OutboxRow, fields: dict[str, Any]) -> str:
+    async def _send(self, row: OutboxRow, fields: dict[str, Any], counted: list[bool]) -> str:
         if self.external_id_field:
-            await self.store.begin_attempt(row.call_object, self.clock())
+            await self._count(row, counted)
             return await self.api.upsert("Task", self.external_id_field, row.call_object, fields)
         if row.attempts > 0:
             soql = soql_field_equals(
@@ -164,8 +172,13 @@ class TaskWriter(Resource):
             if found:
                 log.info("Task already in Salesforce [call_object=%s]", row.call_object)
                 return str(found[0]["Id"])
-        await self.store.begin_attempt(row.call_object, self.clock())
+        await self._count(row, counted)
         return await self.api.create("Task", fields)
+
+    async def _count(self, row: OutboxRow, counted: list[bool]) -> None:
+        if not counted:
+            await self.store.begin_attempt(row.call_object, self.clock())
+            counted.append(True)
 
     async def _failed(self, row: OutboxRow, exc: SalesforceError) -> None:
         attempts = row.attempts + 1
@@ -175,6 +188,8 @@ class TaskWriter(Resource):
         error = str(exc)
         now = self.clock()
         await self.store.outbox_failed(row.call_object, error, now + delay, dead, now)
+        if not dead:
+            self._soonest = min(self._soonest, now + delay)
         if dead:
             log.error(
                 "Task not written, needs an admin [call_object=%s]: %s", row.call_object, error
