@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -132,7 +133,7 @@ async def test_two_tabs_saving_notes_give_one_task_with_the_latest(proxy: Runnin
     org = org_of(proxy)
     (task,) = eventually(lambda: org.tasks(f"{call_id}@1001"))
     assert task["Description"] == "final words"
-    time.sleep(0.3)
+    await asyncio.sleep(0.3)
     assert len(org.tasks(f"{call_id}@1001")) == 1
 
 
@@ -237,7 +238,7 @@ async def test_missed_calls_and_switched_off_directions_are_not_logged(
         await wait_for_call(ws, call_id, state="active")
         await send(ws, type="hangup", call_id=call_id)
         assert (await next_of(ws, "log", call_id=call_id))["log"]["state"] == "skipped"
-    time.sleep(0.3)
+    await asyncio.sleep(0.3)
     assert org_of(proxy).tasks() == []
 
 

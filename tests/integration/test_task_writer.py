@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -93,18 +94,18 @@ async def test_a_failing_write_is_retried_into_exactly_one_task(
         call_object = f"{call_id}@1001"
         if fault is not break_session:  # the client renews a session by itself
             eventually(lambda: attempts(proxy, call_object) >= 1)
-        time.sleep(0.2)
+        await asyncio.sleep(0.2)
         mend()
     (task,) = eventually(lambda: org.tasks(call_object), timeout=15)
     eventually(lambda: proxy.services.writer and proxy.services.writer.written >= 1)
-    time.sleep(0.5)
+    await asyncio.sleep(0.5)
     assert len(org.tasks(call_object)) == 1
     rows = proxy.run(proxy.services.store.outbox_rows("written"))
     assert [(r.call_object, r.task_id) for r in rows] == [(call_object, task["Id"])]
 
 
 async def test_after_the_last_attempt_the_row_is_dead_with_the_error(proxy: RunningProxy) -> None:
-    """An org that keeps failing leaves a dead row with Salesforce's error, which an admin retries."""
+    """A failing org leaves a dead row with Salesforce's error, which an admin retries."""
     org = org_of(proxy)
     async with proxy.connect(proxy.sign_in()) as ws:
         call_id = await finished_call(proxy, ws)
