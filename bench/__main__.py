@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench import failover, link_throughput, pop_latency
+from bench import failover, link_throughput, pop_latency, task_writes
 
 
 def main() -> None:
@@ -13,7 +13,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=300, help="calls per pop-latency row")
     parser.add_argument("--throughput-agents", type=int, default=1000)
     parser.add_argument(
-        "--only", choices=["pop", "throughput", "failover"], help="run one benchmark"
+        "--only", choices=["pop", "throughput", "failover", "tasks"], help="run one benchmark"
     )
     args = parser.parse_args()
     if args.only in (None, "pop"):
@@ -22,6 +22,8 @@ def main() -> None:
         link_throughput.run(agents=args.throughput_agents)
     if args.only in (None, "failover"):
         failover.run()
+    if args.only in (None, "tasks"):
+        task_writes.run()
 
 
 if __name__ == "__main__":

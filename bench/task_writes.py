@@ -1,0 +1,92 @@
+"""Task writes: how fast the outbox drains into Salesforce, and how long a call waits for its Task.
+
+Both run against the Salesforce stand-in slowed to 50 ms per API call, about what an org
+answers in from a nearby data centre; the real simple-salesforce client does the writing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from proxy.salesforce import open_salesforce
+from proxy.salesforce.standin.org import demo_org
+from proxy.salesforce.tasks import TaskWriter
+from proxy.server import serving_in_thread
+from proxy.settings import Settings
+from proxy.store.sql import SqlStore
+from softphone.calllog import CallLog
+from softphone.events import Direction
+
+LATENCY = 0.05
+
+
+def percentile(samples: list[float], p: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+
+async def _drain(rows: int) -> tuple[float, int]:
+    org = demo_org()
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(database_url=f"sqlite+aiosqlite:///{Path(tmp)}/bench.db")
+        async with SqlStore(settings.database_url) as store, open_salesforce(settings, org) as api:
+            assert api is not None
+            now = time.time()
+            for i in range(rows):
+                log = CallLog(f"b{i}", "1001", Direction.INBOUND, False, "+1650", now)
+                await store.queue_call_log(log, [{"CallObject": log.call_object}], now)
+            await api.object_names()  # sign in before the clock starts
+            org.latency_seconds = LATENCY
+            before = org.api_calls
+            started = time.perf_counter()
+            async with TaskWriter(store, api) as writer:
+                while writer.written < rows:
+                    await asyncio.sleep(0.005)
+            return time.perf_counter() - started, org.api_calls - before
+
+
+def _end_to_task(calls: int) -> list[float]:
+    settings = Settings(
+        demo=True,
+        database_url=f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='bench-')}/bench.db",
+        wrap_up_seconds=0,
+    )
+    samples = []
+    with serving_in_thread(settings) as (base_url, app):
+        org = app.state.services.org
+        org.latency_seconds = LATENCY
+        with httpx.Client(base_url=base_url) as client:
+            for i in range(calls):
+                leg = client.post("/sim/calls", json={"agent": "1001", "ani": "+14155559999"})
+                call_id = leg.json()["call_id"]
+                client.post(f"/sim/calls/{call_id}/answer")
+                time.sleep(0.15)  # the pop's lookup is done; only the Task is measured
+                started = time.perf_counter()
+                client.post(f"/sim/calls/{call_id}/hangup")
+                while not org.tasks(f"{call_id}@1001"):
+                    time.sleep(0.001)
+                samples.append(time.perf_counter() - started)
+                del i
+    return samples
+
+
+def run(rows: int = 200, calls: int = 30) -> None:
+    seconds, api_calls = asyncio.run(_drain(rows))
+    print(f"Task writes: {rows} outbox rows drained, stand-in at {LATENCY * 1000:.0f} ms per call")
+    print(
+        f"  {rows / seconds:,.1f} Tasks/s ({seconds:.2f} s), "
+        f"{api_calls / rows:.2f} API calls per Task"
+    )
+    samples = _end_to_task(calls)
+    ms = [s * 1000 for s in samples]
+    print(f"call end to Task created ({calls} calls, wrap-up off, {LATENCY * 1000:.0f} ms org):")
+    print(
+        f"  p50 {statistics.median(ms):.0f} ms, p99 {percentile(ms, 99):.0f} ms, "
+        f"max {max(ms):.0f} ms"
+    )
