@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
+from proxy import outbox_cli
 from proxy.server import bind, build_server, serve, url_of
 from proxy.settings import Settings
 
@@ -123,6 +124,7 @@ def parser() -> argparse.ArgumentParser:
     call.add_argument("--ivr", action="append", default=[], help="Object.Field=value, repeatable")
     call.add_argument("--queue", default="")
     call.add_argument("--url", default="http://127.0.0.1:8080", help="the running proxy")
+    outbox_cli.add_parser(commands)
     return root
 
 
@@ -130,6 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command == "simulate":
         return _simulate_call(args)
+    if args.command == "outbox":
+        return outbox_cli.run(args)
     return _run(args, demo=args.command == "demo")
 
 

@@ -14,6 +14,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection
 
 from proxy.salesforce.standin.org import StandinOrg, demo_user_id
+from tests.databases import postgres_url
 from tests.harness import RunningProxy, next_message, running_proxy, wait_for_call
 
 # James Okafor's direct line in the demo org (one Contact matches it).
@@ -316,3 +317,21 @@ async def test_favorites_and_history_follow_the_agent_to_every_tab(proxy: Runnin
             "answered",
         )
         assert len(data["favorites"]) == 50
+
+
+async def test_the_whole_flow_runs_on_postgresql(tmp_path: Path) -> None:
+    """With SOFTPHONE_DATABASE_URL on PostgreSQL, a call still ends as its one Task."""
+    async with postgres_url() as url:
+        with running_proxy(tmp_path, database_url=url, wrap_up_seconds=0) as proxy:
+            async with proxy.connect(proxy.sign_in()) as ws:
+                await next_message(ws)
+                call_id = proxy.place_call(ani=JAMES)
+                await wait_for_call(ws, call_id, matching=False)
+                await send(ws, type="answer", call_id=call_id)
+                await wait_for_call(ws, call_id, state="active")
+                await send(ws, type="save_notes", call_id=call_id, notes="on postgres")
+                await next_of(ws, "log", call_id=call_id, notes="on postgres")
+                await send(ws, type="hangup", call_id=call_id)
+                await next_of(ws, "log", call_id=call_id, state="queued")
+            (task,) = eventually(lambda: org_of(proxy).tasks(f"{call_id}@1001"))
+            assert task["Description"] == "on postgres"

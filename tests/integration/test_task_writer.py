@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import time
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -122,10 +124,26 @@ async def test_after_the_last_attempt_the_row_is_dead_with_the_error(proxy: Runn
     assert org.tasks() == []
     org.failures.clear()
     call_object = f"{call_id}@1001"
-    assert proxy.run(store.retry_dead(call_object, time.time()))
-    assert proxy.services.writer is not None
-    proxy.services.writer.wake()
+    env = {**os.environ, "SOFTPHONE_DATABASE_URL": proxy.services.settings.database_url}
+    listed = outbox_cli("--state", "dead", env=env)
+    assert call_object in listed and "UNKNOWN_EXCEPTION" in listed and "1 dead" in listed
+    assert f"queued again: {call_object}" in outbox_cli("--retry-all-dead", env=env)
     eventually(lambda: org.tasks(call_object))
+    assert "not a dead row" in outbox_cli("--retry", call_object, env=env, status=1)
+
+
+def outbox_cli(*args: str, env: dict[str, str], status: int = 0) -> str:
+    """`softphone-proxy outbox ...`, as an admin runs it next to the running proxy."""
+    result = subprocess.run(
+        [sys.executable, "-m", "proxy.cli", "outbox", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == status, result.stderr
+    return result.stdout
 
 
 async def test_a_record_deleted_since_the_call_does_not_lose_the_log(proxy: RunningProxy) -> None:
