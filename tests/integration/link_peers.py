@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import json
-from collections.abc import AsyncIterator
+import pkgutil
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
@@ -130,4 +132,14 @@ class BridgePeer:
         await (await self.connected()).send(json.dumps(frame))
 
 
-PEERS = {"bridge": BridgePeer}
+def _collect() -> dict[str, Callable[[], Peer]]:
+    from tests.integration import peers
+
+    found: dict[str, Callable[[], Peer]] = {"bridge": BridgePeer}
+    for info in pkgutil.iter_modules(peers.__path__):
+        module = importlib.import_module(f"{peers.__name__}.{info.name}")
+        found[module.NAME] = module.PEER
+    return found
+
+
+PEERS = _collect()

@@ -1,0 +1,155 @@
+"""What every CTI link shares: one live connection to a PBX, or to a primary and its standby.
+
+`ReconnectingLink` keeps connecting: a lost connection fails over to the other address at once
+when there are two, a peer that keeps failing gets exponential backoff with jitter (never a
+busy loop), and `prefer(i)` moves to an address on demand (0: back to the primary). Each link
+module implements `_serve(url)`: connect, call `_connected()` once the PBX is usable, put
+events in with `emit()`, a `Snapshot` after every connect, and return or raise when the
+connection ends. Requests waiting for answers are failed when it does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from proxy.errors import LinkUnavailable
+from proxy.resource import Resource
+from softphone.events import LinkEvent
+
+log = logging.getLogger(__name__)
+BACKOFF_FIRST, BACKOFF_CAP = 0.05, 5.0
+_CLOSED = object()
+
+
+class ReconnectingLink(Resource):
+    # A connection that lived this long was working: its loss is a failover, not a flap.
+    stable_seconds = 2.5
+    kind = "link"
+
+    def __init__(self, urls: list[str]) -> None:
+        super().__init__()
+        if not urls:
+            raise ValueError(f"a {self.kind} needs at least one address")
+        self.urls = urls
+        self._index = 0
+        self._events: asyncio.Queue[LinkEvent | object] = asyncio.Queue()
+        self._pending: dict[Any, asyncio.Future[Any]] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._switch = asyncio.Event()
+        self._up = False
+        self.reconnects = 0
+        self.failovers = 0
+        self.connected_at = 0.0
+
+    @property
+    def connected(self) -> bool:
+        return self._up
+
+    @property
+    def active_url(self) -> str:
+        return self.urls[self._index]
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"{self.kind} {self.urls[0]}")
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        self._events.put_nowait(_CLOSED)
+
+    def prefer(self, index: int) -> None:
+        """Move to address `index` now (0: back to the primary), dropping the current one."""
+        if index != self._index:
+            self._index = index % len(self.urls)
+            self._switch.set()
+
+    async def events(self) -> AsyncIterator[LinkEvent]:
+        while True:
+            item = await self._events.get()
+            if item is _CLOSED:
+                return
+            yield item  # type: ignore[misc]
+
+    def emit(self, event: LinkEvent) -> None:
+        self._events.put_nowait(event)
+
+    def _connected(self, url: str, detail: str = "") -> None:
+        self._up = True
+        self.connected_at = time.monotonic()
+        log.info("%s connected to %s%s", self.kind, url, f" ({detail})" if detail else "")
+
+    async def _serve(self, url: str) -> None:
+        """Connect to `url` and serve the connection until it ends (return or raise)."""
+        raise NotImplementedError
+
+    async def _until_switch(self, *work: asyncio.Task[Any]) -> None:
+        """Run a connection's tasks until one ends (its error re-raised) or `prefer()` moves."""
+        switch = asyncio.create_task(self._switch.wait())
+        try:
+            done, _ = await asyncio.wait({*work, switch}, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task is not switch:
+                    task.result()
+        finally:
+            for task in (*work, switch):
+                task.cancel()
+            for task in (*work, switch):
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    async def _run(self) -> None:
+        delay = BACKOFF_FIRST
+        tried = 0
+        while True:
+            url = self.active_url
+            self.connected_at = 0.0
+            self._switch.clear()  # a move asked for before this connect is this connect
+            try:
+                await self._serve(url)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # any failure means: another address, or wait and retry
+                level = logging.WARNING if tried == 0 else logging.INFO
+                log.log(level, "%s %s: %s", self.kind, url, str(exc) or type(exc).__name__)
+            finally:
+                self._up = False
+                self._fail_pending()
+            if self._switch.is_set():  # told to move (prefer): go there now
+                self._switch.clear()
+                tried = 0
+                continue
+            self.reconnects += 1
+            was_connected = self.connected_at > 0
+            # Working means it lasted: a peer that drops right after connecting is flapping,
+            # and flapping gets backoff, not an endless fast loop.
+            lasted = was_connected and time.monotonic() - self.connected_at >= self.stable_seconds
+            if len(self.urls) > 1:
+                self._index = (self._index + 1) % len(self.urls)
+                if was_connected:  # the other address gets its chance at once
+                    self.failovers += 1
+                    log.warning("%s failing over to %s", self.kind, self.active_url)
+            if lasted:
+                tried, delay = 0, BACKOFF_FIRST
+                continue
+            tried += 1
+            if tried < len(self.urls):
+                continue
+            tried = 0
+            with contextlib.suppress(TimeoutError):  # a prefer() during the wait goes at once
+                await asyncio.wait_for(self._switch.wait(), delay * random.uniform(0.5, 1.0))
+            delay = min(delay * 2, BACKOFF_CAP)
+
+    def _fail_pending(self) -> None:
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(LinkUnavailable("The phone system connection was lost"))
+        self._pending.clear()
