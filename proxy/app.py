@@ -145,7 +145,13 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
             )
             board.journal = journal
             await stack.enter_async_context(board)
-            auth = Authenticator(store, settings.session_hours)
+            auth = Authenticator(
+                store,
+                settings.session_hours,
+                max_agents=settings.max_agents,
+                lockout_attempts=settings.lockout_attempts,
+                lockout_minutes=settings.lockout_minutes,
+            )
             app.state.services = Services(
                 settings,
                 store,

@@ -95,6 +95,10 @@ class Settings(BaseSettings):
     task_retry_seconds: float = Field(default=2.0, gt=0)
     # Interaction records (history, call logs, written outbox rows) are kept this many days.
     retention_days: float = Field(default=400.0, gt=0)
+    # Integration seats: at most this many agents signed in at once (0: no limit).
+    max_agents: int = Field(default=0, ge=0)
+    lockout_attempts: int = Field(default=5, ge=1)
+    lockout_minutes: float = Field(default=15.0, gt=0)
     session_hours: float = Field(default=12.0, gt=0)
     max_message_bytes: int = Field(default=64 * 1024, ge=1024)
     # The softphone page and console; the checkout's static/ unless installed elsewhere.

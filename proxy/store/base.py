@@ -75,6 +75,25 @@ class Store(AsyncResource, Protocol):
 
     async def delete_session(self, token_hash: str) -> None: ...
 
+    async def signed_in_agents(self, now: float) -> set[str]:
+        """Addresses holding an unexpired session: the seats in use."""
+        ...
+
+    async def locked_until(self, address: str) -> float:
+        """When the address's lockout ends (0 when it is not locked)."""
+        ...
+
+    async def sign_in_failed(
+        self, address: str, now: float, *, limit: int, window: float, lock_seconds: float
+    ) -> float:
+        """Count a failure (failures older than `window` forgotten); lock at `limit`.
+
+        Returns the lockout's end, or 0.
+        """
+        ...
+
+    async def sign_in_succeeded(self, address: str) -> None: ...
+
     # --- each agent's own data -------------------------------------------------------------
     async def get_settings(self, address: str) -> dict[str, Any] | None:
         """The agent's saved settings (JSON object), or None if never saved."""

@@ -72,6 +72,14 @@ quick_notes = Table(
     Column("text", String(200), nullable=False),
     PrimaryKeyConstraint("address", "text"),
 )
+sign_in_failures = Table(
+    "sign_in_failures",
+    metadata,
+    Column("address", String(80), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_failure", Float, nullable=False),
+    Column("locked_until", Float, nullable=False),
+)
 # One agent's call from its first event to its Task: the durable half of "logged exactly once".
 call_logs = Table(
     "call_logs",

@@ -10,7 +10,7 @@ from proxy.resource import Resource
 from proxy.store.base import AgentKind, AgentRecord
 from proxy.store.calls import CallLogQueries
 from proxy.store.data import AgentDataQueries
-from proxy.store.schema import agents, sessions
+from proxy.store.schema import agents, sessions, sign_in_failures
 
 
 class SqlStore(AgentDataQueries, CallLogQueries, Resource):
@@ -55,6 +55,45 @@ class SqlStore(AgentDataQueries, CallLogQueries, Resource):
     async def delete_session(self, token_hash: str) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(delete(sessions).where(sessions.c.token_hash == token_hash))
+
+    async def signed_in_agents(self, now: float) -> set[str]:
+        query = select(sessions.c.address).where(sessions.c.expires_at > now).distinct()
+        async with self.engine.connect() as conn:
+            return set((await conn.execute(query)).scalars().all())
+
+    async def locked_until(self, address: str) -> float:
+        query = select(sign_in_failures.c.locked_until).where(sign_in_failures.c.address == address)
+        async with self.engine.connect() as conn:
+            until = (await conn.execute(query)).scalar_one_or_none()
+        return float(until or 0.0)
+
+    async def sign_in_failed(
+        self, address: str, now: float, *, limit: int, window: float, lock_seconds: float
+    ) -> float:
+        table = sign_in_failures
+        async with self.engine.begin() as conn:
+            row = (
+                (await conn.execute(select(table).where(table.c.address == address)))
+                .mappings()
+                .first()
+            )
+            recent = row is not None and now - row["last_failure"] < window
+            failures = (row["failures"] if recent and row is not None else 0) + 1
+            locked = now + lock_seconds if failures >= limit else 0.0
+            values = {
+                "address": address,
+                "failures": 0 if locked else failures,
+                "last_failure": now,
+                "locked_until": locked,
+            }
+            await conn.execute(self.upsert(table, values, ["address"]))
+        return locked
+
+    async def sign_in_succeeded(self, address: str) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                delete(sign_in_failures).where(sign_in_failures.c.address == address)
+            )
 
 
 def _agent(row: Any) -> AgentRecord:

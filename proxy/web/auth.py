@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 import secrets
 import time
 from collections.abc import Callable
@@ -20,10 +21,14 @@ _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 
 class SignInFailed(Exception):
-    def __init__(self, code: str, message: str) -> None:
+    """Why a sign-in was refused: wrong_credentials, locked_out (with `retry_after` seconds) or
+    seats_full."""
+
+    def __init__(self, code: str, message: str, retry_after: int = 0) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.retry_after = retry_after
 
 
 def hash_password(password: str) -> str:
@@ -43,20 +48,64 @@ def _verify(stored_hash: str, password: str) -> bool:
 
 class Authenticator:
     def __init__(
-        self, store: Store, session_hours: float, clock: Callable[[], float] = time.time
+        self,
+        store: Store,
+        session_hours: float,
+        clock: Callable[[], float] = time.time,
+        *,
+        max_agents: int = 0,
+        lockout_attempts: int = 5,
+        lockout_minutes: float = 15.0,
     ) -> None:
         self.store = store
         self.session_seconds = session_hours * 3600
         self.clock = clock
+        self.max_agents = max_agents
+        self.lockout_attempts = lockout_attempts
+        self.lockout_seconds = lockout_minutes * 60
+
+    def _locked(self, until: float) -> SignInFailed:
+        minutes = max(1, math.ceil((until - self.clock()) / 60))
+        return SignInFailed(
+            "locked_out",
+            f"Too many wrong passwords: signing in is locked for {minutes} minutes",
+            retry_after=max(1, math.ceil(until - self.clock())),
+        )
 
     async def sign_in(self, address: str, password: str) -> tuple[str, AgentRecord]:
-        """A new session token, or `SignInFailed` that never says which part was wrong."""
-        agent = await self.store.get_agent(address.strip())
+        """A new session token, or `SignInFailed` that never says which part was wrong.
+
+        Unknown addresses are counted and locked like known ones, so the lockout does not
+        reveal who is on the roster either.
+        """
+        address = address.strip()
+        until = await self.store.locked_until(address)
+        if until > self.clock():
+            raise self._locked(until)
+        agent = await self.store.get_agent(address)
         stored = agent.password_hash if agent is not None else _DUMMY_HASH
         # argon2 is deliberately slow: keep it off the event loop.
         ok = await asyncio.to_thread(_verify, stored, password)
         if agent is None or not ok:
+            locked = await self.store.sign_in_failed(
+                address,
+                self.clock(),
+                limit=self.lockout_attempts,
+                window=self.lockout_seconds,
+                lock_seconds=self.lockout_seconds,
+            )
+            if locked:
+                raise self._locked(locked)
             raise SignInFailed("wrong_credentials", "Wrong sign-in address or password")
+        await self.store.sign_in_succeeded(address)
+        if self.max_agents:
+            seated = await self.store.signed_in_agents(self.clock())
+            if agent.address not in seated and len(seated) >= self.max_agents:
+                raise SignInFailed(
+                    "seats_full",
+                    f"All {self.max_agents} softphone seats are in use; "
+                    "ask your administrator to free one",
+                )
         token = secrets.token_urlsafe(32)
         await self.store.create_session(
             _token_hash(token), agent.address, self.clock() + self.session_seconds

@@ -36,7 +36,10 @@ def api_router() -> APIRouter:
         try:
             token, agent = await auth.sign_in(body.address, body.password)
         except SignInFailed as exc:
-            raise HTTPException(401, {"code": exc.code, "message": exc.message}) from None
+            status = {"locked_out": 429, "seats_full": 403}.get(exc.code, 401)
+            headers = {"retry-after": str(exc.retry_after)} if exc.retry_after else None
+            detail = {"code": exc.code, "message": exc.message}
+            raise HTTPException(status, detail, headers=headers) from None
         view = AgentView(address=agent.address, name=agent.name, extension=agent.extension)
         return SessionCreated(token=token, agent=view)
 

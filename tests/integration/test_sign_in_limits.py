@@ -1,0 +1,66 @@
+"""Sign-in limits: lockout after repeated wrong passwords, and the integration seat limit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from tests.harness import running_proxy
+
+
+def sign_in(base_url: str, address: str, password: str) -> httpx.Response:
+    return httpx.post(
+        f"{base_url}/api/v1/sessions", json={"address": address, "password": password}
+    )
+
+
+def test_five_wrong_passwords_lock_the_address_for_fifteen_minutes(tmp_path: Path) -> None:
+    """The fifth wrong password locks 1001 out, even with the right one, and says for how long."""
+    with running_proxy(tmp_path) as proxy:
+        for _ in range(4):
+            assert sign_in(proxy.base_url, "1001", "guess").status_code == 401
+        locked = sign_in(proxy.base_url, "1001", "guess")
+        assert locked.status_code == 429
+        assert locked.json()["detail"] == {
+            "code": "locked_out",
+            "message": "Too many wrong passwords: signing in is locked for 15 minutes",
+        }
+        assert 850 < int(locked.headers["retry-after"]) <= 900
+        right = sign_in(proxy.base_url, "1001", "demo")
+        assert right.status_code == 429 and "token" not in right.text
+        assert sign_in(proxy.base_url, "1002", "demo").status_code == 201  # others unaffected
+
+
+def test_unknown_addresses_lock_the_same_way(tmp_path: Path) -> None:
+    """Probing a made-up address ends in the same lockout, so it reveals nothing."""
+    with running_proxy(tmp_path, lockout_attempts=3) as proxy:
+        codes = [sign_in(proxy.base_url, "nobody", "x").status_code for _ in range(4)]
+        assert codes == [401, 401, 429, 429]
+
+
+def test_a_right_password_resets_the_count(tmp_path: Path) -> None:
+    """Wrong passwords spread between successful sign-ins never add up to a lockout."""
+    with running_proxy(tmp_path, lockout_attempts=3) as proxy:
+        for _ in range(3):
+            assert sign_in(proxy.base_url, "1001", "oops").status_code == 401
+            assert sign_in(proxy.base_url, "1001", "demo").status_code == 201
+
+
+def test_the_seat_limit_refuses_one_agent_too_many(tmp_path: Path) -> None:
+    """With two seats, a third agent is told seats are full; a seated agent signs in again."""
+    with running_proxy(tmp_path, max_agents=2) as proxy:
+        assert sign_in(proxy.base_url, "1001", "demo").status_code == 201
+        assert sign_in(proxy.base_url, "1002", "demo").status_code == 201
+        third = sign_in(proxy.base_url, "1003", "demo")
+        assert third.status_code == 403
+        assert third.json()["detail"]["code"] == "seats_full"
+        assert "2 softphone seats are in use" in third.json()["detail"]["message"]
+        second_tab = sign_in(proxy.base_url, "1001", "demo")
+        assert second_tab.status_code == 201
+        token = second_tab.json()["token"]
+        httpx.delete(
+            f"{proxy.base_url}/api/v1/sessions", headers={"authorization": f"Bearer {token}"}
+        )
+        # 1001 still has the first session: the seat stays taken until both end.
+        assert sign_in(proxy.base_url, "1003", "demo").status_code == 403
