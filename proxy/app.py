@@ -26,7 +26,7 @@ from proxy.simulator.pbx import SimulatedPbx
 from proxy.store import AgentRecord, Store, open_store
 from proxy.switchboard import Switchboard
 from proxy.web.auth import Authenticator, hash_password
-from proxy.web.headers import SecurityHeaders
+from proxy.web.headers import SecurityHeaders, allowed_sources
 from proxy.web.routes import api_router, mount_demo, mount_static
 
 log = logging.getLogger(__name__)
@@ -175,5 +175,5 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
         app.mount("/sim", create_simulator_app(pbx))
     if settings.demo:
         mount_demo(app, settings.static_dir, org)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, sources=allowed_sources(settings.salesforce_my_domains))
     return app

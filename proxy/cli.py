@@ -45,12 +45,19 @@ def _run(args: argparse.Namespace, demo: bool) -> int:
     except (ValidationError, ValueError) as exc:
         print(f"softphone-proxy: {exc}", file=sys.stderr)
         return 2
+    certfile = getattr(args, "certfile", None)
+    if not demo and certfile is None and not args.allow_http:
+        print(
+            "softphone-proxy: give --certfile and --keyfile to serve HTTPS (Salesforce frames "
+            "only https pages), or --allow-http for development or behind a TLS proxy",
+            file=sys.stderr,
+        )
+        return 2
     try:
         sock = bind(args.host, args.port)
     except OSError as exc:
         print(f"softphone-proxy: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 2
-    certfile = getattr(args, "certfile", None)
     server, _ = build_server(
         settings, sock, certfile=certfile, keyfile=getattr(args, "keyfile", None)
     )
@@ -110,6 +117,11 @@ def parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--port", type=int, default=8443)
     serve_cmd.add_argument("--certfile", help="PEM certificate chain for HTTPS")
     serve_cmd.add_argument("--keyfile", help="PEM private key for HTTPS")
+    serve_cmd.add_argument(
+        "--allow-http",
+        action="store_true",
+        help="serve plain HTTP: for development, or behind a proxy that terminates TLS",
+    )
     demo_cmd = commands.add_parser(
         "demo", help="proxy + PBX simulator + Salesforce stand-in + demo console on one port"
     )

@@ -95,6 +95,11 @@ class Settings(BaseSettings):
     task_retry_seconds: float = Field(default=2.0, gt=0)
     # Interaction records (history, call logs, written outbox rows) are kept this many days.
     retention_days: float = Field(default=400.0, gt=0)
+    # The org's My Domain host(s), e.g. acme.my.salesforce.com, allowed to frame the page
+    # besides Salesforce's own domains; and other origins allowed to open agent sockets (the
+    # other proxy of a redundant pair).
+    salesforce_my_domains: list[str] = []
+    allowed_origins: list[str] = []
     # Integration seats: at most this many agents signed in at once (0: no limit).
     max_agents: int = Field(default=0, ge=0)
     lockout_attempts: int = Field(default=5, ge=1)

@@ -13,6 +13,7 @@ import asyncio
 import itertools
 import json
 import logging
+import ssl
 import time
 from urllib.parse import urlsplit, urlunsplit
 
@@ -54,9 +55,10 @@ class BridgeLink(ReconnectingLink):
     kind = "bridge link"
     stable_seconds = STALE_SECONDS
 
-    def __init__(self, ws_urls: list[str]) -> None:
+    def __init__(self, ws_urls: list[str], ssl_context: ssl.SSLContext | None = None) -> None:
         super().__init__(ws_urls)
         self.ws_urls = ws_urls
+        self.ssl_context = ssl_context
         self._ws: ClientConnection | None = None
         self._req_ids = itertools.count(1)
 
@@ -94,8 +96,14 @@ class BridgeLink(ReconnectingLink):
 
     async def _serve(self, url: str) -> None:
         # close_timeout: a peer that has gone silent will not answer our close either.
+        secure = url.startswith("wss:")
         async with websockets.connect(
-            url, max_size=MAX_FRAME_BYTES, ping_interval=None, open_timeout=2, close_timeout=0.5
+            url,
+            max_size=MAX_FRAME_BYTES,
+            ping_interval=None,
+            open_timeout=2,
+            close_timeout=0.5,
+            ssl=(self.ssl_context or True) if secure else None,
         ) as ws:
             await self._session(ws, url)
 
@@ -172,9 +180,15 @@ def open_simulator_link(url: str, *, self_url: str) -> BridgeLink:
     """`sim://`: the built-in simulator served by this proxy, its primary and standby bridge."""
     parts = urlsplit(self_url)
     scheme = "wss" if parts.scheme == "https" else "ws"
+    # Over HTTPS the proxy dials itself on loopback; its certificate names the public host,
+    # not 127.0.0.1, and this connection never leaves the process's own host.
+    own = ssl.create_default_context()
+    own.check_hostname = False
+    own.verify_mode = ssl.CERT_NONE
     return BridgeLink(
         [
             urlunsplit((scheme, parts.netloc, "/sim/bridge", "", "")),
             urlunsplit((scheme, parts.netloc, "/sim/bridge-standby", "", "")),
-        ]
+        ],
+        ssl_context=own if scheme == "wss" else None,
     )

@@ -22,6 +22,7 @@ from proxy.errors import LinkError
 from proxy.settings import Settings
 from proxy.store import AgentRecord
 from proxy.switchboard import AgentCommand, AgentProfile
+from proxy.web.headers import OriginCheck, allowed_sources
 from softphone.errors import CommandRefused, ProtocolError
 from softphone.messages import (
     AgentView,
@@ -52,6 +53,15 @@ OUTBOX_LIMIT = 512
 
 async def serve_agent_socket(ws: WebSocket, services: Services) -> None:
     auth, board = services.auth, services.board
+    settings = services.settings
+    origins = OriginCheck(allowed_sources(settings.salesforce_my_domains), settings.allowed_origins)
+    scheme = "https" if ws.url.scheme == "wss" else "http"
+    own = f"{scheme}://{ws.headers.get('host', '')}"
+    origin = ws.headers.get("origin")
+    if not origins.allows(origin, own):
+        log.warning("agent socket refused: foreign origin %r", origin)
+        await ws.close(1008, "origin not allowed")
+        return
     offered: list[str] = ws.scope.get("subprotocols", [])
     token = next((p.removeprefix("auth.") for p in offered if p.startswith("auth.")), "")
     agent = await auth.agent_for(token)
