@@ -15,6 +15,7 @@ from proxy.desk import AgentDesk
 from proxy.feed import AgentFeed
 from proxy.journal import CallJournal
 from proxy.links import LINKS, open_link
+from proxy.metrics import Metrics
 from proxy.retention import Retention
 from proxy.salesforce import StandinOrg, open_salesforce
 from proxy.salesforce.lookup import RecordMatcher
@@ -57,6 +58,7 @@ class Services:
     org: StandinOrg | None
     # The loop they run on, for callers on other threads (tests, the bench).
     loop: asyncio.AbstractEventLoop
+    metrics: Metrics
 
 
 async def seed_demo_agents(store: Store) -> None:
@@ -77,6 +79,8 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
         work_seconds=settings.sim_work_seconds,
     )
     org = demo_org() if settings.salesforce_url.startswith("standin:") else None
+
+    metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -144,6 +148,7 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
                 )
             )
             board.journal = journal
+            board.pop_decided = metrics.pop_seconds.observe
             await stack.enter_async_context(board)
             auth = Authenticator(
                 store,
@@ -165,6 +170,7 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
                 pbx if simulated else None,
                 org,
                 asyncio.get_running_loop(),
+                metrics,
             )
             yield
 

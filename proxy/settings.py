@@ -100,6 +100,8 @@ class Settings(BaseSettings):
     # other proxy of a redundant pair).
     salesforce_my_domains: list[str] = []
     allowed_origins: list[str] = []
+    # A bearer token /metrics asks for (empty: open, for a scraper on a private network).
+    metrics_token: SecretStr = SecretStr("")
     # Integration seats: at most this many agents signed in at once (0: no limit).
     max_agents: int = Field(default=0, ge=0)
     lockout_attempts: int = Field(default=5, ge=1)

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -76,6 +77,8 @@ class Switchboard(Resource):
         self.desk = desk
         # Set once the journal exists (it asks the switchboard who is in work).
         self.journal: CallJournal | None = None
+        # Seconds from ringing to a decided pop, for the metrics.
+        self.pop_decided: Callable[[float], None] = lambda seconds: None
         self.matcher = matcher
         self.match_settings = match_settings
         self.region = match_settings.region
@@ -84,6 +87,8 @@ class Switchboard(Resource):
         self.acd_groups = acd_groups
         self.clock = clock
         self.profiles: dict[str, AgentProfile] = {}
+        # Open pages per agent: who is online now.
+        self.online: Counter[str] = Counter()
         self._machines: dict[str, CallStateMachine] = {}
         self._statuses: dict[str, AgentStatus] = {}
         self._lookups: set[asyncio.Task[None]] = set()
@@ -127,6 +132,10 @@ class Switchboard(Resource):
 
     def register(self, agent: str, profile: AgentProfile) -> None:
         self.profiles[agent] = profile
+
+    def call_counts(self) -> Counter[CallState]:
+        """Calls in progress by state, across every agent."""
+        return Counter(c.state for m in self._machines.values() for c in m.calls.values())
 
     def in_work(self, agent: str) -> bool:
         return self._statuses.get(agent, AgentStatus()).state == AgentState.WORK
@@ -288,4 +297,5 @@ class Switchboard(Resource):
             pop = NO_POP
         updated = self.machine(call.agent).set_pop(call.call_id, pop)
         if updated is not None:
+            self.pop_decided(self.clock() - call.started_at)
             await self._publish_call(updated)

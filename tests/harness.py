@@ -67,7 +67,9 @@ class RunningProxy:
 
 
 @contextmanager
-def running_proxy(tmp_path: Path, **overrides: Any) -> Iterator[RunningProxy]:
+def running_proxy(
+    tmp_path: Path, *, wait_for_link: bool = True, **overrides: Any
+) -> Iterator[RunningProxy]:
     """The whole proxy in demo mode (simulator + stand-in) unless `overrides` say otherwise."""
     values: dict[str, Any] = {
         "demo": True,
@@ -76,7 +78,8 @@ def running_proxy(tmp_path: Path, **overrides: Any) -> Iterator[RunningProxy]:
     values.update(overrides)
     with serving_in_thread(Settings(**values)) as (base_url, app):
         proxy = RunningProxy(base_url, app)
-        _wait_for_link(proxy)
+        if wait_for_link:
+            _wait_for_link(proxy)
         yield proxy
 
 

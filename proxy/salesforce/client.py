@@ -88,6 +88,8 @@ class SimpleSalesforceApi(Resource):
         self._sf: Salesforce | None = None
         self._renewing = asyncio.Lock()
         self._usage: tuple[int, int] | None = None
+        # Why the last request failed, or "" after a success: for /readyz.
+        self.last_error = ""
 
     async def aclose(self) -> None:
         self.http.close()
@@ -128,7 +130,9 @@ class SimpleSalesforceApi(Resource):
         while True:
             sf = self._sf
             try:
-                return await asyncio.to_thread(self._run, sf, op)
+                result = await asyncio.to_thread(self._run, sf, op)
+                self.last_error = ""
+                return result
             except SalesforceExpiredSession as exc:
                 if renewed or not self.tokens.renewable:
                     raise SalesforceError(
@@ -140,9 +144,13 @@ class SimpleSalesforceApi(Resource):
             except (SimpleSalesforceError, requests.RequestException) as exc:
                 attempt += 1
                 if not idempotent or not _retryable(exc) or attempt >= RETRIES:
-                    if isinstance(exc, SimpleSalesforceError):
-                        raise _error_of(exc) from None
-                    raise SalesforceError("NETWORK_ERROR", str(exc)) from None
+                    error = (
+                        _error_of(exc)
+                        if isinstance(exc, SimpleSalesforceError)
+                        else SalesforceError("NETWORK_ERROR", str(exc))
+                    )
+                    self.last_error = error.code
+                    raise error from None
                 delay = BACKOFF_SECONDS * 2 ** (attempt - 1)
                 log.warning("Salesforce request failed (%s); retry in %.1fs", exc, delay)
                 await asyncio.sleep(delay)

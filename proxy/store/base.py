@@ -142,6 +142,10 @@ class Store(AsyncResource, Protocol):
 
     async def outbox_rows(self, state: OutboxState | None = None) -> list[OutboxRow]: ...
 
+    async def outbox_counts(self) -> dict[str, int]:
+        """Rows by state: pending, written, dead (states with none are 0)."""
+        ...
+
     async def begin_attempt(self, call_object: str, now: float) -> None:
         """Count an attempt before it is made, so a crash mid-write is known after restart."""
         ...

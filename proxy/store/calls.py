@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from proxy.store.base import OutboxRow, OutboxState, PurgeCounts
 from proxy.store.data import history_values
@@ -85,6 +85,12 @@ class CallLogQueries(SqlBase):
             query = query.where(outbox.c.state == state)
         async with self.engine.connect() as conn:
             return [_row(r) for r in (await conn.execute(query)).mappings().all()]
+
+    async def outbox_counts(self) -> dict[str, int]:
+        query = select(outbox.c.state, func.count()).group_by(outbox.c.state)
+        async with self.engine.connect() as conn:
+            found = {str(state): int(n) for state, n in (await conn.execute(query)).all()}
+        return {s: found.get(s, 0) for s in ("pending", "written", "dead")}
 
     async def _update(self, call_object: str, **values: Any) -> int:
         statement = update(outbox).where(outbox.c.call_object == call_object).values(**values)

@@ -72,7 +72,11 @@ async def serve_agent_socket(ws: WebSocket, services: Services) -> None:
         await ws.close(1008, "not signed in")
         return
     board.register(agent.address, AgentProfile(agent.kind, agent.salesforce_user_id))
-    await AgentConnection(ws, agent, services).run()
+    board.online[agent.address] += 1
+    try:
+        await AgentConnection(ws, agent, services).run()
+    finally:
+        board.online[agent.address] -= 1
 
 
 class AgentConnection:

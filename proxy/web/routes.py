@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, FastAPI, Header, HTTPException, Request, WebSocket
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
+from proxy.metrics import CONTENT_TYPE
 from proxy.salesforce.standin.org import StandinOrg
 from proxy.web.agent_socket import serve_agent_socket
 from proxy.web.auth import SignInFailed
 from softphone.messages import AgentView
+
+if TYPE_CHECKING:
+    from proxy.app import Services
 
 
 class SignIn(BaseModel):
@@ -33,13 +39,16 @@ def api_router() -> APIRouter:
     @router.post("/api/v1/sessions", status_code=201, responses={401: {"description": "refused"}})
     async def sign_in(body: SignIn, request: Request) -> SessionCreated:
         auth = request.app.state.services.auth
+        metrics = request.app.state.services.metrics
         try:
             token, agent = await auth.sign_in(body.address, body.password)
         except SignInFailed as exc:
+            metrics.sign_ins.labels(exc.code).inc()
             status = {"locked_out": 429, "seats_full": 403}.get(exc.code, 401)
             headers = {"retry-after": str(exc.retry_after)} if exc.retry_after else None
             detail = {"code": exc.code, "message": exc.message}
             raise HTTPException(status, detail, headers=headers) from None
+        metrics.sign_ins.labels("ok").inc()
         view = AgentView(address=agent.address, name=agent.name, extension=agent.extension)
         return SessionCreated(token=token, agent=view)
 
@@ -50,7 +59,25 @@ def api_router() -> APIRouter:
 
     @router.get("/healthz")
     async def healthz() -> dict[str, str]:
+        """Alive: the process answers (a load balancer's liveness probe)."""
         return {"status": "ok"}
+
+    @router.get("/readyz", responses={503: {"description": "not ready"}})
+    async def readyz(request: Request) -> JSONResponse:
+        """Ready: the CTI link is up, the store answers, Salesforce's last answer was good."""
+        checks = await readiness(request.app.state.services)
+        ok = all(c == "ok" for c in checks.values())
+        return JSONResponse({"ready": ok, **checks}, status_code=200 if ok else 503)
+
+    @router.get("/metrics")
+    async def metrics_page(request: Request, authorization: str = Header(default="")) -> Response:
+        """Prometheus metrics; with SOFTPHONE_METRICS_TOKEN set, only for that bearer token."""
+        services = request.app.state.services
+        token = services.settings.metrics_token.get_secret_value()
+        if token and not secrets.compare_digest(authorization, f"Bearer {token}"):
+            return Response(status_code=401, headers={"www-authenticate": "Bearer"})
+        await services.metrics.refresh(services)
+        return Response(services.metrics.render(), media_type=CONTENT_TYPE)
 
     @router.websocket("/ws/agent")
     async def agent_socket(ws: WebSocket) -> None:
@@ -58,6 +85,19 @@ def api_router() -> APIRouter:
         await serve_agent_socket(ws, services)
 
     return router
+
+
+async def readiness(services: Services) -> dict[str, str]:
+    checks = {"link": "ok" if services.board.link.connected else "not connected"}
+    try:
+        await services.store.outbox_counts()
+        checks["store"] = "ok"
+    except Exception as exc:  # any database error means not ready, said plainly
+        checks["store"] = f"error: {type(exc).__name__}"
+    api = services.board.matcher.api
+    error = getattr(api, "last_error", "") if api is not None else ""
+    checks["salesforce"] = "ok" if not error else f"error: {error}"
+    return checks
 
 
 def mount_static(app: FastAPI, static: Path) -> None:
