@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import os
 import sys
 import tempfile
@@ -16,6 +15,7 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from proxy import outbox_cli
+from proxy.logs import configure_logging
 from proxy.server import bind, build_server, serve, url_of
 from proxy.settings import Settings
 
@@ -36,12 +36,10 @@ def _settings(demo: bool) -> Settings:
 
 
 def _run(args: argparse.Namespace, demo: bool) -> int:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     try:
         settings = _settings(demo)
         settings.check()
+        configure_logging(settings)
     except (ValidationError, ValueError) as exc:
         print(f"softphone-proxy: {exc}", file=sys.stderr)
         return 2
@@ -59,7 +57,11 @@ def _run(args: argparse.Namespace, demo: bool) -> int:
         print(f"softphone-proxy: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 2
     server, _ = build_server(
-        settings, sock, certfile=certfile, keyfile=getattr(args, "keyfile", None)
+        settings,
+        sock,
+        certfile=certfile,
+        keyfile=getattr(args, "keyfile", None),
+        own_logging=True,
     )
     base = url_of(sock, tls=certfile is not None)
 

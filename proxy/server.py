@@ -45,7 +45,10 @@ def build_server(
     certfile: str | None = None,
     keyfile: str | None = None,
     log_level: str = "info",
+    own_logging: bool = False,
 ) -> tuple[uvicorn.Server, FastAPI]:
+    """The uvicorn server for the app on `sock`; `own_logging`: uvicorn's lines go through
+    the proxy's logging (JSON, redaction) instead of uvicorn's own handlers."""
     app = create_app(settings, self_url=url_of(sock, tls=certfile is not None))
     config = uvicorn.Config(
         app,
@@ -55,7 +58,8 @@ def build_server(
         ws_ping_timeout=20,
         ssl_certfile=certfile,
         ssl_keyfile=keyfile,
-        log_level=log_level,
+        log_level=None if own_logging else log_level,
+        log_config=None if own_logging else uvicorn.config.LOGGING_CONFIG,
         access_log=False,
         timeout_graceful_shutdown=5,
     )

@@ -100,6 +100,15 @@ class Settings(BaseSettings):
     # other proxy of a redundant pair).
     salesforce_my_domains: list[str] = []
     allowed_origins: list[str] = []
+    # Logs: "text" or "json" lines on stderr; a level overall and per module
+    # (e.g. {"proxy.links": "DEBUG", "proxy.salesforce": "WARNING"}).
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "debug", "info", "warning", "error"] = (
+        "INFO"
+    )
+    log_levels: dict[str, str] = {}
+    # The /admin page's sign-in (user "admin"); the page is off while this is empty.
+    admin_password: SecretStr = SecretStr("")
     # A bearer token /metrics asks for (empty: open, for a scraper on a private network).
     metrics_token: SecretStr = SecretStr("")
     # Integration seats: at most this many agents signed in at once (0: no limit).
