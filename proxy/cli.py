@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from proxy import outbox_cli
+from proxy import agents_cli, outbox_cli
 from proxy.logs import configure_logging
 from proxy.server import bind, build_server, serve, url_of
 from proxy.settings import Settings
@@ -139,6 +139,7 @@ def parser() -> argparse.ArgumentParser:
     call.add_argument("--queue", default="")
     call.add_argument("--url", default="http://127.0.0.1:8080", help="the running proxy")
     outbox_cli.add_parser(commands)
+    agents_cli.add_parser(commands)
     return root
 
 
@@ -148,6 +149,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _simulate_call(args)
     if args.command == "outbox":
         return outbox_cli.run(args)
+    if args.command == "agents":
+        return agents_cli.run(args)
     return _run(args, demo=args.command == "demo")
 
 

@@ -67,6 +67,10 @@ class Store(AsyncResource, Protocol):
 
     async def list_agents(self) -> list[AgentRecord]: ...
 
+    async def delete_agent(self, address: str) -> bool:
+        """Remove the agent and end their sessions; False if there was no such agent."""
+        ...
+
     async def create_session(self, token_hash: str, address: str, expires_at: float) -> None: ...
 
     async def session_agent(self, token_hash: str, now: float) -> str | None:

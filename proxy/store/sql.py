@@ -36,6 +36,12 @@ class SqlStore(AgentDataQueries, CallLogQueries, Resource):
             rows = await conn.execute(select(agents).order_by(agents.c.address))
             return [_agent(row._mapping) for row in rows]
 
+    async def delete_agent(self, address: str) -> bool:
+        async with self.engine.begin() as conn:
+            await conn.execute(delete(sessions).where(sessions.c.address == address))
+            gone = await conn.execute(delete(agents).where(agents.c.address == address))
+        return bool(gone.rowcount)
+
     async def create_session(self, token_hash: str, address: str, expires_at: float) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(

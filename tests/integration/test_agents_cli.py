@@ -1,0 +1,116 @@
+"""`softphone-proxy agents`: the roster an admin keeps, used by the running proxy's sign-in."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from tests.harness import running_proxy
+
+
+def agents(
+    db: Path, *args: str, stdin: str = "", status: int = 0
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SOFTPHONE_DATABASE_URL": f"sqlite+aiosqlite:///{db}"}
+    result = subprocess.run(
+        [sys.executable, "-m", "proxy.cli", "agents", *args],
+        input=stdin,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == status, result.stderr
+    return result
+
+
+def signs_in(base_url: str, address: str, password: str) -> bool:
+    body = {"address": address, "password": password}
+    return httpx.post(f"{base_url}/api/v1/sessions", json=body).status_code == 201
+
+
+def test_add_list_passwd_remove(tmp_path: Path) -> None:
+    """An agent added from the command line signs in; a new password replaces the old; removed
+    agents cannot sign in."""
+    db = tmp_path / "roster.db"
+    agents(
+        db,
+        "add",
+        "maria@acme.example",
+        "--name",
+        "María Núñez",
+        "--extension",
+        "2201",
+        "--kind",
+        "hot_desk",
+        "--salesforce-user-id",
+        "005000000000001AAA",
+        "--password-stdin",
+        stdin="correct horse\n",
+    )
+    listed = agents(db, "list").stdout
+    assert "maria@acme.example" in listed and "2201" in listed and "María Núñez" in listed
+    assert "correct horse" not in listed
+    with running_proxy(tmp_path, database_url=f"sqlite+aiosqlite:///{db}", demo=False) as proxy:
+        assert signs_in(proxy.base_url, "maria@acme.example", "correct horse")
+        agents(db, "passwd", "maria@acme.example", "--password-stdin", stdin="battery staple\n")
+        assert not signs_in(proxy.base_url, "maria@acme.example", "correct horse")
+        assert signs_in(proxy.base_url, "maria@acme.example", "battery staple")
+        agents(db, "remove", "maria@acme.example")
+        assert not signs_in(proxy.base_url, "maria@acme.example", "battery staple")
+    missing = agents(db, "remove", "maria@acme.example", status=1)
+    assert "no agent" in missing.stderr
+
+
+def test_bad_entries_are_refused_with_the_reason(tmp_path: Path) -> None:
+    """A short password, letters in an extension or a malformed User Id are refused plainly."""
+    db = tmp_path / "roster.db"
+    short = agents(
+        db,
+        "add",
+        "a1",
+        "--name",
+        "A",
+        "--extension",
+        "1",
+        "--password-stdin",
+        stdin="short\n",
+        status=2,
+    )
+    assert "at least 8 characters" in short.stderr
+    bad_ext = agents(
+        db,
+        "add",
+        "a1",
+        "--name",
+        "A",
+        "--extension",
+        "12a",
+        "--password-stdin",
+        stdin="long enough\n",
+        status=2,
+    )
+    assert "digits only" in bad_ext.stderr
+    assert agents(db, "list").stdout == ""
+
+
+def test_csv_import_is_all_or_nothing(tmp_path: Path) -> None:
+    """A CSV with one bad row imports nothing and names the line; fixed, it imports all."""
+    db = tmp_path / "roster.db"
+    good = "2301,Ann Lee,2301,acd,first-password,\n2302,Bo Chen,2302,regular,second-password,\n"
+    csv_file = tmp_path / "roster.csv"
+    header = "address,name,extension,kind,password,salesforce_user_id\n"
+    csv_file.write_text(header + good + "2303,Cy,ext3,acd,third-password,\n")
+    refused = agents(db, "import", str(csv_file), status=2)
+    assert "nothing imported" in refused.stderr and "line 4: extension 'ext3'" in refused.stderr
+    assert agents(db, "list").stdout == ""
+    csv_file.write_text(header + good)
+    assert "imported 2 agents" in agents(db, "import", str(csv_file)).stdout
+    listed = agents(db, "list").stdout.splitlines()
+    assert [line.split()[0] for line in listed] == ["2301", "2302"]
+    assert "first-password" not in (db.read_bytes().decode("latin-1"))
