@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from proxy import agents_cli, outbox_cli
+from proxy.callcenter import MODES, CallCenterError, CallCenterOptions, callcenter_xml
 from proxy.logs import configure_logging
 from proxy.server import bind, build_server, serve, url_of
 from proxy.settings import Settings
@@ -111,6 +112,42 @@ def _simulate_call(args: argparse.Namespace) -> int:
     return 0
 
 
+def _callcenter_xml(args: argparse.Namespace) -> int:
+    options = CallCenterOptions(
+        url=args.url,
+        vendor=args.vendor,
+        mode=args.mode,
+        name=args.name,
+        display_name=args.display_name,
+        standby_url=args.standby_url,
+        timeout_ms=args.timeout_ms,
+        height=args.height,
+        width=args.width,
+        outside_prefix=args.outside_prefix,
+        long_distance_prefix=args.long_distance_prefix,
+        international_prefix=args.international_prefix,
+    )
+    try:
+        xml = callcenter_xml(options)
+    except CallCenterError as exc:
+        print(f"softphone-proxy callcenter-xml: {exc}", file=sys.stderr)
+        return 2
+    if args.output == "-":
+        sys.stdout.write(xml.decode())
+    else:
+        try:
+            with open(args.output, "wb") as out:
+                out.write(xml)
+        except OSError as exc:
+            print(
+                f"softphone-proxy callcenter-xml: cannot write {args.output}: {exc}",
+                file=sys.stderr,
+            )
+            return 2
+        print(f"wrote {args.output}: import it in Setup > Call Centers > Import")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="softphone-proxy", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
@@ -138,6 +175,22 @@ def parser() -> argparse.ArgumentParser:
     call.add_argument("--ivr", action="append", default=[], help="Object.Field=value, repeatable")
     call.add_argument("--queue", default="")
     call.add_argument("--url", default="http://127.0.0.1:8080", help="the running proxy")
+    xml = commands.add_parser(
+        "callcenter-xml", help="write the call center definition to import into Salesforce"
+    )
+    xml.add_argument("--url", required=True, help="https://host/softphone/softphone.html")
+    xml.add_argument("--vendor", choices=["maxacd", "mivoice", "generic"], default="generic")
+    xml.add_argument("--mode", choices=list(MODES), default="Classic_and_Lightning")
+    xml.add_argument("--name", default="", help="internal name (a letter, then letters/digits)")
+    xml.add_argument("--display-name", default="")
+    xml.add_argument("--standby-url", default="", help="loaded when the main URL fails")
+    xml.add_argument("--timeout-ms", type=int, default=5000, help="before the standby URL")
+    xml.add_argument("--height", type=int, default=480)
+    xml.add_argument("--width", type=int, default=320)
+    xml.add_argument("--outside-prefix", default="9")
+    xml.add_argument("--long-distance-prefix", default="1")
+    xml.add_argument("--international-prefix", default="011")
+    xml.add_argument("--output", "-o", default="-", help="file to write (default: stdout)")
     outbox_cli.add_parser(commands)
     agents_cli.add_parser(commands)
     return root
@@ -147,6 +200,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command == "simulate":
         return _simulate_call(args)
+    if args.command == "callcenter-xml":
+        return _callcenter_xml(args)
     if args.command == "outbox":
         return outbox_cli.run(args)
     if args.command == "agents":
