@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from proxy import agents_cli, outbox_cli
+from proxy import agents_cli, ops_cli, outbox_cli
 from proxy.callcenter import MODES, CallCenterError, CallCenterOptions, callcenter_xml
 from proxy.logs import configure_logging
 from proxy.server import bind, build_server, serve, url_of
@@ -192,6 +192,7 @@ def parser() -> argparse.ArgumentParser:
     xml.add_argument("--international-prefix", default="011")
     xml.add_argument("--output", "-o", default="-", help="file to write (default: stdout)")
     outbox_cli.add_parser(commands)
+    ops_cli.add_parsers(commands)
     agents_cli.add_parser(commands)
     return root
 
@@ -202,6 +203,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _simulate_call(args)
     if args.command == "callcenter-xml":
         return _callcenter_xml(args)
+    if args.command == "check":
+        return ops_cli.main_check(args)
+    if args.command == "support-bundle":
+        return ops_cli.main_bundle(args)
     if args.command == "outbox":
         return outbox_cli.run(args)
     if args.command == "agents":
