@@ -26,6 +26,7 @@ from proxy.simulator.api import create_simulator_app
 from proxy.simulator.pbx import SimulatedPbx
 from proxy.store import AgentRecord, Store, open_store
 from proxy.switchboard import Switchboard
+from proxy.web.admin import admin_router
 from proxy.web.auth import Authenticator, hash_password
 from proxy.web.headers import SecurityHeaders, allowed_sources
 from proxy.web.routes import api_router, mount_demo, mount_static
@@ -176,6 +177,7 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
 
     app = FastAPI(title="softphone-proxy", version="0.1.0", lifespan=lifespan)
     app.include_router(api_router())
+    app.include_router(admin_router())
     mount_static(app, settings.static_dir)
     if simulated:
         app.mount("/sim", create_simulator_app(pbx))

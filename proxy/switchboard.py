@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -42,12 +42,21 @@ from softphone.messages import (
     StatusView,
 )
 from softphone.phone import mask
-from softphone.pops import NO_POP
+from softphone.pops import NO_POP, Pop
 
 log = logging.getLogger(__name__)
 AgentCommand = (
     CallCommand | NumberCommand | Dial | Dtmf | SetState | AcdGroup | CancelWork | Presence
 )
+
+
+@dataclass(frozen=True)
+class RecentPop:
+    at: float
+    call_id: str
+    agent: str
+    pop: Pop
+    seconds: float
 
 
 @dataclass(frozen=True)
@@ -77,6 +86,8 @@ class Switchboard(Resource):
         self.desk = desk
         # Set once the journal exists (it asks the switchboard who is in work).
         self.journal: CallJournal | None = None
+        # The last pops decided, for the admin page.
+        self.recent_pops: deque[RecentPop] = deque(maxlen=50)
         # Seconds from ringing to a decided pop, for the metrics.
         self.pop_decided: Callable[[float], None] = lambda seconds: None
         self.matcher = matcher
@@ -297,5 +308,7 @@ class Switchboard(Resource):
             pop = NO_POP
         updated = self.machine(call.agent).set_pop(call.call_id, pop)
         if updated is not None:
-            self.pop_decided(self.clock() - call.started_at)
+            latency = self.clock() - call.started_at
+            self.pop_decided(latency)
+            self.recent_pops.append(RecentPop(self.clock(), call.call_id, call.agent, pop, latency))
             await self._publish_call(updated)
