@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Literal
 
@@ -12,6 +13,14 @@ from softphone.agentdata import AgentSettings
 from softphone.calllog import DEFAULT_WRAP_UP_ACTIONS, WrapUpAction, WrapUpRules
 from softphone.dialing import DialingOptions
 from softphone.matching import MatchSettings
+
+
+def default_static_dir() -> Path:
+    """The checkout's static/ when running from one, else where the wheel installed it."""
+    checkout = Path(__file__).resolve().parents[1] / "static"
+    if checkout.is_dir():
+        return checkout
+    return Path(sys.prefix) / "share" / "softphone-proxy" / "static"
 
 
 class Settings(BaseSettings):
@@ -118,7 +127,7 @@ class Settings(BaseSettings):
     session_hours: float = Field(default=12.0, gt=0)
     max_message_bytes: int = Field(default=64 * 1024, ge=1024)
     # The softphone page and console; the checkout's static/ unless installed elsewhere.
-    static_dir: Path = Path(__file__).resolve().parents[1] / "static"
+    static_dir: Path = Field(default_factory=lambda: default_static_dir())
     # Demo mode adds the demo console, the demo agents and the Open CTI stand-in script.
     demo: bool = False
 
