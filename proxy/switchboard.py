@@ -152,11 +152,17 @@ class Switchboard(Resource):
         return self._statuses.get(agent, AgentStatus()).state == AgentState.WORK
 
     async def _publish_call(self, call: Call) -> None:
-        # The journal saves the call's log first: a page never sees a call the log lacks.
-        if self.journal is not None:
-            await self.journal.observe(call)
         view = CallView.of(call, self.region)
+        # A ring reaches the pages before its log is saved: the pop is the hurry, and a call
+        # that only rang is not logged unless missed calls are (and then the PBX's snapshot
+        # after a restart brings it back). Anything later is saved first, so no answered or
+        # ended call is ever shown that the log does not have.
+        first_ring = call.state in (CallState.RINGING, CallState.DIALING)
+        if self.journal is not None and not first_ring:
+            await self.journal.observe(call)
         await self.feed.publish(call.agent, lambda seq: CallUpdate(seq=seq, call=view))
+        if self.journal is not None and first_ring:
+            await self.journal.observe(call)
 
     async def _publish_status(self, agent: str) -> None:
         view = self.status_view(agent)
