@@ -149,6 +149,13 @@ class QuickNoteEdit(_Message):
     text: str = Field(min_length=1, max_length=200)
 
 
+class Search(_Message):
+    """Find Contacts, Leads and Accounts by name or number, to dial or to log the call against."""
+
+    type: Literal["search"]
+    query: str = Field(min_length=2, max_length=80)
+
+
 ClientMessage = Annotated[
     Hello
     | CallCommand
@@ -167,7 +174,8 @@ ClientMessage = Annotated[
     | SaveSettings
     | FavoriteAdd
     | FavoriteRemove
-    | QuickNoteEdit,
+    | QuickNoteEdit
+    | Search,
     Field(discriminator="type"),
 ]
 _client_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
@@ -350,6 +358,16 @@ class LogUpdate(_Message):
     log: LogView
     # After a wrap-up action: what the page does next ("new_task": open a new Task form).
     then: str = ""
+
+
+class SearchResults(_Message):
+    """The answer to one `search`, to the page that asked only."""
+
+    type: Literal["search_results"] = "search_results"
+    query: str
+    records: tuple[RecordRef, ...]
+    # A phone number per record id, for click-to-dial from the results.
+    phones: dict[str, str]
 
 
 class AgentUpdate(_Message):

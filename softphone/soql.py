@@ -50,6 +50,17 @@ def sosl_phone_search(variants: tuple[str, ...], returning: dict[str, tuple[str,
     return f"FIND {{{terms}}} IN PHONE FIELDS RETURNING {objects}"
 
 
+def sosl_name_search(words: list[str], returning: dict[str, tuple[str, ...]], limit: int) -> str:
+    """Records whose name has every word, the last one as a prefix (as agents type)."""
+    if not words:
+        raise ValueError("a name search needs at least one word")
+    terms = " ".join(escape_sosl(w) for w in words) + "*"
+    objects = ", ".join(
+        f"{_name(obj)}({', '.join(_name(f) for f in fields)})" for obj, fields in returning.items()
+    )
+    return f"FIND {{{terms}}} IN NAME FIELDS RETURNING {objects} LIMIT {int(limit)}"
+
+
 def soql_field_equals(
     obj: str, fields: tuple[str, ...], field: str, value: str, *, start_with: bool, limit: int
 ) -> str:

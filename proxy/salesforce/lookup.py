@@ -22,11 +22,12 @@ from proxy.errors import SalesforceError
 from proxy.salesforce.base import ObjectDescription, Record, SalesforceApi
 from softphone import matching
 from softphone.calls import Call
+from softphone.errors import CommandRefused
 from softphone.ivr import IvrEntry
 from softphone.matching import IvrLookup, KnownRecords, MatchSettings, PhoneLookup
-from softphone.phone import mask
+from softphone.phone import mask, search_variants
 from softphone.pops import Pop, RecordRef
-from softphone.soql import soql_field_equals, sosl_phone_search
+from softphone.soql import soql_field_equals, sosl_name_search, sosl_phone_search
 
 log = logging.getLogger(__name__)
 IVR_LIMIT = 10
@@ -75,6 +76,44 @@ class RecordMatcher:
     def budget_left(self) -> int | None:
         usage = self.api.api_usage if self.api is not None else None
         return None if usage is None else usage[1] - usage[0]
+
+    async def search_people(
+        self, text: str, settings: MatchSettings, limit: int = 20
+    ) -> tuple[list[RecordRef], dict[str, str]]:
+        """Contacts, Leads and Accounts by name or number, for the agent's search field.
+
+        One API call per search. Refused (`CommandRefused` "search_unavailable") without an
+        integration user or below the API budget floor: the page then searches in the agent's
+        own Salesforce session instead.
+        """
+        left = self.budget_left
+        if self.api is None or (left is not None and left < self.budget_floor):
+            raise CommandRefused(
+                "search_unavailable", "Search here is unavailable; use Salesforce's search"
+            )
+        returning = {
+            obj: ("Id", "Name", *matching.PHONE_FIELDS[obj])
+            for obj in ("Contact", "Lead", "Account")
+        }
+        digits = "".join(c for c in text if c.isdigit())
+        if len(digits) >= 4 and len(digits) >= len(text.replace(" ", "")) - 4:
+            sosl = sosl_phone_search(search_variants(text, settings.region), returning)
+        else:
+            words = [w for w in text.split() if w]
+            sosl = sosl_name_search(words, returning, limit)
+        records = (await self.api.search(sosl))[:limit]
+        refs = [
+            RecordRef(object=str(r["attributes"]["type"]), id=str(r["Id"]), name=str(r["Name"]))
+            for r in records
+        ]
+        phones = {
+            str(r["Id"]): next(
+                (str(r[f]) for f in matching.PHONE_FIELDS[r["attributes"]["type"]] if r.get(f)),
+                "",
+            )
+            for r in records
+        }
+        return refs, {k: v for k, v in phones.items() if v}
 
     async def match(self, call: Call, settings: MatchSettings, owner_id: str = "") -> Pop:
         plan = matching.plan_lookup(call, settings)

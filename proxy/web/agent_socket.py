@@ -12,13 +12,14 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from proxy.bus import Message, SlowConsumer, Subscription
-from proxy.errors import LinkError
+from proxy.errors import LinkError, SalesforceError
 from proxy.settings import Settings
 from proxy.store import AgentRecord
 from proxy.switchboard import AgentCommand, AgentProfile
@@ -37,6 +38,8 @@ from softphone.messages import (
     QuickNoteEdit,
     SaveNotes,
     SaveSettings,
+    Search,
+    SearchResults,
     Welcome,
     WrapUp,
     WrapUpView,
@@ -49,6 +52,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 PROTOCOL = "softphone.v2"
 OUTBOX_LIMIT = 512
+# Each search costs one API call: a page may search at most this often (type-ahead pages
+# debounce well under it).
+SEARCH_INTERVAL = 0.3
 
 
 async def serve_agent_socket(ws: WebSocket, services: Services) -> None:
@@ -88,6 +94,7 @@ class AgentConnection:
         self.desk = services.desk
         self.journal = services.journal
         self.wrap_up = _wrap_up_view(services.settings)
+        self.last_search = -SEARCH_INTERVAL
         self.outbox: asyncio.Queue[str] = asyncio.Queue(OUTBOX_LIMIT)
         # Events at or below this sequence are already in the last snapshot sent.
         self.floor = 0
@@ -183,6 +190,19 @@ class AgentConnection:
         except LinkError as exc:
             self.enqueue(ErrorMessage(code=exc.code, message=str(exc), call_id=call_id))
 
+    async def _search(self, query: str) -> None:
+        now = time.monotonic()
+        if now - self.last_search < SEARCH_INTERVAL:
+            raise CommandRefused("slow_down", "One search at a time; try again in a moment")
+        self.last_search = now
+        try:
+            records, phones = await self.board.matcher.search_people(
+                query, self.board.match_settings
+            )
+        except SalesforceError as exc:
+            raise CommandRefused("search_failed", f"Salesforce search failed: {exc.code}") from None
+        self.enqueue(SearchResults(query=query, records=tuple(records), phones=phones))
+
     async def _act(self, message: BaseModel) -> None:
         """Carry out one command for this socket's own agent (never another's)."""
         me = self.agent.address
@@ -204,6 +224,8 @@ class AgentConnection:
             await self.desk.add_favorite(me, message.favorite)
         elif isinstance(message, FavoriteRemove):
             await self.desk.remove_favorite(me, message.number)
+        elif isinstance(message, Search):
+            await self._search(message.query)
         elif isinstance(message, QuickNoteEdit):
             if message.type == "quick_note_add":
                 await self.desk.add_quick_note(me, message.text)

@@ -74,12 +74,17 @@ def _project(obj: str, record: Record, fields: list[str]) -> Record:
 
 def run_sosl(org: StandinOrg, sosl: str) -> list[Record]:
     match = re.fullmatch(
-        r"\s*FIND\s*\{(?P<terms>(?:\\.|[^}\\])*)\}\s*IN\s+PHONE\s+FIELDS\s+RETURNING\s+(?P<ret>.+)",
+        r"\s*FIND\s*\{(?P<terms>(?:\\.|[^}\\])*)\}\s*IN\s+(?P<group>PHONE|NAME)\s+FIELDS"
+        r"\s+RETURNING\s+(?P<ret>.+?)(?:\s+LIMIT\s+(?P<limit>\d+))?\s*",
         sosl,
         re.IGNORECASE | re.DOTALL,
     )
     if match is None:
-        raise QueryError("MALFORMED_SEARCH", "expected FIND {...} IN PHONE FIELDS RETURNING ...")
+        raise QueryError(
+            "MALFORMED_SEARCH", "expected FIND {...} IN PHONE|NAME FIELDS RETURNING ..."
+        )
+    if match["group"].upper() == "NAME":
+        return _name_search(org, match["terms"], match["ret"], int(match["limit"] or 2000))
     terms = _sosl_terms(match["terms"])
     found: list[Record] = []
     for obj, fields_text in re.findall(r"(\w+)\s*\(([^)]*)\)", match["ret"]):
@@ -95,6 +100,24 @@ def run_sosl(org: StandinOrg, sosl: str) -> list[Record]:
             ):
                 found.append(_project(obj, record, fields))
     return found
+
+
+def _name_search(org: StandinOrg, raw: str, returning: str, limit: int) -> list[Record]:
+    """Name search as SOSL does it: every word must start a word of the record's name; a
+    trailing unescaped * is the only wildcard allowed."""
+    prefix = raw.rstrip().endswith("*") and not raw.rstrip().endswith("\\*")
+    (text,) = _sosl_terms(raw.rstrip()[:-1] if prefix else raw)
+    words = [w.casefold() for w in text.split()]
+    found: list[Record] = []
+    for obj, fields_text in re.findall(r"(\w+)\s*\(([^)]*)\)", returning):
+        if obj not in SCHEMA:
+            raise QueryError("INVALID_TYPE", f"sObject type '{obj}' is not supported")
+        fields = _fields_of(obj, fields_text)
+        for record in org.records.get(obj, []):
+            name_words = str(record.get("Name") or "").casefold().split()
+            if all(any(n.startswith(w) for n in name_words) for w in words):
+                found.append(_project(obj, record, fields))
+    return found[:limit]
 
 
 _UNESCAPE = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f"}
