@@ -36,7 +36,8 @@ export class AgentSocket {
       }
       if (message.type === "welcome") {
         this.lastSeq = message.seq;
-      } else if (message.type === "call") {
+      } else if (typeof message.seq === "number") {
+        // Calls, agent state, call logs and agent data share one numbered stream per agent.
         if (message.seq <= this.lastSeq) return; // already in the snapshot
         // A gap means an event went missing: ask for a fresh snapshot.
         if (message.seq > this.lastSeq + 1) this.send({ type: "hello", last_seq: this.lastSeq });

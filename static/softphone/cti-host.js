@@ -98,6 +98,13 @@ class ClassicHost {
     if (pop.kind === "new_record" && pop.object === "Contact") {
       url = `/003/e?con10=${encodeURIComponent(pop.defaults.Phone || "")}`;
     }
+    if (pop.kind === "new_record" && pop.object === "Task") {
+      // Classic's new Task page takes the Who and What in its URL.
+      const query = new URLSearchParams();
+      if (pop.defaults.WhoId) query.set("who_id", pop.defaults.WhoId);
+      if (pop.defaults.WhatId) query.set("what_id", pop.defaults.WhatId);
+      url = `/00T/e?${query}`;
+    }
     if (!url) return true;
     return succeeded(await call((cb) => this.api.screenPop(url, true, cb)));
   }

@@ -18,6 +18,10 @@ export async function loadStrings(lang = pickLanguage()) {
   for (const el of document.querySelectorAll("[data-i18n]")) {
     el.textContent = t(el.dataset.i18n);
   }
+  // Icon-only buttons and unlabelled groups get their accessible name the same way.
+  for (const el of document.querySelectorAll("[data-i18n-label]")) {
+    el.setAttribute("aria-label", t(el.dataset.i18nLabel));
+  }
   return lang;
 }
 
