@@ -104,6 +104,7 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
                 quick_notes=tuple(settings.quick_notes),
                 log_missed=settings.log_missed,
                 log_redirected=settings.log_redirected,
+                region=settings.phone_region,
             )
             writer = None
             if api is not None:

@@ -11,6 +11,7 @@ from dataclasses import replace
 
 from proxy.feed import AgentFeed
 from proxy.store import Store
+from softphone import phone
 from softphone.agentdata import (
     HISTORY_LIMITS,
     MAX_FAVORITES,
@@ -36,7 +37,9 @@ class AgentDesk:
         quick_notes: tuple[str, ...] = (),
         log_missed: bool = False,
         log_redirected: bool = False,
+        region: str = "US",
     ) -> None:
+        self.region = region
         self.store = store
         self.feed = feed
         self.defaults = defaults
@@ -85,7 +88,11 @@ class AgentDesk:
         favorites = sort_favorites(await self.store.list_favorites(agent))
         lists = history_lists(await self.store.list_history(agent, HISTORY_LIMITS))
         own = await self.store.list_quick_notes(agent)
+        numbers = {f.number for f in favorites} | {
+            e.number for entries in lists.values() for e in entries
+        }
         return AgentData(
+            displays={n: phone.display(n, self.region) for n in numbers if n},
             settings=settings,
             favorites=tuple(favorites),
             history={name: tuple(entries) for name, entries in lists.items()},

@@ -24,12 +24,14 @@ from softphone.agentdata import HistoryEntry
 from softphone.calllog import (
     CallLog,
     WrapUpRules,
+    check_codes,
     check_wrap_up,
     follow_up_fields,
     outcome,
     pick,
     should_log,
     task_fields,
+    with_codes,
     with_notes,
 )
 from softphone.calls import Call
@@ -111,6 +113,7 @@ class CallJournal(Resource):
                 )
                 self.logs[key] = current
                 await self.store.put_call_log(current, self.clock())
+                await self._publish(current)  # the pages can take notes from the first ring
             if current.state != "open":
                 return
             updated = current
@@ -175,6 +178,14 @@ class CallJournal(Resource):
     async def pick(self, agent: str, call_id: str, record: RecordRef | None) -> None:
         async with self._lock:
             entry = pick(self._mine(agent, call_id), record)
+            await self._keep(entry)
+
+    async def set_codes(
+        self, agent: str, call_id: str, classification: str, account_code: str
+    ) -> None:
+        check_codes(self.rules, classification, account_code)
+        async with self._lock:
+            entry = with_codes(self._mine(agent, call_id), classification, account_code)
             await self._keep(entry)
 
     async def wrap_up(

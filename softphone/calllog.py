@@ -141,6 +141,19 @@ def pick(log: CallLog, record: RecordRef | None) -> CallLog:
     return replace(log, picked=record, revision=log.revision + 1)
 
 
+def check_codes(rules: WrapUpRules, classification: str, account_code: str) -> None:
+    if classification and classification not in rules.classification_codes:
+        raise CommandRefused("unknown_code", f"Unknown classification code {classification!r}")
+    if account_code and account_code not in rules.account_codes:
+        raise CommandRefused("unknown_code", f"Unknown account code {account_code!r}")
+
+
+def with_codes(log: CallLog, classification: str, account_code: str) -> CallLog:
+    return replace(
+        log, classification=classification, account_code=account_code, revision=log.revision + 1
+    )
+
+
 def check_wrap_up(
     log: CallLog, rules: WrapUpRules, action: str, classification: str, account_code: str
 ) -> WrapUpAction:
@@ -150,10 +163,7 @@ def check_wrap_up(
     chosen = next((a for a in rules.actions if a.id == action), None)
     if chosen is None:
         raise CommandRefused("unknown_action", f"Unknown wrap-up action {action!r}")
-    if classification and classification not in rules.classification_codes:
-        raise CommandRefused("unknown_code", f"Unknown classification code {classification!r}")
-    if account_code and account_code not in rules.account_codes:
-        raise CommandRefused("unknown_code", f"Unknown account code {account_code!r}")
+    check_codes(rules, classification, account_code)
     if rules.classification_required and not classification:
         raise CommandRefused("classification_required", "Choose a classification code first")
     return chosen

@@ -127,6 +127,16 @@ class WrapUp(_Message):
     account_code: str = Field(default="", max_length=60)
 
 
+class SetCodes(_Message):
+    """Choose the call's classification and account codes before saving (every tab sees it;
+    a required classification chosen here lets the agent cancel the work timer)."""
+
+    type: Literal["set_codes"]
+    call_id: CallId
+    classification: str = Field(default="", max_length=60)
+    account_code: str = Field(default="", max_length=60)
+
+
 class SaveSettings(_Message):
     type: Literal["save_settings"]
     settings: AgentSettings
@@ -171,6 +181,7 @@ ClientMessage = Annotated[
     | SaveNotes
     | PickRecord
     | WrapUp
+    | SetCodes
     | SaveSettings
     | FavoriteAdd
     | FavoriteRemove
@@ -279,6 +290,8 @@ class AgentData(_Message):
     # The admin's quick notes first (own=False), then the agent's own.
     quick_notes: tuple[str, ...]
     own_quick_notes: tuple[str, ...]
+    # Every number in favorites and history, formatted for people ("+1 650-450-8810").
+    displays: dict[str, str] = Field(default_factory=dict)
 
 
 class WrapUpView(_Message):
@@ -342,6 +355,8 @@ class Welcome(_Message):
     logs: tuple[LogView, ...] = ()
     data: AgentData | None = None
     wrap_up: WrapUpView | None = None
+    # The server's clock (epoch seconds), so countdowns do not depend on the PC's clock.
+    now: float = 0.0
 
 
 class DataUpdate(_Message):

@@ -12,6 +12,10 @@ LINKS = SchemeRegistry(
         "sim": "proxy.links.bridge:open_simulator_link",
         "bridge+ws": "proxy.links.bridge:open_bridge_link",
         "bridge+wss": "proxy.links.bridge:open_bridge_link",
+        "csta": "proxy.links.csta:open_csta_link",
+        "oig+https": "proxy.links.oig:open_oig_link",
+        "oig+http": "proxy.links.oig:open_oig_link",
+        "ami": "proxy.links.ami:open_ami_link",
     },
 )
 

@@ -40,6 +40,7 @@ from softphone.messages import (
     SaveSettings,
     Search,
     SearchResults,
+    SetCodes,
     Welcome,
     WrapUp,
     WrapUpView,
@@ -125,6 +126,7 @@ class AgentConnection:
                 logs=logs,
                 data=data,
                 wrap_up=self.wrap_up,
+                now=time.time(),
             )
         )
 
@@ -217,6 +219,10 @@ class AgentConnection:
         elif isinstance(message, WrapUp):
             await self.journal.wrap_up(
                 me, message.call_id, message.action, message.classification, message.account_code
+            )
+        elif isinstance(message, SetCodes):
+            await self.journal.set_codes(
+                me, message.call_id, message.classification, message.account_code
             )
         elif isinstance(message, SaveSettings):
             await self.desk.save_settings(me, message.settings)

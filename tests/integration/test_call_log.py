@@ -260,7 +260,8 @@ async def test_wrap_up_time_running_out_logs_the_call_anyway(tmp_path: Path) -> 
 async def test_a_required_classification_blocks_saving_and_cancelling_work(
     tmp_path: Path,
 ) -> None:
-    """With codes required, neither Save nor cancelling the work timer goes through without one."""
+    """With codes required, neither Save nor cancelling the work timer goes through without one;
+    choosing it is enough to cancel the timer, which logs the call with it."""
     with running_proxy(
         tmp_path,
         classification_codes=["Resolved"],
@@ -284,13 +285,16 @@ async def test_a_required_classification_blocks_saving_and_cancelling_work(
             assert (await next_of(ws, "error"))["code"] == "classification_required"
             await send(ws, type="wrap_up", call_id=call_id, action="save_exit")
             assert (await next_of(ws, "error"))["code"] == "classification_required"
-            await send(
-                ws, type="wrap_up", call_id=call_id, action="save_exit", classification="Resolved"
-            )
-            await next_of(ws, "log", call_id=call_id, state="queued")
+            # Choosing the code (without saving yet) is enough to end the work timer.
+            await send(ws, type="set_codes", call_id=call_id, classification="Resolved")
+            await next_of(ws, "log", call_id=call_id, classification="Resolved")
             await send(ws, type="cancel_work")
             status = (await next_of(ws, "agent"))["status"]
             assert status["state"] != "work"
+            # Leaving work logs the call, with the code chosen.
+            await next_of(ws, "log", call_id=call_id, state="queued")
+        (task,) = eventually(lambda: org_of(proxy).tasks(f"{call_id}@1001"))
+        assert task["CallDisposition"] == "Resolved"
 
 
 async def test_favorites_and_history_follow_the_agent_to_every_tab(proxy: RunningProxy) -> None:
