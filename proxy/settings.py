@@ -134,12 +134,12 @@ class Settings(BaseSettings):
     def check(self) -> None:
         """Fail at start, naming the known schemes, when a seam's URL has an unknown scheme."""
         from proxy.bus import BUSES
-        from proxy.links import LINKS
+        from proxy.links import LINKS, split_urls
         from proxy.salesforce import SALESFORCE
         from proxy.store import STORES
 
-        for url in self.cti_url.split(","):
-            LINKS.scheme(url.strip())
+        for url in split_urls(self.cti_url):
+            LINKS.scheme(url)
         BUSES.scheme(self.bus_url)
         STORES.scheme(self.database_url)
         if SALESFORCE.scheme(self.salesforce_url) == "https":

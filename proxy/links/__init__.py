@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from proxy.links.base import CtiLink, LinkCommand
+from proxy.links.base import CtiLink, LinkCommand, split_urls
 from proxy.registry import SchemeRegistry
 
 LINKS = SchemeRegistry(
@@ -23,9 +23,9 @@ LINKS = SchemeRegistry(
 def open_link(url: str, *, self_url: str) -> CtiLink:
     """The link for `url` (a comma-separated pair is primary, then standby); `self_url` is
     where this proxy listens, for the built-in simulator."""
-    opener = LINKS.load(url.split(",")[0].strip())
+    opener = LINKS.load(split_urls(url)[0])
     link: CtiLink = opener(url, self_url=self_url)
     return link
 
 
-__all__ = ["LINKS", "CtiLink", "LinkCommand", "open_link"]
+__all__ = ["LINKS", "CtiLink", "LinkCommand", "open_link", "split_urls"]

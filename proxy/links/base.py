@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
@@ -9,6 +10,15 @@ from typing import Protocol
 from proxy.resource import AsyncResource
 from softphone.bridge import CommandOp
 from softphone.events import LinkEvent
+
+# A comma starts the next address only where a scheme follows, so options may hold lists
+# (`csta://pbx:1040?devices=1001,1002,csta://pbx-2:1040?devices=1001,1002`).
+_NEXT_URL = re.compile(r",\s*(?=[A-Za-z][A-Za-z0-9+.-]*://)")
+
+
+def split_urls(url: str) -> list[str]:
+    """The addresses in a SOFTPHONE_CTI_URL: the primary, then its standby."""
+    return [u.strip() for u in _NEXT_URL.split(url) if u.strip()]
 
 
 @dataclass(frozen=True)

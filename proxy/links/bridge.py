@@ -21,7 +21,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 from proxy.errors import LinkCommandFailed, LinkUnavailable
-from proxy.links.base import LinkCommand
+from proxy.links.base import LinkCommand, split_urls
 from proxy.links.session import ReconnectingLink
 from softphone.bridge import (
     BRIDGE_VERSION,
@@ -173,7 +173,7 @@ def _ws_url(url: str) -> str:
 
 def open_bridge_link(url: str, *, self_url: str) -> BridgeLink:
     """`bridge+ws://host:port/path` (or wss), or `primary,standby`: bridges beside the PBX."""
-    return BridgeLink([_ws_url(u) for u in url.split(",") if u.strip()])
+    return BridgeLink([_ws_url(u) for u in split_urls(url)])
 
 
 def open_simulator_link(url: str, *, self_url: str) -> BridgeLink:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import socket
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -248,7 +249,14 @@ class OigLink(ReconnectingLink):
     async def _serve(self, url: str) -> None:
         options = self.options
         limits = httpx.Limits(max_connections=16, max_keepalive_connections=8)
-        async with httpx.AsyncClient(verify=options.verify, limits=limits) as client:
+        # Headers and body leave in two writes; with Nagle's algorithm the body waits for the
+        # peer's delayed ACK, 40 ms on every request. Small SOAP requests want no delay.
+        transport = httpx.AsyncHTTPTransport(
+            verify=options.verify,
+            limits=limits,
+            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+        )
+        async with httpx.AsyncClient(transport=transport) as client:
             session = SoapSession(client, url)
             await self._login(session)
             try:
