@@ -147,6 +147,7 @@ class AmiLink(ReconnectingLink):
             parser = AmiParser()
             await self._login(reader, writer, parser, target, url)
             self._reported.clear()
+            self._held_back = []  # before the reader starts: nothing may overtake the snapshot
             self._writer = writer
             self._connected(url, banner)
             await self._until_switch(
@@ -205,10 +206,9 @@ class AmiLink(ReconnectingLink):
     async def _session(self, writer: asyncio.StreamWriter) -> None:
         heartbeat = asyncio.create_task(self._heartbeat(writer))
         try:
-            self._held_back = []
             entries = await self._list(writer, {"Action": "CoreShowChannels"})
             self.emit(self.calls.resync(entries))
-            held_back, self._held_back = self._held_back, None
+            held_back, self._held_back = self._held_back or [], None
             for message in held_back:
                 self._apply(message)
             await heartbeat

@@ -164,7 +164,10 @@ def encode(fields: dict[str, str]) -> bytes:
         if "\r" in value or "\n" in value or not _KEY.match(key):
             raise ValueError(f"AMI field {key!r} cannot carry a line break")
         lines.append(f"{key}: {value}\r\n")
-    return ("".join(lines) + "\r\n").encode()
+    try:
+        return ("".join(lines) + "\r\n").encode()
+    except UnicodeEncodeError:  # a lone surrogate, which JSON lets through
+        raise ValueError("AMI fields must be valid text") from None
 
 
 # Asterisk answers a failed action with `Response: Error` and a sentence; the proxy wants a code.
