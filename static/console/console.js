@@ -12,6 +12,7 @@ function loadSoftphone() {
   const params = mode === "Lightning"
     ? new URLSearchParams({ mode, sfdcIframeOrigin: location.origin, nonce })
     : new URLSearchParams({ mode, sfdcIFrameOrigin: location.origin, nonce });
+  setClickToDial(false);
   frame.src = `/softphone/softphone.html?${params}`;
 }
 
@@ -65,13 +66,78 @@ async function openRecord(recordId) {
       const dt = document.createElement("dt");
       dt.textContent = key;
       const dd = document.createElement("dd");
-      dd.textContent = value == null ? "" : String(value);
+      if (/Phone$/.test(key) && value) {
+        dd.append(phoneLink(String(value), { recordId: recordId, recordName: name, objectType: record.object }));
+      } else {
+        dd.textContent = value == null ? "" : String(value);
+      }
       list.append(dt, dd);
     }
   } else {
     heading.textContent = `Record ${recordId}`;
   }
   panel.append(heading, list);
+  return true;
+}
+
+// Phone fields on record pages dial in one click once the softphone enables click-to-dial,
+// as Salesforce's own phone fields do; until then they are plain text.
+let clickToDial = false;
+
+function phoneLink(number, record) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "phone-link";
+  button.textContent = number;
+  button.disabled = !clickToDial;
+  button.addEventListener("click", () => {
+    const payload = { number, recordId: record.recordId, recordName: record.recordName,
+      objectType: record.objectType, objectId: record.recordId, objectName: record.recordName,
+      object: record.objectType, displayName: record.recordName };
+    logCall("clickToDial", payload);
+    frame.contentWindow.postMessage({ sfStandin: 1, event: "clickToDial", payload }, location.origin);
+  });
+  return button;
+}
+
+function setClickToDial(enabled) {
+  clickToDial = enabled;
+  for (const link of document.querySelectorAll(".phone-link")) link.disabled = !enabled;
+}
+
+// The utility bar item, labelled and iconed by the softphone (setSoftphoneItemLabel/Icon).
+const UTILITY_ICONS = {
+  call: "M6.6 10.8a15.1 15.1 0 0 0 6.6 6.6l2.2-2.2c.3-.3.7-.4 1-.2 1.1.4 2.3.6 3.6.6.6 0 1 .4 1 1V20c0 .6-.4 1-1 1A17 17 0 0 1 3 4c0-.6.4-1 1-1h3.5c.6 0 1 .4 1 1 0 1.3.2 2.5.6 3.6.1.3 0 .7-.2 1l-2.3 2.2z",
+  end_call: "M12 9c-1.6 0-3.2.3-4.6.7v3.1c0 .4-.2.7-.6.9-1 .5-1.9 1.1-2.6 1.8-.2.2-.4.3-.7.3-.3 0-.5-.1-.7-.3L.3 13.1a1 1 0 0 1 0-1.4C3.4 8.8 7.5 7 12 7s8.6 1.8 11.7 4.7a1 1 0 0 1 0 1.4l-2.5 2.5c-.2.2-.4.3-.7.3-.3 0-.5-.1-.7-.3-.8-.7-1.6-1.3-2.6-1.8-.4-.2-.6-.5-.6-.9V9.7C15.2 9.3 13.6 9 12 9z",
+  phone_portrait: "M16 1H8a2 2 0 0 0-2 2v18a2 2 0 0 0 2 2h8a2 2 0 0 0 2-2V3a2 2 0 0 0-2-2zm-4 21a1.5 1.5 0 1 1 0-3 1.5 1.5 0 0 1 0 3zm4-4H8V4h8z",
+  note: "M6 2h9l5 5v15H6zm8 1.5V8h4.5zM8 12v2h8v-2zm0 4v2h8v-2z",
+};
+
+function setUtilityItem(args) {
+  if (typeof args.label === "string") $("phone-label").textContent = args.label;
+  if (typeof args.key === "string") {
+    $("phone-toggle").dataset.icon = args.key;
+    $("phone-icon").querySelector("path").setAttribute("d", UTILITY_ICONS[args.key] || UTILITY_ICONS.call);
+  }
+}
+
+// What Setup > Call Centers would hold for the demo's call center (our XML generator's
+// custom section included).
+function callCenterSettings() {
+  return {
+    "/reqGeneralInfo/reqInternalName": "SoftphoneProxyDemo",
+    "/reqGeneralInfo/reqDisplayName": "Softphone proxy demo",
+    "/softphoneSettings/vendor": "Mitel MiVoice Business",
+    "/softphoneSettings/serverOrigin": location.origin,
+  };
+}
+
+// Salesforce's search page for a name (a number is looked up and popped as before).
+function openSearchPage(query) {
+  const { panel } = addTab(`Search: ${query}`);
+  const heading = document.createElement("h2");
+  heading.textContent = `Search results for “${query}”`;
+  panel.append(heading);
   return true;
 }
 
@@ -117,6 +183,7 @@ async function searchOrg(number) {
 }
 
 async function searchAndScreenPop(args) {
+  if (/[a-z]/i.test(args.searchParams || "")) return openSearchPage(args.searchParams);
   const matches = await searchOrg(args.searchParams);
   if (!matches.length) return openNewRecord("Contact", args.defaultFieldValues || {});
   for (const match of matches) await openRecord(match.id);
@@ -146,9 +213,23 @@ window.addEventListener("message", async (event) => {
       : { success: true, returnValue: result };
   } else if (data.method === "setSoftphonePanelVisibility") {
     setPanelVisible(!!data.args.visible);
+  } else if (data.method === "setSoftphoneItemLabel" || data.method === "setSoftphoneItemIcon") {
+    setUtilityItem(data.args);
+  } else if (data.method === "getCallCenterSettings") {
+    response = { success: true, returnValue: callCenterSettings() };
+  } else if (data.method === "enableClickToDial" || data.method === "disableClickToDial") {
+    setClickToDial(data.method === "enableClickToDial");
   }
   frame.contentWindow.postMessage({ sfStandin: 1, id: data.id, response }, location.origin);
 });
+
+// Salesforce's global search, reduced to phone numbers: opens what it finds as record tabs.
+async function findRecord(event) {
+  event.preventDefault();
+  const matches = await searchOrg($("find-number").value.trim());
+  $("find-result").textContent = matches.length ? "" : "No record has this number.";
+  for (const match of matches) await openRecord(match.id);
+}
 
 async function simulate(event) {
   event.preventDefault();
@@ -222,6 +303,7 @@ async function main() {
   $("mode").addEventListener("change", loadSoftphone);
   $("tab-home").addEventListener("click", () => selectTab($("tab-home")));
   $("phone-toggle").addEventListener("click", () => setPanelVisible($("phone-panel").hidden));
+  $("find-record").addEventListener("submit", findRecord);
   loadSoftphone();
   setInterval(refreshCalls, 2000);
   refreshCalls();

@@ -13,7 +13,7 @@
 
   function post(method, args, callback, shape) {
     // The real Classic script silently posts nothing without its nonce; so does this one.
-    if (shape === "classic" && !params.get("nonce")) return;
+    if (shape !== "lightning" && shape && !params.get("nonce")) return;
     var id = nextId++;
     if (typeof callback === "function") pending.set(id, { callback: callback, shape: shape });
     window.parent.postMessage({ sfStandin: 1, id: id, method: method, args: args || {} }, hostOrigin);
@@ -32,8 +32,9 @@
     var r = data.response || {};
     // Classic answers {result, error}: runApex's result is the Apex method's string, the other
     // calls' result is true on success.
-    var classicResult = typeof r.returnValue === "string" ? r.returnValue : !!r.success;
-    entry.callback(entry.shape === "classic"
+    var classicResult = entry.shape === "classicJson" ? JSON.stringify(r.returnValue || {})
+      : typeof r.returnValue === "string" ? r.returnValue : !!r.success;
+    entry.callback(entry.shape !== "lightning"
       ? { result: r.success ? classicResult : null, error: r.success ? null : r.errors }
       : { success: !!r.success, returnValue: r.returnValue, errors: r.errors || null });
   });
@@ -66,6 +67,9 @@
     enableClickToDial: lightning("enableClickToDial"),
     disableClickToDial: lightning("disableClickToDial"),
     notifyInitializationComplete: lightning("notifyInitializationComplete", true),
+    setSoftphoneItemLabel: lightning("setSoftphoneItemLabel"),
+    setSoftphoneItemIcon: lightning("setSoftphoneItemIcon"),
+    getCallCenterSettings: lightning("getCallCenterSettings"),
     onClickToDial: function (options) {
       if (!options || typeof options.listener !== "function") {
         throw new Error("Open CTI onClickToDial: a listener is required");
@@ -82,12 +86,19 @@
       post("runApex", { apexClass: apexClass, methodName: methodName, methodParams: methodParams },
         callback, "classic");
     },
+    searchAndScreenPop: function (searchParams, queryParams, callType, callback) {
+      post("searchAndScreenPop", { searchParams: searchParams, queryParams: queryParams,
+        callType: callType }, callback, "classic");
+    },
     setVisible: function (visible, callback) {
       post("setSoftphonePanelVisibility", { visible: !!visible }, callback, "classic");
     },
     cti: {
       notifyInitializationComplete: function () {
           post("notifyInitializationComplete", {}, null, "classic");
+      },
+      getCallCenterSettings: function (callback) {
+        post("getCallCenterSettings", {}, callback, "classicJson");
       },
       enableClickToDial: function (callback) { post("enableClickToDial", {}, callback, "classic"); },
       disableClickToDial: function (callback) { post("disableClickToDial", {}, callback, "classic"); },

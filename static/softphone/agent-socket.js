@@ -1,5 +1,9 @@
 // The agent websocket: reconnects by itself with capped backoff and resumes from a snapshot.
+// A connection can die without a word (a cut cable, a sleeping laptop): a ping that gets no
+// answer, or the browser going offline, ends it, and the reconnect loop takes over.
 const PROTOCOL = "softphone.v2";
+const PING_EVERY_MS = 20000;
+const ANSWER_WITHIN_MS = 10000;
 
 export class AgentSocket {
   constructor({ url, token, onMessage, onStatus, onUnauthorized }) {
@@ -11,9 +15,18 @@ export class AgentSocket {
     this.delay = 500;
     this.closed = false;
     this.lastSeq = 0;
+    this.retry = null;
+    this.pinger = null;
+    this.deadline = null;
+    this.offline = () => this.drop();
+    this.online = () => this.retryNow();
+    window.addEventListener("offline", this.offline);
+    window.addEventListener("online", this.online);
   }
 
   open() {
+    clearTimeout(this.retry);
+    this.retry = null;
     this.onStatus({ state: "connecting" });
     const ws = new WebSocket(this.url, [PROTOCOL, `auth.${this.token}`]);
     this.ws = ws;
@@ -21,8 +34,10 @@ export class AgentSocket {
       // The server opens with a snapshot (welcome); nothing to ask for here.
       this.delay = 500;
       this.onStatus({ state: "connected" });
+      this.startPings();
     };
     ws.onmessage = (event) => {
+      clearTimeout(this.deadline);
       let message;
       try {
         message = JSON.parse(event.data);
@@ -34,6 +49,7 @@ export class AgentSocket {
         this.onUnauthorized();
         return;
       }
+      if (message.type === "pong") return;
       if (message.type === "welcome") {
         this.lastSeq = message.seq;
       } else if (typeof message.seq === "number") {
@@ -46,12 +62,45 @@ export class AgentSocket {
       this.onMessage(message);
     };
     ws.onclose = () => {
-      if (this.closed) return;
+      this.stopPings();
+      if (this.closed || ws !== this.ws) return;
       const seconds = Math.round(this.delay / 100) / 10;
       this.onStatus({ state: "reconnecting", seconds });
-      setTimeout(() => this.closed || this.open(), this.delay);
+      this.retry = setTimeout(() => this.closed || this.open(), this.delay);
       this.delay = Math.min(this.delay * 2, 10000);
     };
+  }
+
+  startPings() {
+    this.stopPings();
+    this.pinger = setInterval(() => {
+      if (!this.send({ type: "ping" })) return;
+      clearTimeout(this.deadline);
+      this.deadline = setTimeout(() => this.drop(), ANSWER_WITHIN_MS);
+    }, PING_EVERY_MS);
+  }
+
+  stopPings() {
+    clearInterval(this.pinger);
+    clearTimeout(this.deadline);
+  }
+
+  // The connection is gone even if the socket has not noticed: close it and reconnect.
+  drop() {
+    if (this.closed || !this.ws) return;
+    const ws = this.ws;
+    if (ws.readyState === WebSocket.CLOSED) return;
+    ws.onclose?.();
+    ws.onclose = null;
+    ws.onmessage = null;
+    ws.close();
+  }
+
+  // The network is back: do not sit out the rest of the backoff.
+  retryNow() {
+    if (this.closed || !this.retry) return;
+    this.delay = 500;
+    this.open();
   }
 
   send(message) {
@@ -64,6 +113,10 @@ export class AgentSocket {
 
   close() {
     this.closed = true;
+    this.stopPings();
+    clearTimeout(this.retry);
+    window.removeEventListener("offline", this.offline);
+    window.removeEventListener("online", this.online);
     if (this.ws) this.ws.close(1000);
   }
 }

@@ -77,8 +77,36 @@ class LightningHost {
     }
     return true;
   }
+  // The org's own search for what the agent typed, when our server cannot search.
+  async search(query) {
+    const api = this.api;
+    return succeeded(await call((cb) => api.searchAndScreenPop({
+      searchParams: query,
+      queryParams: "",
+      defaultFieldValues: {},
+      callType: api.CALL_TYPE.OUTBOUND,
+      deferred: false,
+      callback: cb,
+    })));
+  }
   show() {
     call((cb) => this.api.setSoftphonePanelVisibility({ visible: true, callback: cb }));
+  }
+  // The utility bar item: its label, and its icon (an SLDS utility icon name) when it changed.
+  status(label, iconKey, iconChanged) {
+    call((cb) => this.api.setSoftphoneItemLabel({ label, callback: cb }));
+    if (iconChanged) call((cb) => this.api.setSoftphoneItemIcon({ key: iconKey, callback: cb }));
+  }
+  onClickToDial(handler) {
+    this.api.onClickToDial({ listener: (payload) => handler(payload?.number, payload) });
+  }
+  clickToDial(enabled) {
+    const api = this.api;
+    call((cb) => (enabled ? api.enableClickToDial : api.disableClickToDial)({ callback: cb }));
+  }
+  async callCenterSettings() {
+    const r = await call((cb) => this.api.getCallCenterSettings({ callback: cb }));
+    return r.success && r.returnValue && typeof r.returnValue === "object" ? r.returnValue : {};
   }
   ready() {
     call((cb) => this.api.notifyInitializationComplete({ callback: cb }));
@@ -124,8 +152,37 @@ class ClassicHost {
       : `/003/e?con10=${encodeURIComponent(number)}`;
     return succeeded(await call((cb) => this.api.screenPop(url, true, cb)));
   }
+  async search(query) {
+    return succeeded(await call((cb) => this.api.searchAndScreenPop(query, "", "outbound", cb)));
+  }
   show() {
     call((cb) => this.api.setVisible(true, cb));
+  }
+  // Classic has no utility bar item to label.
+  status() {}
+  onClickToDial(handler) {
+    this.api.cti.onClickToDial((response) => {
+      let payload = {};
+      try {
+        payload = JSON.parse(response?.result || "{}");
+      } catch {
+        return;
+      }
+      handler(payload.number, payload);
+    });
+  }
+  clickToDial(enabled) {
+    const cti = this.api.cti;
+    call((cb) => (enabled ? cti.enableClickToDial(cb) : cti.disableClickToDial(cb)));
+  }
+  async callCenterSettings() {
+    const r = await call((cb) => this.api.cti.getCallCenterSettings(cb));
+    try {
+      const found = typeof r.result === "string" ? JSON.parse(r.result) : r.result;
+      return found && typeof found === "object" ? found : {};
+    } catch {
+      return {};
+    }
   }
   ready() {
     try {
@@ -145,7 +202,17 @@ class StandaloneHost {
     this.onPop(pop);
     return true;
   }
+  async search(query) {
+    this.onPop({ kind: "search", search: query });
+    return true;
+  }
   show() {}
+  status() {}
+  onClickToDial() {}
+  clickToDial() {}
+  async callCenterSettings() {
+    return {};
+  }
   ready() {}
 }
 

@@ -143,6 +143,39 @@ def test_wrap_up_saves_the_notes_as_a_task(
     page.screenshot(path=artifacts / "12-after-wrap-up.png")
 
 
+def test_notes_from_the_ring_and_codes_shared_between_tabs(
+    browser: Browser, coded_proxy: RunningProxy, artifacts: Path
+) -> None:
+    """Notes can be typed while the call still rings; a classification chosen in one tab
+    shows in the agent's other tab at once and unblocks saving there."""
+    proxy = coded_proxy
+    context = browser.new_context(viewport={"width": 500, "height": 900}, locale="en-US")
+    one, two = context.new_page(), context.new_page()
+    for page in (one, two):
+        open_standalone(page, proxy)
+        sign_in(page, "1002")
+    proxy.place_call(agent="1002", ani="+16504508810")
+    expect(one.get_by_role("button", name="Answer")).to_be_visible()
+    notes_box(one).fill("Rang about the renewal")
+    expect(one.get_by_text("Notes saved")).to_be_visible()
+    answer_and_hang_up(one)
+    wrap_one = one.get_by_role("region", name="Maria Chen")
+    wrap_two = two.get_by_role("region", name="Maria Chen")
+    expect(notes_box(wrap_two)).to_have_value("Rang about the renewal")
+    expect(wrap_two.get_by_role("button", name="Save & Exit")).to_be_disabled()
+    wrap_one.get_by_label("Classification").select_option("Sale")
+    wrap_one.get_by_label("Account code").select_option("ACME-01")
+    expect(wrap_two.get_by_label("Classification")).to_have_value("Sale")
+    expect(wrap_two.get_by_label("Account code")).to_have_value("ACME-01")
+    expect(wrap_two.get_by_role("button", name="Save & Exit")).to_be_enabled()
+    two.screenshot(path=artifacts / "30-codes-from-the-other-tab.png", full_page=True)
+    wrap_two.get_by_role("button", name="Save & Exit").click()
+    tasks = wait_for_tasks(proxy, 1)
+    assert tasks[0]["CallDisposition"] == "Sale"
+    assert tasks[0]["Description"].startswith("Rang about the renewal")
+    context.close()
+
+
 def test_save_and_new_task_opens_a_task_form(page: Page, proxy: RunningProxy) -> None:
     """Save & New Task logs the call, then Open CTI opens a new Task about the caller."""
     phone = open_console(page, proxy)
@@ -210,7 +243,7 @@ def test_star_a_history_entry_and_dial_it_from_favorites(
     history = phone.get_by_role("region", name="Call history")
     expect(history.get_by_role("tab", name="All")).to_have_attribute("aria-selected", "true")
     entry = history.get_by_role("listitem").filter(has_text="Maria Chen")
-    expect(entry).to_contain_text("+16504508810")
+    expect(entry).to_contain_text("+1 650-450-8810")  # formatted for people by the server
     star = entry.get_by_role("button", name="Favorite: Maria Chen")
     expect(star).to_have_attribute("aria-pressed", "false")
     star.click()

@@ -1,0 +1,139 @@
+// Signing in and out, and the agent socket's life: each sign-in refusal is said plainly.
+import { AgentSocket } from "./agent-socket.js";
+import { t } from "./i18n.js";
+import { receive } from "./messages.js";
+import { resetEditor } from "./notes.js";
+import { render } from "./render.js";
+import { clearSearch } from "./search.js";
+import { $, SESSION_KEY, httpBase, show, state, wsUrl } from "./state.js";
+import { updateUtilityItem } from "./utility-item.js";
+
+// Minutes from Retry-After (seconds), else from the server's own sentence.
+function lockedMinutes(response, detail) {
+  const seconds = Number(response.headers.get("retry-after"));
+  if (seconds > 0) return Math.max(1, Math.ceil(seconds / 60));
+  const found = /(\d+)\s*minute/.exec(detail?.message || "");
+  return found ? Number(found[1]) : 15;
+}
+
+async function refusal(response) {
+  let detail = null;
+  try {
+    detail = (await response.json()).detail;
+  } catch {
+    detail = null;
+  }
+  const code = detail?.code || "";
+  if (response.status === 401 || code === "wrong_credentials") return t("errorWrongCredentials");
+  if (response.status === 429 || code === "locked_out") {
+    return t("errorLockedOut", { minutes: lockedMinutes(response, detail) });
+  }
+  if (code === "seats_full") return t("errorSeatsFull");
+  return t("errorSignInFailed", { status: response.status });
+}
+
+export async function signIn(event) {
+  event.preventDefault();
+  // Agents paste whole URLs as often as host names: keep only host[:port].
+  const host = $("host").value.trim().replace(/^[a-z]+:\/\//i, "").replace(/\/.*$/, "");
+  const address = $("address").value.trim();
+  const password = $("password").value;
+  const error = $("signin-error");
+  error.textContent = "";
+  if (!host || !address || !password) {
+    error.textContent = t("errorRequired");
+    return;
+  }
+  const button = $("signin");
+  button.disabled = true;
+  button.textContent = t("signingIn");
+  try {
+    let response;
+    try {
+      response = await fetch(`${httpBase(host)}/api/v1/sessions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ address, password }),
+      });
+    } catch {
+      error.textContent = t("errorUnreachable", { host });
+      return;
+    }
+    if (!response.ok) {
+      error.textContent = await refusal(response);
+      if (response.status === 401) $("password").select();
+      return;
+    }
+    const body = await response.json();
+    state.session = { host, token: body.token, agent: body.agent };
+    sessionStorage.setItem(SESSION_KEY, JSON.stringify(state.session));
+    $("password").value = "";
+    startSession();
+  } catch {
+    error.textContent = t("errorUnreachable", { host });
+  } finally {
+    button.disabled = false;
+    button.textContent = t("signIn");
+  }
+}
+
+export async function signOut() {
+  const session = state.session;
+  endSession();
+  if (session) {
+    fetch(`${httpBase(session.host)}/api/v1/sessions`, {
+      method: "DELETE",
+      headers: { authorization: `Bearer ${session.token}` },
+    }).catch(() => {});
+  }
+}
+
+export function endSession(message = "") {
+  if (state.socket) state.socket.close();
+  state.socket = null;
+  state.session = null;
+  state.calls.clear();
+  state.logs.clear();
+  state.status = null;
+  state.data = null;
+  state.view = "main";
+  state.draft = null;
+  resetEditor();
+  clearSearch();
+  clearInterval(state.wrapTimer);
+  clearInterval(state.timer);
+  state.host.clickToDial(false);
+  updateUtilityItem();
+  $("state-control").hidden = true;
+  $("open-settings").hidden = true;
+  sessionStorage.removeItem(SESSION_KEY);
+  $("connection").textContent = "";
+  delete $("connection").dataset.state;
+  show("signin");
+  $("signin-error").textContent = message;
+  $("address").focus();
+}
+
+export function startSession() {
+  const { host, token, agent } = state.session;
+  $("agent-name").textContent = agent.name;
+  $("agent-extension").textContent = agent.extension;
+  state.socket = new AgentSocket({
+    url: wsUrl(host),
+    token,
+    onMessage: receive,
+    onStatus: connectionStatus,
+    onUnauthorized: () => endSession(t("errorSession")),
+  });
+  state.socket.open();
+  state.host.clickToDial(true);
+  render();
+}
+
+function connectionStatus(status) {
+  const node = $("connection");
+  node.dataset.state = status.state;
+  node.textContent = status.state === "reconnecting"
+    ? t("reconnecting", { seconds: status.seconds })
+    : t(status.state);
+}
