@@ -98,8 +98,9 @@ class Switchboard(Resource):
         self.acd_groups = acd_groups
         self.clock = clock
         self.profiles: dict[str, AgentProfile] = {}
-        # Open pages per agent: who is online now.
-        self.online: Counter[str] = Counter()
+        # Each agent's open pages, the one used last at the end: it opens owed pops at once,
+        # the others only if it has not within a few seconds (it may have just closed).
+        self.pages: dict[str, list[str]] = {}
         self._machines: dict[str, CallStateMachine] = {}
         self._statuses: dict[str, AgentStatus] = {}
         self._lookups: set[asyncio.Task[None]] = set()
@@ -139,10 +140,32 @@ class Switchboard(Resource):
     def snapshot(self, agent: str) -> tuple[int, tuple[CallView, ...]]:
         """The agent's calls now, and the sequence number they reflect."""
         calls = self.machine(agent).calls.values()
-        return self.feed.seq(agent), tuple(CallView.of(c, self.region) for c in calls)
+        owner = self.pop_owner(agent)
+        return self.feed.seq(agent), tuple(CallView.of(c, self.region, owner) for c in calls)
 
     def register(self, agent: str, profile: AgentProfile) -> None:
         self.profiles[agent] = profile
+
+    @property
+    def online(self) -> Counter[str]:
+        """Open pages per agent."""
+        return Counter({agent: len(pages) for agent, pages in self.pages.items() if pages})
+
+    def page_active(self, agent: str, page: str) -> None:
+        """A page opened, or the agent used it: it becomes the one that pops."""
+        pages = self.pages.setdefault(agent, [])
+        if page in pages:
+            pages.remove(page)
+        pages.append(page)
+
+    def page_closed(self, agent: str, page: str) -> None:
+        pages = self.pages.get(agent, [])
+        if page in pages:
+            pages.remove(page)
+
+    def pop_owner(self, agent: str) -> str:
+        pages = self.pages.get(agent)
+        return pages[-1] if pages else ""
 
     def call_counts(self) -> Counter[CallState]:
         """Calls in progress by state, across every agent."""
@@ -152,7 +175,7 @@ class Switchboard(Resource):
         return self._statuses.get(agent, AgentStatus()).state == AgentState.WORK
 
     async def _publish_call(self, call: Call) -> None:
-        view = CallView.of(call, self.region)
+        view = CallView.of(call, self.region, self.pop_owner(call.agent))
         # A ring reaches the pages before its log is saved: the pop is the hurry, and a call
         # that only rang is not logged unless missed calls are (and then the PBX's snapshot
         # after a restart brings it back). Anything later is saved first, so no answered or

@@ -87,6 +87,12 @@ class Presence(_Message):
     extension: str = Field(default="", max_length=16, pattern=r"^[0-9]*$")
 
 
+class Active(_Message):
+    """The agent is using this page (focused it, clicked or typed): it pops from now on."""
+
+    type: Literal["active"]
+
+
 class Popped(_Message):
     """The page has opened a call's pop: no other tab and no reload should open it again."""
 
@@ -177,6 +183,7 @@ ClientMessage = Annotated[
     | CancelWork
     | Presence
     | Popped
+    | Active
     | Ping
     | SaveNotes
     | PickRecord
@@ -238,11 +245,13 @@ class CallView(_Message):
     matching: bool
     pop: Pop | None
     pop_delivered: bool
+    # The page that opens the pop at once (the agent's page used last); others wait.
+    pop_owner: str
     started_at: float
     state_since: float
 
     @classmethod
-    def of(cls, call: Call, region: str) -> CallView:
+    def of(cls, call: Call, region: str, pop_owner: str = "") -> CallView:
         return cls(
             call_id=call.call_id,
             state=call.state,
@@ -264,6 +273,7 @@ class CallView(_Message):
             matching=call.pop is None and call.state == CallState.RINGING and not call.placed,
             pop=call.pop,
             pop_delivered=call.pop_delivered,
+            pop_owner=pop_owner,
             started_at=call.started_at,
             state_since=call.state_since,
         )
@@ -349,6 +359,8 @@ class Welcome(_Message):
     type: Literal["welcome"] = "welcome"
     v: int = PROTOCOL_VERSION
     agent: AgentView
+    # This page's id, to compare with a call's `pop_owner`.
+    page: str = ""
     seq: int
     calls: tuple[CallView, ...]
     status: StatusView

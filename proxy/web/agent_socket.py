@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import secrets
 import time
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,7 @@ from proxy.switchboard import AgentCommand, AgentProfile
 from proxy.web.headers import OriginCheck, allowed_sources
 from softphone.errors import CommandRefused, ProtocolError
 from softphone.messages import (
+    Active,
     AgentView,
     ErrorMessage,
     FavoriteAdd,
@@ -79,11 +81,12 @@ async def serve_agent_socket(ws: WebSocket, services: Services) -> None:
         await ws.close(1008, "not signed in")
         return
     board.register(agent.address, AgentProfile(agent.kind, agent.salesforce_user_id))
-    board.online[agent.address] += 1
+    connection = AgentConnection(ws, agent, services)
+    board.page_active(agent.address, connection.page)  # a page just opened is the one in use
     try:
-        await AgentConnection(ws, agent, services).run()
+        await connection.run()
     finally:
-        board.online[agent.address] -= 1
+        board.page_closed(agent.address, connection.page)
 
 
 class AgentConnection:
@@ -96,6 +99,7 @@ class AgentConnection:
         self.journal = services.journal
         self.wrap_up = _wrap_up_view(services.settings)
         self.last_search = -SEARCH_INTERVAL
+        self.page = secrets.token_hex(6)
         self.outbox: asyncio.Queue[str] = asyncio.Queue(OUTBOX_LIMIT)
         # Events at or below this sequence are already in the last snapshot sent.
         self.floor = 0
@@ -127,6 +131,7 @@ class AgentConnection:
                 data=data,
                 wrap_up=self.wrap_up,
                 now=time.time(),
+                page=self.page,
             )
         )
 
@@ -210,6 +215,8 @@ class AgentConnection:
         me = self.agent.address
         if isinstance(message, Popped):
             await self.board.popped(me, message.call_id)
+        elif isinstance(message, Active):
+            self.board.page_active(me, self.page)
         elif isinstance(message, AgentCommand):
             await self.board.command(me, message)
         elif isinstance(message, SaveNotes):

@@ -1,5 +1,6 @@
-// Messages from the server, and the pops they owe. A pop is opened by one tab only: the one
-// the agent used last pops at once, the others wait a moment and pop only if nobody did.
+// Messages from the server, and the pops they owe. A pop is opened by one page only: the one
+// the server names as used last pops at once, the others wait a moment and pop only if the
+// server still has not heard of the pop (that page may have closed meanwhile).
 import { t } from "./i18n.js";
 import { flushNotes, notesStatus, resetEditor } from "./notes.js";
 import { callMoved, notifyIncoming } from "./notifications.js";
@@ -18,33 +19,30 @@ const ERROR_KEYS = {
   call_in_progress: "errorCallInProgress",
   already_logged: "errorAlreadyLogged",
 };
-const ACTIVE_KEY = "softphone.activeTab";
-const TAB_ID = Math.random().toString(36).slice(2);
-// How long a tab the agent is not using waits for the one they use to open a pop.
+// How long a page the agent is not using waits for the one they use to open a pop.
 const POP_GRACE_MS = 2000;
+// A page tells the server it is in use at most this often (focus, clicks and keys are many).
+const ACTIVE_EVERY_MS = 1000;
 const waiting = new Set();
+let lastActive = 0;
 
-// This tab is the one the agent is using now (loaded, shown, clicked or typed in).
+// This page is the one the agent is using now (loaded, shown, clicked or typed in). The
+// server keeps each agent's pages in order of use and names the last one as the owner of
+// every owed pop, so exactly one page pops at once, whichever browser or PC it is in.
 export function markActive() {
-  try {
-    if (localStorage.getItem(ACTIVE_KEY) !== TAB_ID) localStorage.setItem(ACTIVE_KEY, TAB_ID);
-  } catch {
-    // Storage blocked (a strict iframe policy): every tab pops, as before.
-  }
+  const now = Date.now();
+  if (now - lastActive < ACTIVE_EVERY_MS) return;
+  if (send({ type: "active" })) lastActive = now;
 }
 
-function usedLast() {
-  try {
-    const id = localStorage.getItem(ACTIVE_KEY);
-    return !id || id === TAB_ID;
-  } catch {
-    return true;
-  }
+function usedLast(call) {
+  return !call.pop_owner || call.pop_owner === state.page;
 }
 
 export function receive(message) {
   debug("in", message);
   if (message.type === "welcome") {
+    state.page = message.page || "";
     state.clockOffset = message.now ? message.now - Date.now() / 1000 : 0;
     state.calls = new Map(message.calls.map((c) => [c.call_id, c]));
     state.status = message.status;
@@ -163,7 +161,7 @@ async function popIfOwed(call, waited = false) {
   // An agent who pops at answer sees the caller's name while it rings, the record once answered.
   if (call.pop.when === "answer" && call.state !== "active") return;
   if (state.popped.has(call.call_id)) return;
-  if (!waited && !usedLast()) {
+  if (!waited && !usedLast(call)) {
     if (waiting.has(call.call_id)) return;
     waiting.add(call.call_id);
     // Tabs that all wait (the one used last is gone) do not all wake at once.

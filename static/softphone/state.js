@@ -10,6 +10,8 @@ export const $ = (id) => document.getElementById(id);
 export const state = {
   session: JSON.parse(sessionStorage.getItem(SESSION_KEY) || "null"),
   calls: new Map(),
+  // This page's id from the server: a call's pop_owner names the page that pops at once.
+  page: "",
   status: null,
   popped: new Set(JSON.parse(sessionStorage.getItem(POPPED_KEY) || "[]")),
   host: null,

@@ -119,3 +119,24 @@ async def test_repeat_caller_within_cache_ttl_costs_no_api_call(proxy: RunningPr
         popped = await wait_for_call(ws, second, matching=False)
         assert popped["call"]["caller_name"] == "Priya Raman"
         assert proxy.api_calls == after_first
+
+
+async def test_the_page_used_last_owns_the_pop_across_browsers(proxy: RunningProxy) -> None:
+    """Two pages of one agent (any browsers): the one that said it is in use owns the pop;
+    when it closes, the other owns the next one."""
+    token = proxy.sign_in()
+    async with proxy.connect(token) as first, proxy.connect(token) as second:
+        page_one = (await next_message(first))["page"]
+        page_two = (await next_message(second))["page"]
+        assert page_one and page_two and page_one != page_two
+        await first.send(json.dumps({"type": "active"}))
+        call_id = proxy.place_call(ani="+16504508811")
+        popped = await wait_for_call(second, call_id, matching=False)
+        assert popped["call"]["pop_owner"] == page_one
+    async with proxy.connect(token) as third:
+        page_three = (await next_message(third))["page"]
+        async with proxy.connect(token) as fourth:
+            await next_message(fourth)
+        call_id = proxy.place_call(ani="+16504508812")
+        popped = await wait_for_call(third, call_id, matching=False)
+        assert popped["call"]["pop_owner"] == page_three  # the fourth page has closed
