@@ -3,8 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+from collections.abc import Callable
 
-from bench import failover, link_throughput, pop_latency, task_writes
+# name -> (module, what it measures); run in this order.
+BENCHES = {
+    "pop": ("pop_latency", "ring to pop on the agent's socket, against a bare relay"),
+    "throughput": ("link_throughput", "events from the bridge to 1000 agents' sockets"),
+    "failover": ("failover", "primary bridge lost to standby connected"),
+    "tasks": ("task_writes", "Task writes per second; call end to Task"),
+    "csta": ("csta_link", "CSTA XML: events/s decoded and applied, command round trip"),
+    "oig": ("oig_link", "OIG: events/s polled and applied, command round trip"),
+    "ami": ("ami_link", "AMI: events/s parsed and applied, command round trip"),
+    "page": ("page_load", "softphone page: time to interactive, bytes"),
+}
 
 
 def main() -> None:
@@ -12,18 +24,24 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=100, help="agents for pop latency")
     parser.add_argument("--calls", type=int, default=300, help="calls per pop-latency row")
     parser.add_argument("--throughput-agents", type=int, default=1000)
-    parser.add_argument(
-        "--only", choices=["pop", "throughput", "failover", "tasks"], help="run one benchmark"
-    )
+    parser.add_argument("--only", choices=sorted(BENCHES), help="run one benchmark")
     args = parser.parse_args()
-    if args.only in (None, "pop"):
-        pop_latency.run(agents=args.agents, calls=args.calls)
-    if args.only in (None, "throughput"):
-        link_throughput.run(agents=args.throughput_agents)
-    if args.only in (None, "failover"):
-        failover.run()
-    if args.only in (None, "tasks"):
-        task_writes.run()
+    for name, (module_name, what) in BENCHES.items():
+        if args.only not in (None, name):
+            continue
+        try:
+            module = importlib.import_module(f"bench.{module_name}")
+        except ModuleNotFoundError:
+            print(f"{name}: not available ({what})")
+            continue
+        run: Callable[..., None] = module.run
+        print(f"\n== {name}: {what}")
+        if name == "pop":
+            run(agents=args.agents, calls=args.calls)
+        elif name == "throughput":
+            run(agents=args.throughput_agents)
+        else:
+            run()
 
 
 if __name__ == "__main__":
