@@ -15,15 +15,8 @@ from playwright.sync_api import sync_playwright
 
 from proxy.server import serving_in_thread
 from proxy.settings import Settings
+from tests.browser.chromium import CHROMIUM, FLAGS
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 STATIC = Path(__file__).resolve().parents[1] / "static" / "softphone"
 BUDGET_BYTES = 150 * 1024
 READY_MS = "performance.getEntriesByName('softphone-ready')[0].startTime"
@@ -49,7 +42,7 @@ def run(loads: int = 20) -> None:
         settings = Settings(demo=True, database_url=f"sqlite+aiosqlite:///{tmp}/bench.db")
         with serving_in_thread(settings) as (base_url, _app), sync_playwright() as playwright:
             chromium = playwright.chromium
-            browser = chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+            browser = chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
             url = f"{base_url}/softphone/softphone.html"
             timings: list[float] = []
             for i in range(loads + 1):

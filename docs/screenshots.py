@@ -11,6 +11,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
 
+from tests.browser.chromium import CHROMIUM, FLAGS
 from tests.harness import running_proxy
 
 OUT = Path(__file__).resolve().parent / "images"
@@ -24,9 +25,7 @@ def main() -> None:
         sync_playwright() as playwright,
     ):
         browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu"],
+            executable_path=str(CHROMIUM), headless=True, args=FLAGS
         )
         page = browser.new_page(viewport={"width": 1280, "height": 720}, locale="en-US")
         page.goto(f"{proxy.base_url}/console/")
