@@ -177,7 +177,8 @@ class CstaLink(ReconnectingLink):
         try:
             writer.write(encode_frame(invoke_id, build(self.options.namespace, service, fields)))
             await writer.drain()
-            answer = await asyncio.wait_for(future, COMMAND_TIMEOUT_SECONDS)
+            async with asyncio.timeout(COMMAND_TIMEOUT_SECONDS):
+                answer = await future
         except (TimeoutError, ConnectionError):
             raise LinkUnavailable("The phone system did not answer; try again") from None
         finally:
@@ -189,9 +190,10 @@ class CstaLink(ReconnectingLink):
     # --- the connection ------------------------------------------------------------------------
     async def _serve(self, url: str) -> None:
         host, port = _address(url)
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(host, port), CONNECT_TIMEOUT_SECONDS
-        )
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+        # lands as the connection opens, and aclose() would then wait forever.
+        async with asyncio.timeout(CONNECT_TIMEOUT_SECONDS):
+            reader, writer = await asyncio.open_connection(host, port)
         self._writer = writer
         try:
             await self._until_switch(
@@ -218,7 +220,7 @@ class CstaLink(ReconnectingLink):
         for at in self.options.devices:
             answer = await self._request(writer, "SnapshotDevice", [("snapshotObject", at)])
             calls += self.calls.snapshot(at, answer)
-        agents = [self.calls.agent_event(at) for at in self.calls.agents]
+        agents = [self.calls.agents.event(at) for at in self.calls.agents]
         self._ready = True
         self._connected(url, f"{len(self.options.devices)} devices monitored")
         self.emit(Snapshot(calls=tuple(calls), agents=tuple(agents)))
@@ -234,7 +236,8 @@ class CstaLink(ReconnectingLink):
         decoder = FrameDecoder()
         while True:
             try:
-                data = await asyncio.wait_for(reader.read(65536), self.options.stale_seconds)
+                async with asyncio.timeout(self.options.stale_seconds):
+                    data = await reader.read(65536)
             except TimeoutError:
                 raise LinkUnavailable(
                     f"CSTA switch silent for {self.options.stale_seconds:g} s"

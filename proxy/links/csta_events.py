@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
+from proxy.links.csta_agents import AGENT_EVENTS, CstaAgents
 from proxy.links.csta_codec import (
     Element,
     child,
@@ -29,8 +30,6 @@ from proxy.links.csta_codec import (
 from softphone.errors import ProtocolError
 from softphone.events import (
     MAX_CONFERENCE_PARTIES,
-    AgentEvent,
-    AgentState,
     CallEvent,
     Direction,
     EventKind,
@@ -51,7 +50,7 @@ QUIET_EVENTS = frozenset(
         "BridgedEvent",
         "ForwardingEvent",
         "MessageWaitingEvent",
-        "AgentBusyEvent",
+        "AgentBusyEvent",  # on a call: the calls themselves say so
         "MonitorEndedEvent",
     }
 )
@@ -92,14 +91,6 @@ class Tracked:
     parties: dict[str, PartyStatus] = field(default_factory=dict)
 
 
-@dataclass
-class AgentRecord:
-    state: AgentState = AgentState.LOGGED_OUT
-    reason: str = ""
-    groups: tuple[str, ...] = ()
-    dnd: bool = False
-
-
 class CstaCalls:
     """The calls and agent states of the monitored devices; turns CSTA events into ours."""
 
@@ -107,7 +98,7 @@ class CstaCalls:
         self.devices = set(devices)
         self.monitors: dict[str, str] = {}  # monitorCrossRefID -> device, this connection's
         self.calls: dict[tuple[str, str], Tracked] = {}  # (device, CSTA callID)
-        self.agents: dict[str, AgentRecord] = {}
+        self.agents = CstaAgents()
         self._queues: dict[str, str] = {}  # CSTA callID -> the queue it waited in
         self._consulting: dict[str, str] = {}  # device -> our id of the call consulting
         self._consult_of: dict[tuple[str, str], str] = {}  # a consultation not seen yet
@@ -156,19 +147,18 @@ class CstaCalls:
         name = local(root)
         if name in QUIET_EVENTS:
             return []
-        if name.startswith("Agent") or name == "DoNotDisturbEvent":
-            handler = CstaCalls._agent_event
-        else:
-            found = _CALL_HANDLERS.get(name)
-            if found is None:
-                raise ProtocolError(f"unknown CSTA event {name!r}")
-            handler = found
+        agent_event = name in AGENT_EVENTS
+        handler = _CALL_HANDLERS.get(name)
+        if handler is None and not agent_event:
+            raise ProtocolError(f"unknown CSTA event {name!r}")
         xref = text(root, "monitorCrossRefID")
         at = self.monitors.get(xref, "")
         if not at:
             log.warning("CSTA %s for unknown monitor %r skipped", name, xref)
             return []
         try:
+            if handler is None:
+                return [self.agents.apply(root, at)]
             return handler(self, root, at)
         except ValidationError as exc:
             first = exc.errors()[0]
@@ -398,36 +388,6 @@ class CstaCalls:
             self._queues[csta_id] = queue
         return []
 
-    def _agent_event(self, root: Element, at: str) -> list[LinkEvent]:
-        name = local(root)
-        agent = self.agents.setdefault(at, AgentRecord())
-        group = device(root, "agentGroup") or text(root, "agentGroup")
-        if name == "AgentLoggedOnEvent":
-            if group and group not in agent.groups:
-                agent.groups = (*agent.groups, group)[:32]
-            if agent.state == AgentState.LOGGED_OUT:
-                agent.state, agent.reason = AgentState.READY, ""
-        elif name == "AgentLoggedOffEvent":
-            agent.groups = tuple(g for g in agent.groups if g != group) if group else ()
-            if not agent.groups:
-                agent.state, agent.reason = AgentState.LOGGED_OUT, ""
-        elif name == "AgentReadyEvent":
-            agent.state, agent.reason = AgentState.READY, ""
-        elif name == "AgentNotReadyEvent":
-            agent.state, agent.reason = AgentState.BUSY, _reason_code(root)
-        elif name == "AgentWorkingAfterCallEvent":
-            agent.state, agent.reason = AgentState.WORK, ""
-        elif name == "DoNotDisturbEvent":
-            agent.dnd = text(root, "doNotDisturbOn").lower() in ("true", "1")
-        else:
-            raise ProtocolError(f"unknown CSTA event {name!r}")
-        return [self.agent_event(at)]
-
-    def agent_event(self, at: str) -> AgentEvent:
-        agent = self.agents.setdefault(at, AgentRecord())
-        state = AgentState.DND if agent.dnd else agent.state
-        return AgentEvent(agent=at, state=state, reason=agent.reason[:32], groups=agent.groups)
-
     # --- snapshots ---------------------------------------------------------------------------
     def snapshot(self, at: str, response: Element) -> list[CallEvent]:
         """The device's calls from a SnapshotDeviceResponse; calls no longer there are dropped."""
@@ -493,11 +453,3 @@ def _ivr(root: Element) -> tuple[str, ...]:
     """IVR data attached as correlatorData: `Object.Field=value` entries, `|`-separated."""
     raw = text(root, "correlatorData", "string") or text(root, "correlatorData")
     return tuple(p.strip() for p in raw.split("|") if p.strip())[:16]
-
-
-def _reason_code(root: Element) -> str:
-    """A not-ready reason: ed4's agentStateReason, or a reasonCode in the private data."""
-    found = descendant(root, "reasonCode")
-    if found is None:  # not `or`: an lxml element without children is falsy
-        found = descendant(root, "agentStateReason")
-    return (found.text or "").strip() if found is not None else ""
