@@ -139,11 +139,13 @@ class AmiLink(ReconnectingLink):
     # --- connection ----------------------------------------------------------------------
     async def _serve(self, url: str) -> None:
         target = self.targets[self.urls.index(url)]
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(target.host, target.port), CONNECT_TIMEOUT_SECONDS
-        )
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+        # lands as its awaitable completes, and aclose() would then wait forever.
+        async with asyncio.timeout(CONNECT_TIMEOUT_SECONDS):
+            reader, writer = await asyncio.open_connection(target.host, target.port)
         try:
-            banner = parse_banner(await asyncio.wait_for(reader.readline(), self.stale_seconds))
+            async with asyncio.timeout(self.stale_seconds):
+                banner = parse_banner(await reader.readline())
             parser = AmiParser()
             await self._login(reader, writer, parser, target, url)
             self._reported.clear()
@@ -227,7 +229,8 @@ class AmiLink(ReconnectingLink):
     ) -> None:
         while True:
             try:
-                data = await asyncio.wait_for(reader.read(65536), self.stale_seconds)
+                async with asyncio.timeout(self.stale_seconds):
+                    data = await reader.read(65536)
             except TimeoutError:
                 writer.transport.abort()
                 raise ConnectionError(f"silent for {self.stale_seconds:g} s") from None

@@ -108,7 +108,10 @@ class BridgeLink(ReconnectingLink):
             await self._session(ws, url)
 
     async def _session(self, ws: ClientConnection, url: str) -> None:
-        first = parse_from_bridge(await asyncio.wait_for(ws.recv(), STALE_SECONDS))
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+        # lands as its awaitable completes, and aclose() would then wait forever.
+        async with asyncio.timeout(STALE_SECONDS):
+            first = parse_from_bridge(await ws.recv())
         if not isinstance(first, BridgeHello) or first.v != BRIDGE_VERSION:
             raise ProtocolError(f"bridge must start with hello v{BRIDGE_VERSION}, got {first!r}")
         await ws.send(Monitor(type="monitor", req_id=next(self._req_ids)).model_dump_json())
@@ -127,7 +130,8 @@ class BridgeLink(ReconnectingLink):
     async def _read(self, ws: ClientConnection) -> None:
         while True:
             try:
-                raw = await asyncio.wait_for(ws.recv(), STALE_SECONDS)
+                async with asyncio.timeout(STALE_SECONDS):
+                    raw = await ws.recv()
             except TimeoutError:
                 # Silent for too long: drop the connection now rather than wait for a close
                 # handshake the peer will not answer, so the standby takes over within 3 s.
