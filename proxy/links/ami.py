@@ -9,7 +9,7 @@ ActionID and given 5 s. Malformed or unknown input is logged at ERROR with its c
 skipped. The password never reaches a log: the link knows its addresses only masked.
 
 See `ami_calls` for the channel -> agent rule and the call ids, `ami_commands` for what each
-command becomes, docs/links-ami.md for the Asterisk side.
+command becomes, docs/links.md for the Asterisk side.
 """
 
 from __future__ import annotations
@@ -294,6 +294,6 @@ class AmiLink(ReconnectingLink):
 
 
 def open_ami_link(url: str, *, self_url: str) -> AmiLink:
-    """`ami://user:password@host:5038?options`, or `primary,standby` (see docs/links-ami.md)."""
+    """`ami://user:password@host:5038?options`, or `primary,standby` (see docs/links.md)."""
     targets, options = parse_ami_urls(url)
     return AmiLink(targets, options)

@@ -4,7 +4,7 @@ Every element name, namespace and SOAPAction the OIG link puts on the wire lives
 module, so a name that turns out to be wrong on a real gateway is fixed in one place. Where a
 name comes from public copies of the OIG WSDL (SessionService, StandardCCService,
 SessionHAEventHandler, version 4.0) and where it is our assumption is written beside it and in
-docs/links-oig.md.
+docs/links.md.
 
 Answers are parsed by defusedxml's rules (no DTD at all, so no entities and no external
 fetches), and anything unsafe or malformed becomes the core's `ProtocolError`. A SOAP Fault, or

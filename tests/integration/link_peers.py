@@ -18,6 +18,26 @@ from typing import Any, Protocol
 
 from websockets.asyncio.server import ServerConnection, serve
 
+from proxy.links import CtiLink
+from softphone.events import CallEvent
+
+
+async def next_of(link: CtiLink, kind: type, timeout: float = 8.0) -> Any:
+    """The link's next event of type `kind` (a Snapshot, a CallEvent...)."""
+
+    async def find() -> Any:
+        async for event in link.events():
+            if isinstance(event, kind):
+                return event
+        raise AssertionError("link closed")
+
+    return await asyncio.wait_for(find(), timeout)
+
+
+async def calls(link: CtiLink, n: int) -> list[CallEvent]:
+    """The link's next `n` call events."""
+    return [await next_of(link, CallEvent) for _ in range(n)]
+
 
 class Peer(Protocol):
     url: str  # the SOFTPHONE_CTI_URL that reaches this peer

@@ -8,7 +8,6 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -18,6 +17,7 @@ from proxy.links.ami import AmiLink
 from proxy.links.ami_protocol import mask_url, parse_ami_urls
 from softphone.events import AgentEvent, AgentState, CallEvent, Direction, Snapshot
 from tests.harness import next_message, running_proxy, wait_for_call
+from tests.integration.link_peers import calls, next_of
 from tests.integration.peers.ami_peer import AmiPeer
 
 
@@ -27,20 +27,6 @@ async def peer_and_link(query: str = "") -> AsyncIterator[tuple[AmiPeer, AmiLink
         assert isinstance(link, AmiLink)
         await next_of(link, Snapshot)
         yield peer, link
-
-
-async def next_of(link: AmiLink, kind: type, timeout: float = 5.0) -> Any:
-    async def find() -> Any:
-        async for event in link.events():
-            if isinstance(event, kind):
-                return event
-        raise AssertionError("link closed")
-
-    return await asyncio.wait_for(find(), timeout)
-
-
-async def calls(link: AmiLink, n: int) -> list[CallEvent]:
-    return [await next_of(link, CallEvent) for _ in range(n)]
 
 
 async def test_inbound_queue_call_becomes_one_event_per_step() -> None:

@@ -9,7 +9,6 @@ import logging
 import struct
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -18,6 +17,7 @@ from proxy.links import LinkCommand, open_link
 from proxy.links.csta import CstaLink, open_csta_link, split_addresses
 from softphone.events import AgentEvent, AgentState, CallEvent, Direction, Snapshot
 from tests.harness import next_message, running_proxy, wait_for_call
+from tests.integration.link_peers import calls, next_of
 from tests.integration.peers.csta_peer import ED3, EVENT_INVOKE, FIXTURES, CstaPeer, frame
 
 
@@ -32,20 +32,6 @@ async def link(peer: CstaPeer) -> AsyncIterator[CstaLink]:
     async with open_csta_link(peer.url, self_url="") as opened:
         await next_of(opened, Snapshot)
         yield opened
-
-
-async def next_of(link: CstaLink, kind: type, timeout: float = 5.0) -> Any:
-    async def find() -> Any:
-        async for event in link.events():
-            if isinstance(event, kind):
-                return event
-        raise AssertionError("link closed")
-
-    return await asyncio.wait_for(find(), timeout)
-
-
-async def calls(link: CstaLink, n: int) -> list[CallEvent]:
-    return [await next_of(link, CallEvent) for _ in range(n)]
 
 
 def errors(caplog: pytest.LogCaptureFixture) -> list[str]:

@@ -13,7 +13,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from proxy.errors import LinkCommandFailed, LinkUnavailable
 from proxy.links import CtiLink, LinkCommand, open_link
 from softphone.events import CallEvent, Snapshot
-from tests.integration.link_peers import PEERS, Peer
+from tests.integration.link_peers import PEERS, Peer, next_of
 
 
 @pytest.fixture(params=sorted(PEERS))
@@ -27,16 +27,6 @@ async def peer(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
 async def link(peer: Peer) -> AsyncIterator[CtiLink]:
     async with open_link(peer.url, self_url="") as opened:
         yield opened
-
-
-async def next_of(link: CtiLink, kind: type, timeout: float = 5.0) -> Any:
-    async def find() -> Any:
-        async for event in link.events():
-            if isinstance(event, kind):
-                return event
-        raise AssertionError("link closed")
-
-    return await asyncio.wait_for(find(), timeout)
 
 
 async def test_events_arrive_in_order(peer: Peer, link: CtiLink) -> None:

@@ -19,6 +19,7 @@ from proxy.links.oig import OigLink
 from proxy.links.oig_options import SESSION_TIMER_SECONDS, parse_oig_urls
 from softphone.events import AgentEvent, AgentState, CallEvent, Direction, Snapshot
 from tests.harness import next_message, running_proxy, wait_for_call
+from tests.integration.link_peers import next_of
 from tests.integration.peers.oig_peer import OigPeer
 
 BOMB = b"""<?xml version="1.0"?>
@@ -37,16 +38,6 @@ async def peer_and_link(query: str = "") -> AsyncIterator[tuple[OigPeer, OigLink
         assert isinstance(link, OigLink)
         await next_of(link, Snapshot)
         yield peer, link
-
-
-async def next_of(link: OigLink, kind: type, timeout: float = 8.0) -> Any:
-    async def find() -> Any:
-        async for event in link.events():
-            if isinstance(event, kind):
-                return event
-        raise AssertionError("link closed")
-
-    return await asyncio.wait_for(find(), timeout)
 
 
 async def next_events(link: OigLink, n: int, timeout: float = 8.0) -> list[Any]:
