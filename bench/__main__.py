@@ -29,11 +29,7 @@ def main() -> None:
     for name, (module_name, what) in BENCHES.items():
         if args.only not in (None, name):
             continue
-        try:
-            module = importlib.import_module(f"bench.{module_name}")
-        except ModuleNotFoundError:
-            print(f"{name}: not available ({what})")
-            continue
+        module = importlib.import_module(f"bench.{module_name}")
         run: Callable[..., None] = module.run
         print(f"\n== {name}: {what}")
         if name == "pop":
