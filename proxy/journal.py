@@ -150,14 +150,15 @@ class CallJournal(Resource):
             state="wrapping" if logged else "skipped",
             wrap_up_until=now + wrap_up if logged else None,
         )
-        await self.store.end_call(ended, _history(ended, now), now)
+        entry_history = _history(ended, now)
+        await self.store.end_call(ended, entry_history, now)
         key = (entry.agent, entry.call_id)
         if logged:
             self.logs[key] = ended
         else:
             self.logs.pop(key, None)
         await self._publish(ended)
-        await self.desk.changed(entry.agent)
+        await self.desk.call_ended(entry.agent, entry_history)
         if logged and wrap_up <= 0:
             await self._queue(ended, "auto")
 

@@ -174,7 +174,9 @@ class Switchboard(Resource):
     def in_work(self, agent: str) -> bool:
         return self._statuses.get(agent, AgentStatus()).state == AgentState.WORK
 
-    async def _publish_call(self, call: Call) -> None:
+    async def _publish_call(self, call: Call, then: Callable[[], None] | None = None) -> None:
+        """Publish the call (saving its log first, except for a ring); `then` runs as soon as
+        the pages have it, before the log is written (the ring's lookup starts there)."""
         view = CallView.of(call, self.region, self.pop_owner(call.agent))
         # A ring reaches the pages before its log is saved: the pop is the hurry, and a call
         # that only rang is not logged unless missed calls are (and then the PBX's snapshot
@@ -184,6 +186,8 @@ class Switchboard(Resource):
         if self.journal is not None and not first_ring:
             await self.journal.observe(call)
         await self.feed.publish(call.agent, lambda seq: CallUpdate(seq=seq, call=view))
+        if then is not None:
+            then()
         if self.journal is not None and first_ring:
             await self.journal.observe(call)
 
@@ -311,7 +315,6 @@ class Switchboard(Resource):
             call.agent,
             mask(call.ani),
         )
-        await self._publish_call(call)
         key = (call.agent, call.call_id)
         if (
             call.state == CallState.RINGING
@@ -320,10 +323,18 @@ class Switchboard(Resource):
             and key not in self._looking  # one lookup per call, however many updates ring
         ):
             self._looking.add(key)
-            task = asyncio.create_task(self._lookup(call), name=f"lookup {call.call_id}")
-            self._lookups.add(task)
-            task.add_done_callback(self._lookups.discard)
-            task.add_done_callback(lambda _: self._looking.discard(key))
+
+            def look_up() -> None:
+                # Started once the ring is out (so the pop is numbered after it) and before
+                # the ring's log is written (so the pop never waits for the database).
+                task = asyncio.create_task(self._lookup(call), name=f"lookup {call.call_id}")
+                self._lookups.add(task)
+                task.add_done_callback(self._lookups.discard)
+                task.add_done_callback(lambda _: self._looking.discard(key))
+
+            await self._publish_call(call, then=look_up)
+        else:
+            await self._publish_call(call)
 
     async def _lookup(self, call: Call) -> None:
         try:

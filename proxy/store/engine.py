@@ -57,7 +57,10 @@ class SqlBase:
         return self._engine
 
     async def start(self) -> None:
-        self._engine = create_async_engine(self.url, pool_pre_ping=True)
+        # A ping before each checkout finds PostgreSQL connections the server dropped; a
+        # SQLite file has no server, and the ping would double every query's cost.
+        pre_ping = not self.url.startswith("sqlite")
+        self._engine = create_async_engine(self.url, pool_pre_ping=pre_ping)
         if self._engine.dialect.name == "sqlite":
             event.listen(self._engine.sync_engine, "connect", _sqlite_pragmas)
         async with self._engine.begin() as conn:
