@@ -100,6 +100,8 @@ class AgentConnection:
         self.wrap_up = _wrap_up_view(services.settings)
         self.last_search = -SEARCH_INTERVAL
         self.page = secrets.token_hex(6)
+        # While a welcome is being built: the updates that must follow it.
+        self.held: list[Message] | None = None
         self.outbox: asyncio.Queue[str] = asyncio.Queue(OUTBOX_LIMIT)
         # Events at or below this sequence are already in the last snapshot sent.
         self.floor = 0
@@ -119,7 +121,14 @@ class AgentConnection:
         logs = self.journal.views(address)
         status = self.board.status_view(address)
         self.floor = seq
-        data = await self.desk.data(address)
+        # Updates published while the data is read wait until the welcome is out: a page
+        # must never apply an update and then a welcome older than it.
+        self.held = []
+        try:
+            data = await self.desk.data(address)
+        except BaseException:
+            self.held = None
+            raise
         agent = AgentView(address=address, name=self.agent.name, extension=self.agent.extension)
         self.enqueue(
             Welcome(
@@ -134,6 +143,10 @@ class AgentConnection:
                 page=self.page,
             )
         )
+        held, self.held = self.held, None
+        for message in held:
+            if int(message.get("seq", 0)) > self.floor:
+                self.enqueue(_json(message))
 
     async def run(self) -> None:
         try:
@@ -166,7 +179,9 @@ class AgentConnection:
     async def _pump(self, subscription: Subscription) -> None:
         message: Message
         async for message in subscription:
-            if int(message.get("seq", 0)) > self.floor:
+            if self.held is not None:
+                self.held.append(message)
+            elif int(message.get("seq", 0)) > self.floor:
                 self.enqueue(_json(message))
 
     async def _read(self) -> None:
