@@ -30,6 +30,7 @@ from proxy.web.admin import admin_router
 from proxy.web.auth import Authenticator, hash_password
 from proxy.web.headers import SecurityHeaders, allowed_sources
 from proxy.web.routes import api_router, mount_demo, mount_static
+from proxy.web.sso import SingleSignOn, single_sign_on, sso_router
 
 log = logging.getLogger(__name__)
 DEMO_AGENTS = [
@@ -60,6 +61,8 @@ class Services:
     # The loop they run on, for callers on other threads (tests, the bench).
     loop: asyncio.AbstractEventLoop
     metrics: Metrics
+    # "Sign in with Salesforce", when configured (always in the demo).
+    sso: SingleSignOn | None = None
 
 
 async def seed_demo_agents(store: Store) -> None:
@@ -173,12 +176,14 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
                 org,
                 asyncio.get_running_loop(),
                 metrics,
+                single_sign_on(settings, org),
             )
             yield
 
     app = FastAPI(title="softphone-proxy", version="0.1.0", lifespan=lifespan)
     app.include_router(api_router())
     app.include_router(admin_router())
+    app.include_router(sso_router())
     mount_static(app, settings.static_dir)
     if simulated:
         app.mount("/sim", create_simulator_app(pbx))

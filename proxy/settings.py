@@ -126,6 +126,12 @@ class Settings(BaseSettings):
     lockout_minutes: float = Field(default=15.0, gt=0)
     session_hours: float = Field(default=12.0, gt=0)
     max_message_bytes: int = Field(default=64 * 1024, ge=1024)
+    # "Sign in with Salesforce": the org's login host (e.g. https://acme.my.salesforce.com;
+    # empty: off, except in the demo, which signs in against the stand-in org) and the connected
+    # app's consumer key; its secret is optional, as PKCE (S256) is always used.
+    sso_login_url: str = ""
+    sso_client_id: str = ""
+    sso_client_secret: SecretStr = SecretStr("")
     # The softphone page and console; the checkout's static/ unless installed elsewhere.
     static_dir: Path = Field(default_factory=lambda: default_static_dir())
     # Demo mode adds the demo console, the demo agents and the Open CTI stand-in script.

@@ -98,6 +98,11 @@ class Authenticator:
                 raise self._locked(locked)
             raise SignInFailed("wrong_credentials", "Wrong sign-in address or password")
         await self.store.sign_in_succeeded(address)
+        return await self.sign_in_as(agent), agent
+
+    async def sign_in_as(self, agent: AgentRecord) -> str:
+        """A new session token for an agent whose identity is already proven (e.g. by
+        Salesforce single sign-on); seats are limited exactly as for a password sign-in."""
         if self.max_agents:
             seated = await self.store.signed_in_agents(self.clock())
             if agent.address not in seated and len(seated) >= self.max_agents:
@@ -110,7 +115,7 @@ class Authenticator:
         await self.store.create_session(
             _token_hash(token), agent.address, self.clock() + self.session_seconds
         )
-        return token, agent
+        return token
 
     async def agent_for(self, token: str) -> AgentRecord | None:
         if not token or len(token) > 128:

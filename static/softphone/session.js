@@ -77,6 +77,48 @@ export async function signIn(event) {
   }
 }
 
+// "Sign in with Salesforce": offered only when this server says it is configured. A popup
+// runs the OAuth flow on our own origin and posts our session token back to this page.
+let ssoPopup = null;
+
+export async function setupSso() {
+  const button = $("sso-signin");
+  button.addEventListener("click", startSso);
+  window.addEventListener("message", ssoFinished);
+  try {
+    const response = await fetch(`${httpBase(location.host)}/api/v1/config`);
+    button.hidden = !(response.ok && (await response.json()).sso === true);
+  } catch {
+    button.hidden = true;
+  }
+}
+
+function startSso() {
+  $("signin-error").textContent = "";
+  ssoPopup = window.open("/sso/start", "softphone-sso", "popup,width=520,height=640");
+  if (!ssoPopup) $("signin-error").textContent = t("errorSsoPopupBlocked");
+}
+
+function ssoFinished(event) {
+  if (event.origin !== location.origin || event.data?.type !== "softphone-sso") return;
+  if (ssoPopup && event.source !== ssoPopup) return;
+  ssoPopup = null;
+  const { token, agent, error } = event.data;
+  if (!token || !agent) {
+    const key = {
+      no_agent: "errorSsoNoAgent",
+      denied: "errorSsoDenied",
+      seats_full: "errorSeatsFull",
+    }[error] || "errorSsoFailed";
+    $("signin-error").textContent = t(key);
+    return;
+  }
+  if (state.session) return;
+  state.session = { host: location.host, token, agent };
+  sessionStorage.setItem(SESSION_KEY, JSON.stringify(state.session));
+  startSession();
+}
+
 export async function signOut() {
   const session = state.session;
   endSession();

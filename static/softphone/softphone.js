@@ -14,7 +14,7 @@ import { setupNotes } from "./notes.js";
 import { askOnce } from "./notifications.js";
 import { render, standalonePop } from "./render.js";
 import { setupSearch } from "./search.js";
-import { signIn, signOut, startSession } from "./session.js";
+import { setupSso, signIn, signOut, startSession } from "./session.js";
 import { setupSettings } from "./settings.js";
 import { $, send, show, state } from "./state.js";
 import { updateUtilityItem } from "./utility-item.js";
@@ -89,6 +89,7 @@ async function main() {
   state.host = await connectHost(standalonePop);
   $("signin-form").addEventListener("submit", signIn);
   $("signout").addEventListener("click", signOut);
+  setupSso();
   setupCallControls();
   setupNotes();
   setupWrapUp();

@@ -36,7 +36,7 @@ def open_standalone(page: Page, proxy: RunningProxy) -> Page:
 def sign_in(phone: Page | FrameLocator, address: str) -> None:
     phone.get_by_label("Sign-in address").fill(address)
     phone.get_by_label("Password").fill("demo")
-    phone.get_by_role("button", name="Sign in").click()
+    phone.get_by_role("button", name="Sign in", exact=True).click()
     expect(phone.get_by_text("Ready for calls")).to_be_visible()
 
 
@@ -442,7 +442,7 @@ def test_french_browser_gets_the_new_screens_in_french(
     page.goto(f"{proxy.base_url}/softphone/softphone.html")
     page.get_by_label("Adresse de connexion").fill("1001")
     page.get_by_label("Mot de passe").fill("demo")
-    page.get_by_role("button", name="Se connecter").click()
+    page.get_by_role("button", name="Se connecter", exact=True).click()
     expect(page.get_by_text("Prêt à recevoir des appels")).to_be_visible()
     proxy.place_call(agent="1001", ani="+16504508810")
     page.get_by_role("button", name="Répondre").click()

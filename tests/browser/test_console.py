@@ -24,7 +24,7 @@ def open_console(page: Page, proxy: RunningProxy, mode: str = "Lightning") -> Fr
 def sign_in(phone: FrameLocator, address: str = "1001", password: str = "demo") -> None:
     phone.get_by_label("Sign-in address").fill(address)
     phone.get_by_label("Password").fill(password)
-    phone.get_by_role("button", name="Sign in").click()
+    phone.get_by_role("button", name="Sign in", exact=True).click()
 
 
 def simulate(page: Page, agent: str = "1001", ani: str = "+16504508810", ivr: str = "") -> None:
@@ -120,7 +120,7 @@ def test_wrong_password_is_said_plainly(page: Page, proxy: RunningProxy) -> None
     phone = open_console(page, proxy)
     sign_in(phone, "1001", "not-the-password")
     expect(phone.get_by_role("alert").first).to_have_text("Wrong sign-in address or password.")
-    expect(phone.get_by_role("button", name="Sign in")).to_be_enabled()
+    expect(phone.get_by_role("button", name="Sign in", exact=True)).to_be_enabled()
 
 
 def test_page_opened_directly_runs_standalone(page: Page, proxy: RunningProxy) -> None:
@@ -128,7 +128,7 @@ def test_page_opened_directly_runs_standalone(page: Page, proxy: RunningProxy) -
     page.goto(f"{proxy.base_url}/softphone/softphone.html")
     page.get_by_label("Sign-in address").fill("1005")
     page.get_by_label("Password").fill("demo")
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page.get_by_text("Ready for calls")).to_be_visible()
     proxy.place_call(agent="1005", ani="+16504508810")
     expect(page.get_by_role("region", name="Opened records")).to_contain_text("Contact: Maria Chen")
@@ -144,7 +144,7 @@ def test_origin_with_other_protocol_falls_back_to_standalone(
     )
     page.get_by_label("Sign-in address").fill("1004")
     page.get_by_label("Password").fill("demo")
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page.get_by_text("Ready for calls")).to_be_visible()
     proxy.place_call(agent="1004", ani="+14155550000")
     expect(page.get_by_role("region", name="Opened records")).to_contain_text(
@@ -157,7 +157,7 @@ def test_french_browser_gets_french(browser: Browser, proxy: RunningProxy) -> No
     context = browser.new_context(locale="fr-FR")
     page = context.new_page()
     page.goto(f"{proxy.base_url}/softphone/softphone.html")
-    expect(page.get_by_role("button", name="Se connecter")).to_be_visible()
+    expect(page.get_by_role("button", name="Se connecter", exact=True)).to_be_visible()
     expect(page.get_by_label("Adresse de connexion")).to_be_visible()
     context.close()
 

@@ -57,7 +57,7 @@ def sign_in(page: Page, proxy: RunningProxy) -> FrameLocator:
     phone = page.frame_locator("#softphone")
     phone.get_by_label("Sign-in address").fill("1001")
     phone.get_by_label("Password").fill("demo")
-    phone.get_by_role("button", name="Sign in").click()
+    phone.get_by_role("button", name="Sign in", exact=True).click()
     expect(phone.get_by_text("Ready for calls")).to_be_visible(timeout=SLOW)
     return phone
 
@@ -68,7 +68,7 @@ def test_signed_out_screen_has_enough_contrast(page: Page, proxy: RunningProxy) 
     phone = page.frame_locator("#softphone")
     phone.get_by_label("Sign-in address").fill("1001")
     phone.get_by_label("Password").fill("wrong")
-    phone.get_by_role("button", name="Sign in").click()
+    phone.get_by_role("button", name="Sign in", exact=True).click()
     expect(phone.get_by_role("alert")).to_be_visible(timeout=SLOW)
     assert failures(phone) == []
 

@@ -56,7 +56,7 @@ def open_console(page: Page, proxy: RunningProxy, mode: str = "Lightning") -> Fr
 def sign_in(phone: Page | FrameLocator, address: str, password: str = "demo") -> None:
     phone.get_by_label("Sign-in address").fill(address)
     phone.get_by_label("Password").fill(password)
-    phone.get_by_role("button", name="Sign in").click()
+    phone.get_by_role("button", name="Sign in", exact=True).click()
 
 
 def signed_in(phone: Page | FrameLocator, address: str) -> None:
@@ -263,7 +263,7 @@ def test_five_wrong_passwords_lock_signing_in_for_15_minutes(
     for _ in range(4):
         sign_in(page, "1004", "wrong")
         expect(alert).to_have_text("Wrong sign-in address or password.", timeout=SLOW)
-        expect(page.get_by_role("button", name="Sign in")).to_be_enabled(timeout=SLOW)
+        expect(page.get_by_role("button", name="Sign in", exact=True)).to_be_enabled(timeout=SLOW)
         page.evaluate("document.getElementById('signin-error').textContent = ''")
     sign_in(page, "1004", "wrong")
     expect(alert).to_have_text(

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import html
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 import jwt
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from starlette.routing import Route
 
 from proxy.salesforce.standin.org import KEY_PREFIXES, SCHEMA, StandinOrg
@@ -32,14 +39,28 @@ def create_standin_app(org: StandinOrg) -> Starlette:
     async def token(request: Request) -> Response:
         # OAuth posts application/x-www-form-urlencoded; parse_qs reads it without extra packages.
         form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
+        instance = f"{request.url.scheme}://{request.url.netloc}"
+        if form.get("grant_type") == "authorization_code":
+            return _redeem(org, form, instance)
         granted = _grant(org, form)
         if granted is None:
             body = {"error": "invalid_grant", "error_description": "authentication failure"}
             return JSONResponse(body, status_code=400)
-        instance = f"{request.url.scheme}://{request.url.netloc}"
         return JSONResponse(
             {"access_token": org.new_session(), "instance_url": instance, "token_type": "Bearer"}
         )
+
+    async def authorize(request: Request) -> Response:
+        return _authorize(org, dict(request.query_params))
+
+    async def userinfo(request: Request) -> Response:
+        token = request.headers.get("authorization", "").removeprefix("Bearer ")
+        user_id = org.user_sessions.get(token)
+        if user_id is None:
+            body = {"error": "invalid_token", "error_description": "Session expired or invalid"}
+            return JSONResponse(body, status_code=401)
+        name, email = org.users[user_id]
+        return JSONResponse({"user_id": user_id, "name": name, "email": email})
 
     async def api(request: Request) -> Response:
         header = request.headers.get("authorization", "")
@@ -71,6 +92,8 @@ def create_standin_app(org: StandinOrg) -> Starlette:
     return Starlette(
         routes=[
             Route("/services/oauth2/token", token, methods=["POST"]),
+            Route("/services/oauth2/authorize", authorize),
+            Route("/services/oauth2/userinfo", userinfo),
             Route("/services/data/", versions),
             Route("/services/data/v{version}/{path:path}", api, methods=["GET", "POST", "PATCH"]),
         ]
@@ -80,6 +103,68 @@ def create_standin_app(org: StandinOrg) -> Starlette:
 def _with_usage(org: StandinOrg, response: Response) -> Response:
     response.headers["Sforce-Limit-Info"] = f"api-usage={org.api_calls}/{org.api_limit}"
     return response
+
+
+def _authorize(org: StandinOrg, params: dict[str, str]) -> Response:
+    """The web server flow's login page: pick a user (`login_as`) or cancel (`deny`).
+
+    Strict as Salesforce is: a code flow for our client with an S256 challenge, nothing else.
+    """
+    redirect_uri = params.get("redirect_uri", "")
+    if (
+        params.get("response_type") != "code"
+        or params.get("client_id") != org.consumer_key
+        or not redirect_uri.startswith(("http://", "https://"))
+        or not params.get("code_challenge")
+        or params.get("code_challenge_method") != "S256"
+    ):
+        return PlainTextResponse("invalid authorization request", status_code=400)
+    state = {"state": params["state"]} if "state" in params else {}
+    if params.get("deny"):
+        answer = {"error": "access_denied", "error_description": "end-user denied authorization"}
+        return RedirectResponse(f"{redirect_uri}?{urlencode({**answer, **state})}", 302)
+    user_id = params.get("login_as", "")
+    if user_id in org.users:
+        code = org.new_code(user_id, org.consumer_key, redirect_uri, params["code_challenge"])
+        return RedirectResponse(f"{redirect_uri}?{urlencode({'code': code, **state})}", 302)
+    request = {k: v for k, v in params.items() if k not in ("login_as", "deny")}
+    items = "".join(
+        f'<li><a href="?{html.escape(urlencode({**request, "login_as": uid}))}">'
+        f"Sign in as {html.escape(name)}</a></li>"
+        for uid, (name, _) in org.users.items()
+    )
+    cancel = html.escape(urlencode({**request, "deny": "1"}))
+    return HTMLResponse(
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        "<title>Salesforce stand-in: sign in</title></head><body>"
+        f"<h1>Sign in to the stand-in org</h1><ul>{items}</ul>"
+        f'<p><a href="?{cancel}">Deny access</a></p></body></html>'
+    )
+
+
+def _redeem(org: StandinOrg, form: dict[str, str], instance: str) -> Response:
+    """Authorization code + PKCE verifier (and the secret, when sent) for a user's token."""
+    secret = form.get("client_secret")
+    token = None
+    if secret is None or secret == org.consumer_secret:
+        token = org.redeem(
+            form.get("code", ""),
+            form.get("client_id", ""),
+            form.get("redirect_uri", ""),
+            form.get("code_verifier", ""),
+        )
+    if token is None:
+        body = {"error": "invalid_grant", "error_description": "authentication failure"}
+        return JSONResponse(body, status_code=400)
+    user_id = org.user_sessions[token]
+    return JSONResponse(
+        {
+            "access_token": token,
+            "instance_url": instance,
+            "id": f"{instance}/id/00DDm0000000001AAA/{user_id}",
+            "token_type": "Bearer",
+        }
+    )
 
 
 def _grant(org: StandinOrg, form: dict[str, str]) -> bool | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import itertools
 import secrets
 from dataclasses import dataclass, field
@@ -174,6 +176,22 @@ _CASE_SUBJECTS = [
 ]
 
 
+@dataclass(frozen=True)
+class SignInCode:
+    """What an authorization code was issued for."""
+
+    user_id: str
+    client_id: str
+    redirect_uri: str
+    challenge: str
+
+
+def pkce_challenge(verifier: str) -> str:
+    """The S256 code challenge of a PKCE verifier (RFC 7636)."""
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
 @dataclass
 class StandinOrg:
     """A tiny org: records, who may sign in, the API calls served, and faults to inject.
@@ -196,12 +214,37 @@ class StandinOrg:
     sessions: set[str] = field(default_factory=set)
     logins: int = 0
     failures: list[int] = field(default_factory=list)
+    # "Sign in with Salesforce" (web server flow + PKCE): the org's users by id (name, email),
+    # codes not yet redeemed and the users' own access tokens (good for userinfo only).
+    users: dict[str, tuple[str, str]] = field(default_factory=dict)
+    codes: dict[str, SignInCode] = field(default_factory=dict)
+    user_sessions: dict[str, str] = field(default_factory=dict)
+    # Where the org is served (set by StandinServer) and the CA that its certificate chains to.
+    instance_url: str = ""
+    ca_file: str = ""
     _ids: dict[str, itertools.count[int]] = field(default_factory=dict)
 
     def new_session(self) -> str:
         token = secrets.token_urlsafe(24)
         self.sessions.add(token)
         self.logins += 1
+        return token
+
+    def new_code(self, user_id: str, client_id: str, redirect_uri: str, challenge: str) -> str:
+        """An authorization code for `user_id`, redeemable once with the PKCE verifier."""
+        code = secrets.token_urlsafe(24)
+        self.codes[code] = SignInCode(user_id, client_id, redirect_uri, challenge)
+        return code
+
+    def redeem(self, code: str, client_id: str, redirect_uri: str, verifier: str) -> str | None:
+        """The user's access token for a valid code and verifier, else None; codes work once."""
+        issued = self.codes.pop(code, None)
+        if issued is None or (issued.client_id, issued.redirect_uri) != (client_id, redirect_uri):
+            return None
+        if not secrets.compare_digest(pkce_challenge(verifier), issued.challenge):
+            return None
+        token = secrets.token_urlsafe(24)
+        self.user_sessions[token] = issued.user_id
         return token
 
     def expire_sessions(self) -> None:
@@ -255,9 +298,16 @@ def demo_user_id(n: int) -> str:
     return f"005Dm{n:010d}AAA"
 
 
+# The demo org's users: the five demo agents, then one who is on no softphone roster.
+DEMO_USERS = ["Alex Morgan", "Sam Rivera", "Jordan Lee", "Taylor Kim", "Casey Novak", "Robin Park"]
+
+
 def demo_org() -> StandinOrg:
-    """The seeded demo org: 10 Accounts, 23 Contacts, 10 Leads, 12 Cases, 3 Campaigns."""
+    """The seeded demo org: 6 users, 10 Accounts, 23 Contacts, 10 Leads, 12 Cases, 3 Campaigns."""
     org = StandinOrg()
+    for n, name in enumerate(DEMO_USERS, start=1):
+        email = f"{name.lower().replace(' ', '.')}@standin.example"
+        org.users[demo_user_id(n)] = (name, email)
     base = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
     stamp = (base + timedelta(hours=i) for i in itertools.count())
     accounts = [

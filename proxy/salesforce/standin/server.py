@@ -44,6 +44,7 @@ class StandinServer(Resource):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
         self.instance_url = f"https://127.0.0.1:{sock.getsockname()[1]}"
+        self.org.instance_url, self.org.ca_file = self.instance_url, self.ca_file
         config = uvicorn.Config(
             create_standin_app(self.org),
             ssl_certfile=str(tmp / "server.pem"),

@@ -1,0 +1,40 @@
+"""Sign in with Salesforce from the softphone framed in the demo console, in headless Chromium."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Browser, expect
+
+from tests.harness import RunningProxy
+
+pytestmark = pytest.mark.browser
+
+SLOW = 15_000  # ms: generous waits on shared machines, never fixed sleeps
+
+
+def test_sign_in_with_salesforce_in_a_popup_makes_the_phone_ready(
+    browser: Browser, proxy: RunningProxy
+) -> None:
+    """The Salesforce button opens a popup; choosing demo user 1 signs the framed phone in."""
+    # The stand-in org serves TLS from a throwaway CA that only the proxy trusts.
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 720}, locale="en-US", ignore_https_errors=True
+    )
+    errors: list[str] = []
+    context.on("weberror", lambda error: errors.append(str(error.error)))
+    try:
+        page = context.new_page()
+        page.goto(f"{proxy.base_url}/console/")
+        phone = page.frame_locator("#softphone")
+        button = phone.get_by_role("button", name="Sign in with Salesforce")
+        expect(button).to_be_visible(timeout=SLOW)
+        with page.expect_popup() as opened:
+            button.click()
+        popup = opened.value
+        popup.get_by_role("link", name="Sign in as Alex Morgan").click()
+        popup.wait_for_event("close", timeout=SLOW)
+        expect(phone.get_by_text("Ready for calls")).to_be_visible(timeout=SLOW)
+        expect(phone.get_by_role("heading", name="Alex Morgan")).to_be_visible()
+    finally:
+        context.close()
+    assert errors == [], f"uncaught errors in the pages: {errors}"
