@@ -28,7 +28,7 @@ from cryptography.x509.verification import (
     VerificationError,
 )
 from defusedxml import ElementTree as SafeXml
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from proxy.settings import Settings
@@ -243,6 +243,11 @@ async def check_store(settings: Settings) -> Result:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     head = ScriptDirectory.from_config(config).get_current_head()
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and url.database:
+        folder = Path(url.database).parent
+        if not await asyncio.to_thread(folder.is_dir):
+            return Result("FAIL", "database", f"the folder {folder} does not exist")
     engine = create_async_engine(settings.database_url)
     current = None
     try:
