@@ -149,7 +149,7 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
                     wrap_up_seconds=settings.wrap_up_seconds,
                     region=settings.phone_region,
                     in_work=board.in_work,
-                    written=writer.wake if writer is not None else lambda: None,
+                    queued=writer.wake if writer is not None else lambda: None,
                 )
             )
             board.journal = journal

@@ -204,7 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "callcenter-xml":
         return _callcenter_xml(args)
     if args.command == "check":
-        return ops_cli.main_check(args)
+        return ops_cli.run_check(args)
     if args.command == "support-bundle":
         return ops_cli.main_bundle(args)
     if args.command == "outbox":

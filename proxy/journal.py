@@ -58,7 +58,7 @@ class CallJournal(Resource):
         wrap_up_seconds: float,
         region: str,
         in_work: Callable[[str], bool] = lambda agent: False,
-        written: Callable[[], None] = lambda: None,
+        queued: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
@@ -68,7 +68,7 @@ class CallJournal(Resource):
         self.wrap_up_seconds = wrap_up_seconds
         self.region = region
         self.in_work = in_work
-        self.queued = written
+        self.queued = queued
         self.clock = clock
         self.logs: dict[Key, CallLog] = {}
         self._lock = asyncio.Lock()

@@ -17,6 +17,8 @@ from collections.abc import Iterable
 
 from proxy.settings import Settings
 
+# The password part of `scheme://user:password@host`.
+URL_PASSWORD = re.compile(r"(://[^:/@]+:)([^@/]+)@")
 _PAIRS = re.compile(r"\[((?:\w+=[^\s\]]*\s*)+)\]")
 _PAIR = re.compile(r"(\w+)=([^\s\]]*)")
 
@@ -45,13 +47,16 @@ class RedactSecrets(logging.Filter):
         # Short values (a 4-digit PIN) would redact half the log; real secrets are long.
         self.secrets = sorted({s for s in secrets if len(s) >= 6}, key=len, reverse=True)
 
+    def redact(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
     def filter(self, record: logging.LogRecord) -> bool:
         if not self.secrets:
             return True
         message = record.getMessage()
-        redacted = message
-        for secret in self.secrets:
-            redacted = redacted.replace(secret, "***")
+        redacted = self.redact(message)
         if redacted != message:
             record.msg, record.args = redacted, None
         return True
@@ -67,8 +72,9 @@ def secrets_of(settings: Settings) -> list[str]:
         settings.admin_password,
     ]
     found = [v.get_secret_value() for v in values]
-    # Credentials inside a link URL (ami://user:secret@host) are secrets too.
-    found += re.findall(r"://[^:/@]+:([^@/]+)@", settings.cti_url)
+    # Passwords inside URLs (ami://user:secret@host, postgresql+asyncpg://user:pw@db) too.
+    for url in (settings.cti_url, settings.database_url, settings.salesforce_url):
+        found += [m[2] for m in URL_PASSWORD.finditer(url)]
     return found
 
 

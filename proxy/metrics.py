@@ -77,8 +77,8 @@ class Metrics:
             self.api_remaining.set(max(0, limit - used))
         link = board.link
         self.link_connected.set(1 if link.connected else 0)
-        self.link_reconnects.set(getattr(link, "reconnects", 0))
-        self.link_failovers.set(getattr(link, "failovers", 0))
+        self.link_reconnects.set(link.reconnects)
+        self.link_failovers.set(link.failovers)
         for row_state, n in (await services.store.outbox_counts()).items():
             self.outbox.labels(row_state).set(n)
         if services.writer is not None:

@@ -8,7 +8,6 @@ import datetime as dt
 import importlib.metadata
 import json
 import platform
-import re
 import sys
 import zipfile
 from collections import deque
@@ -20,7 +19,7 @@ import requests
 from pydantic import SecretStr
 
 from proxy import doctor
-from proxy.logs import RedactSecrets, secrets_of
+from proxy.logs import URL_PASSWORD, RedactSecrets, secrets_of
 from proxy.settings import Settings
 from proxy.store import open_store
 
@@ -91,7 +90,7 @@ def redacted_settings(settings: Settings) -> dict[str, Any]:
         if isinstance(value, SecretStr):
             value = "***" if value.get_secret_value() else ""
         elif isinstance(value, str):
-            value = re.sub(r"(://[^:/@]+:)[^@/]+@", r"\1***@", value)
+            value = URL_PASSWORD.sub(r"\1***@", value)
         elif isinstance(value, Path):
             value = str(value)
         data[name] = value
@@ -111,10 +110,7 @@ def _versions() -> str:
 def _tail(path: Path, redact: RedactSecrets) -> str:
     with path.open(encoding="utf-8", errors="replace") as handle:
         lines = deque(handle, maxlen=LOG_TAIL_LINES)
-    text = "".join(lines)
-    for secret in redact.secrets:
-        text = text.replace(secret, "***")
-    return text
+    return redact.redact("".join(lines))
 
 
 async def _outbox(settings: Settings) -> str:
@@ -163,10 +159,6 @@ def run_bundle(args: argparse.Namespace) -> int:
                 bundle.writestr(f"logs/{log.name}.error", f"could not read: {exc}\n")
     print(f"wrote {output}: attach it to the support case (no passwords, keys or tokens in it)")
     return 0
-
-
-def main_check(args: argparse.Namespace) -> int:
-    return run_check(args)
 
 
 def main_bundle(args: argparse.Namespace) -> int:

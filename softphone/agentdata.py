@@ -16,7 +16,6 @@ from softphone.matching import PopRule
 MAX_FAVORITES = 50
 MAX_QUICK_NOTES = 30
 HISTORY_LIMITS: dict[str, int] = {"all": 30, "missed": 10, "received": 10, "dialed": 10}
-HistoryList = Literal["all", "missed", "received", "dialed"]
 CallerObject = Literal["Contact", "Account", "Lead"]
 ShortText = Annotated[str, Field(max_length=80)]
 
@@ -78,13 +77,6 @@ class HistoryEntry(_Data):
     record_id: str = ""
     started_at: float
     duration: float = 0.0
-
-
-class QuickNote(_Data):
-    """A canned line agents add to notes with one click; the admin's are shared, theirs own."""
-
-    text: str = Field(min_length=1, max_length=200)
-    own: bool = True
 
 
 def sort_favorites(favorites: list[Favorite]) -> list[Favorite]:

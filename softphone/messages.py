@@ -297,7 +297,7 @@ class AgentData(_Message):
     settings: AgentSettings
     favorites: tuple[Favorite, ...]
     history: dict[str, tuple[HistoryEntry, ...]]
-    # The admin's quick notes first (own=False), then the agent's own.
+    # The admin's quick notes; the agent's own ones, which they may remove, are apart.
     quick_notes: tuple[str, ...]
     own_quick_notes: tuple[str, ...]
     # Every number in favorites and history, formatted for people ("+1 650-450-8810").

@@ -39,14 +39,19 @@ def _name(name: str) -> str:
     return name
 
 
+def _returning(returning: dict[str, tuple[str, ...]]) -> str:
+    """`Contact(Id, Name), Lead(Id, Name)`: the objects and fields a SOSL search returns."""
+    return ", ".join(
+        f"{_name(obj)}({', '.join(_name(f) for f in fields)})" for obj, fields in returning.items()
+    )
+
+
 def sosl_phone_search(variants: tuple[str, ...], returning: dict[str, tuple[str, ...]]) -> str:
     """One SOSL request that finds any of `variants` in the phone fields of every object."""
     if not variants:
         raise ValueError("a phone search needs at least one number")
     terms = " OR ".join(f'"{escape_sosl(v)}"' for v in variants)
-    objects = ", ".join(
-        f"{_name(obj)}({', '.join(_name(f) for f in fields)})" for obj, fields in returning.items()
-    )
+    objects = _returning(returning)
     return f"FIND {{{terms}}} IN PHONE FIELDS RETURNING {objects}"
 
 
@@ -55,9 +60,7 @@ def sosl_name_search(words: list[str], returning: dict[str, tuple[str, ...]], li
     if not words:
         raise ValueError("a name search needs at least one word")
     terms = " ".join(escape_sosl(w) for w in words) + "*"
-    objects = ", ".join(
-        f"{_name(obj)}({', '.join(_name(f) for f in fields)})" for obj, fields in returning.items()
-    )
+    objects = _returning(returning)
     return f"FIND {{{terms}}} IN NAME FIELDS RETURNING {objects} LIMIT {int(limit)}"
 
 

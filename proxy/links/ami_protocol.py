@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from proxy.links.base import split_urls
 from softphone.errors import ProtocolError
 
 BANNER_PREFIX = "Asterisk Call Manager/"
@@ -228,13 +229,12 @@ def mask_url(url: str) -> str:
 def parse_ami_urls(url: str) -> tuple[list[AmiTarget], AmiOptions]:
     """`ami://user:pass@host:5038?options`, or `primary,standby`; options from the primary.
 
-    Several devices are separated by `;` or given as repeated `devices=` (a comma already means
-    "standby address" in SOFTPHONE_CTI_URL).
+    Several devices are separated by `,` or `;`, or given as repeated `devices=` (a comma
+    starts the standby address only where `ami://` follows: see `split_urls`).
     """
     targets: list[AmiTarget] = []
-    for one in (u.strip() for u in url.split(",")):
-        if not one:
-            continue
+    addresses = split_urls(url)
+    for one in addresses:
         parts = urlsplit(one)
         if parts.scheme != "ami" or not parts.hostname or not parts.username:
             raise ValueError(
@@ -251,12 +251,12 @@ def parse_ami_urls(url: str) -> tuple[list[AmiTarget], AmiOptions]:
         )
     if not targets:
         raise ValueError("an AMI link needs at least one ami:// address")
-    query = parse_qsl(urlsplit(url.split(",")[0].strip()).query)
+    query = parse_qsl(urlsplit(addresses[0]).query)
     values: dict[str, str] = {}
     devices: list[str] = []
     for key, value in query:
         if key == "devices":
-            devices.extend(d.strip() for d in value.split(";") if d.strip())
+            devices.extend(d.strip() for d in re.split(r"[,;]", value) if d.strip())
         else:
             values[key] = value
     try:

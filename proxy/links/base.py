@@ -42,6 +42,16 @@ class CtiLink(AsyncResource, Protocol):
     def connected(self) -> bool: ...
 
     @property
+    def reconnects(self) -> int:
+        """Connections lost since start."""
+        ...
+
+    @property
+    def failovers(self) -> int:
+        """Moves to the other address of a primary/standby pair since start."""
+        ...
+
+    @property
     def active_url(self) -> str:
         """The address in use now: the primary's, or the standby's after a failover."""
         ...

@@ -11,6 +11,7 @@ import ssl
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
+from proxy.links.base import split_urls
 from proxy.links.oig_soap import DEFAULT_SERVICE_ROOT, WSDL_VERSION
 
 # No answer for this long and the gateway is gone: failover stays under 3 s.
@@ -20,10 +21,6 @@ KEEPALIVE_SECONDS = 3.0
 SESSION_TIMER_SECONDS = 10.0
 POLL_SECONDS = 1.5
 MAX_DEVICES = 2000
-# A comma starts the standby address only when an OIG address follows, so `devices=1001,1002`
-# keeps its commas here; the proxy's settings check splits SOFTPHONE_CTI_URL at every comma,
-# though, so there options are separated by `;` (devices=1001;1002, busy_codes=Lunch:1;Break:2).
-_SPLIT = re.compile(r",\s*(?=oig\+https?://)", re.IGNORECASE)
 _RANGE = re.compile(r"^(\d{1,15})-(\d{1,15})$")
 
 
@@ -47,7 +44,7 @@ def parse_oig_urls(url: str) -> tuple[list[str], OigOptions]:
     """Service roots (primary first) and the options; `ValueError` that never quotes secrets."""
     endpoints: list[str] = []
     query: dict[str, str] = {}
-    for part in _SPLIT.split(url.strip()):
+    for part in split_urls(url):
         parts = urlsplit(part.strip())
         scheme = parts.scheme.lower()
         if scheme not in ("oig+https", "oig+http") or not parts.hostname:

@@ -131,24 +131,23 @@ class TaskWriter(Resource):
         return len(rows) == limit
 
     async def write(self, row: OutboxRow) -> None:
-        fields = dict(row.fields)
-        counted: list[bool] = []
+        # Counted before anything is sent: `row.attempts` (as read) > 0 then means an
+        # earlier create may have reached Salesforce, and this one looks before creating.
+        await self.store.begin_attempt(row.call_object, self.clock())
         try:
-            task_id = await self._write(row, fields, counted)
+            task_id = await self._write(row, dict(row.fields))
         except SalesforceError as exc:
-            if not counted:  # failed before the create (the lookup): still an attempt
-                await self.store.begin_attempt(row.call_object, self.clock())
             await self._failed(row, exc)
             return
         await self.store.outbox_written(row.call_object, task_id, self.clock())
         self.written += 1
         log.info("Task written [call_object=%s task=%s]", row.call_object, task_id)
 
-    async def _write(self, row: OutboxRow, fields: dict[str, Any], counted: list[bool]) -> str:
+    async def _write(self, row: OutboxRow, fields: dict[str, Any]) -> str:
         dropped: set[str] = set()
         while True:
             try:
-                return await self._send(row, fields, counted)
+                return await self._send(row, fields)
             except SalesforceError as exc:
                 drop = [f for f in _DROPPABLE.get(exc.code, ()) if f in fields]
                 if not drop or exc.code in dropped:
@@ -160,9 +159,8 @@ class TaskWriter(Resource):
                 fields["Description"] = f"{fields.get('Description', '')}\n\n{note}".strip()
                 log.warning("Task %s: %s; writing without %s", row.call_object, exc.code, drop)
 
-    async def _send(self, row: OutboxRow, fields: dict[str, Any], counted: list[bool]) -> str:
+    async def _send(self, row: OutboxRow, fields: dict[str, Any]) -> str:
         if self.external_id_field:
-            await self._count(row, counted)
             return await self.api.upsert("Task", self.external_id_field, row.call_object, fields)
         if row.attempts > 0:
             soql = soql_field_equals(
@@ -172,13 +170,7 @@ class TaskWriter(Resource):
             if found:
                 log.info("Task already in Salesforce [call_object=%s]", row.call_object)
                 return str(found[0]["Id"])
-        await self._count(row, counted)
         return await self.api.create("Task", fields)
-
-    async def _count(self, row: OutboxRow, counted: list[bool]) -> None:
-        if not counted:
-            await self.store.begin_attempt(row.call_object, self.clock())
-            counted.append(True)
 
     async def _failed(self, row: OutboxRow, exc: SalesforceError) -> None:
         attempts = row.attempts + 1

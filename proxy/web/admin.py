@@ -83,8 +83,8 @@ async def status(services: Services) -> dict[str, Any]:
         "link": {
             "connected": link.connected,
             "address": link.active_url,
-            "reconnects": getattr(link, "reconnects", 0),
-            "failovers": getattr(link, "failovers", 0),
+            "reconnects": link.reconnects,
+            "failovers": link.failovers,
         },
         "agents": [
             {

@@ -52,23 +52,24 @@ def failures(phone: FrameLocator) -> list[str]:
     return result
 
 
-def sign_in(page: Page, proxy: RunningProxy) -> FrameLocator:
+def try_sign_in(page: Page, proxy: RunningProxy, password: str) -> FrameLocator:
     page.goto(f"{proxy.base_url}/console/")
     phone = page.frame_locator("#softphone")
     phone.get_by_label("Sign-in address").fill("1001")
-    phone.get_by_label("Password").fill("demo")
+    phone.get_by_label("Password").fill(password)
     phone.get_by_role("button", name="Sign in", exact=True).click()
+    return phone
+
+
+def sign_in(page: Page, proxy: RunningProxy) -> FrameLocator:
+    phone = try_sign_in(page, proxy, "demo")
     expect(phone.get_by_text("Ready for calls")).to_be_visible(timeout=SLOW)
     return phone
 
 
 def test_signed_out_screen_has_enough_contrast(page: Page, proxy: RunningProxy) -> None:
     """The sign-in form, including its error message."""
-    page.goto(f"{proxy.base_url}/console/")
-    phone = page.frame_locator("#softphone")
-    phone.get_by_label("Sign-in address").fill("1001")
-    phone.get_by_label("Password").fill("wrong")
-    phone.get_by_role("button", name="Sign in", exact=True).click()
+    phone = try_sign_in(page, proxy, "wrong")
     expect(phone.get_by_role("alert")).to_be_visible(timeout=SLOW)
     assert failures(phone) == []
 

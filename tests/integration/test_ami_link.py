@@ -277,7 +277,8 @@ async def test_a_reason_with_a_line_break_cannot_inject_an_action() -> None:
 
 
 def test_url_options_devices_and_masking() -> None:
-    """Devices are `;`-separated, credentials are unquoted, and the logged form hides them."""
+    """Devices are `;`- or `,`-separated, credentials are unquoted, and the logged form hides
+    them."""
     targets, options = parse_ami_urls(
         "ami://cti:p%40ss@pbx1:5039?devices=PJSIP/1001;SIP/1002&context=agents"
         "&heartbeat=0.5,ami://cti:p%40ss@pbx2"
@@ -293,6 +294,10 @@ def test_url_options_devices_and_masking() -> None:
     )
     with pytest.raises(ValueError, match="ami://user:password@host"):
         parse_ami_urls("ami://pbx1:5038")
+    # A comma inside the options is a list; only a comma before ami:// starts the standby.
+    targets, options = parse_ami_urls("ami://c:s@p1?devices=PJSIP/1001,PJSIP/1002,ami://c:s@p2")
+    assert [t.host for t in targets] == ["p1", "p2"]
+    assert options.devices == ("PJSIP/1001", "PJSIP/1002")
 
 
 async def test_ringing_reaches_the_agents_page_through_the_real_proxy(tmp_path: Path) -> None:

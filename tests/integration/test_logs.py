@@ -72,6 +72,7 @@ def test_secrets_are_redacted_from_any_log_line() -> None:
         salesforce_consumer_secret=SecretStr("consumer-secret-123"),
         salesforce_password=SecretStr("hunter2hunter2"),
         cti_url="ami://manager:ami-pass-987@pbx.example.com:5038",
+        database_url="postgresql+asyncpg://softphone:db-pass-654@db.example.com/softphone",
     )
     redact = RedactSecrets(secrets_of(settings))
     record = logging.LogRecord(
@@ -92,3 +93,4 @@ def test_secrets_are_redacted_from_any_log_line() -> None:
     for secret in ("consumer-secret-123", "hunter2hunter2", "ami-pass-987"):
         assert secret not in line
     assert json.loads(line)["message"] == "login manager with *** failed: body=***&pw=***"
+    assert redact.redact("connect failed: db-pass-654 refused") == "connect failed: *** refused"
