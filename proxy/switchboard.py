@@ -135,6 +135,7 @@ class Switchboard(Resource):
             work_seconds=status.work_seconds,
             reason_codes=self.reason_codes,
             acd_groups=self.acd_groups,
+            capabilities=self.link.capabilities,
         )
 
     def snapshot(self, agent: str) -> tuple[int, tuple[CallView, ...]]:
@@ -223,6 +224,7 @@ class Switchboard(Resource):
             command = LinkCommand(op="dial", agent=agent, number=number)
         else:
             command = self._agent_command(agent, message)
+        self.link.capabilities.require(command.op, command.state)  # never sent if it cannot
         return await self.link.send(command)
 
     def _agent_command(

@@ -18,6 +18,7 @@ from softphone import phone
 from softphone.agentdata import AgentSettings, Favorite, HistoryEntry
 from softphone.calllog import CallLog, WrapUpAction
 from softphone.calls import Call
+from softphone.capabilities import LinkCapabilities
 from softphone.errors import ProtocolError
 from softphone.events import AgentState, CallState, Direction
 from softphone.pops import Pop, RecordRef
@@ -280,7 +281,7 @@ class CallView(_Message):
 
 
 class StatusView(_Message):
-    """The agent's state and what the page may offer: reason codes, ACD groups."""
+    """The agent's state and what the page may offer: reason codes, ACD groups, commands."""
 
     kind: str
     state: AgentState
@@ -289,6 +290,8 @@ class StatusView(_Message):
     work_seconds: float
     reason_codes: tuple[str, ...]
     acd_groups: tuple[str, ...]
+    # What the PBX link can do: the page offers only these controls.
+    capabilities: LinkCapabilities
 
 
 class AgentData(_Message):

@@ -21,7 +21,7 @@ from typing import Any
 
 from proxy.errors import LinkCommandFailed, LinkUnavailable
 from proxy.links.ami_calls import AmiCalls, AmiUnknownEvent
-from proxy.links.ami_commands import plan
+from proxy.links.ami_commands import capabilities, plan
 from proxy.links.ami_protocol import (
     AmiOptions,
     AmiParser,
@@ -34,6 +34,7 @@ from proxy.links.ami_protocol import (
 )
 from proxy.links.base import LinkCommand
 from proxy.links.session import ReconnectingLink
+from softphone.capabilities import LinkCapabilities
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,10 @@ class AmiLink(ReconnectingLink):
         self._lists: dict[str, list[Message]] = {}
         self._held_back: list[Message] | None = None  # live events waiting for the snapshot
         self._reported: set[str] = set()  # unknown event names already logged once
+
+    @property
+    def capabilities(self) -> LinkCapabilities:
+        return capabilities(self.options)
 
     # --- commands ------------------------------------------------------------------------
     async def send(self, command: LinkCommand) -> str:

@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 
 from proxy.errors import LinkCommandFailed
 from proxy.links.ami_calls import AmiCalls
+from proxy.links.ami_protocol import AmiOptions
 from proxy.links.base import LinkCommand
+from softphone.capabilities import LinkCapabilities
 
 ATXFER_ABORT = "*1"  # features.conf atxferabort, Asterisk's default
 
@@ -33,6 +35,22 @@ class Plan:
     call_id: str = ""
     consult_of: str = ""  # consult: the call going on consultation hold
     ends_consult: str = ""  # the call whose consultation these actions cancel
+
+
+def capabilities(options: AmiOptions) -> LinkCapabilities:
+    """What `plan` can do: no conference, DND, work timer or phone login through the manager;
+    answer and hold only by NOTIFY to the phone; and no hold recall, since Asterisk plays music
+    on hold until the phone retrieves the call."""
+    by_phone = options.phone_control == "notify"
+    return LinkCapabilities(
+        answer=by_phone,
+        hold=by_phone,
+        conference=False,
+        dnd=False,
+        cancel_work=False,
+        phone_login=False,
+        hold_recall=False,
+    )
 
 
 def plan(command: LinkCommand, calls: AmiCalls) -> Plan:

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from proxy.resource import AsyncResource
 from softphone.bridge import CommandOp
+from softphone.capabilities import LinkCapabilities
 from softphone.events import LinkEvent
 
 # A comma starts the next address only where a scheme follows, so options may hold lists
@@ -54,6 +55,12 @@ class CtiLink(AsyncResource, Protocol):
     @property
     def active_url(self) -> str:
         """The address in use now: the primary's, or the standby's after a failover."""
+        ...
+
+    @property
+    def capabilities(self) -> LinkCapabilities:
+        """What this link can do (the same for the primary and its standby): the page shows
+        only these controls and the switchboard refuses the rest before `send`."""
         ...
 
     def events(self) -> AsyncIterator[LinkEvent]:

@@ -38,6 +38,7 @@ from softphone.bridge import (
     Monitor,
     parse_from_bridge,
 )
+from softphone.capabilities import EVERYTHING, LinkCapabilities
 from softphone.errors import ProtocolError
 from softphone.events import Snapshot
 
@@ -61,6 +62,12 @@ class BridgeLink(ReconnectingLink):
         self.ssl_context = ssl_context
         self._ws: ClientConnection | None = None
         self._req_ids = itertools.count(1)
+
+    @property
+    def capabilities(self) -> LinkCapabilities:
+        # The bridge protocol carries every command, and the simulator does them all; a
+        # bridge whose PBX cannot answers `not_supported` (the hello does not say what it can).
+        return EVERYTHING
 
     async def send(self, command: LinkCommand) -> str:
         ws = self._ws

@@ -43,6 +43,7 @@ from proxy.links.csta_codec import (
 )
 from proxy.links.csta_events import CstaCalls, snake
 from proxy.links.session import ReconnectingLink
+from softphone.capabilities import EVERYTHING, LinkCapabilities
 from softphone.errors import ProtocolError
 from softphone.events import Snapshot
 
@@ -91,6 +92,11 @@ class CstaLink(ReconnectingLink):
         self._writer: asyncio.StreamWriter | None = None
         self._ready = False
         self._invoke_ids = itertools.cycle(range(1, EVENT_INVOKE_ID))
+
+    @property
+    def capabilities(self) -> LinkCapabilities:
+        # ECMA-269 has a service for every command, and DeliveredEvent reports a recall.
+        return EVERYTHING
 
     # --- commands ----------------------------------------------------------------------------
     async def send(self, command: LinkCommand) -> str:

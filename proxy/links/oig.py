@@ -54,6 +54,7 @@ from proxy.links.oig_soap import (
     returned,
 )
 from proxy.links.session import ReconnectingLink
+from softphone.capabilities import EVERYTHING, LinkCapabilities
 from softphone.errors import ProtocolError
 from softphone.events import CallEvent, Snapshot
 
@@ -109,6 +110,12 @@ class OigLink(ReconnectingLink):
             self.urls.append(partner)
         log.warning("OIG HA partner %s announced: moving there", partner)
         self.prefer(self.urls.index(partner))
+
+    @property
+    def capabilities(self) -> LinkCapabilities:
+        # StandardCCService and the ACD "adv" services cover every command, and a held call
+        # that rings back is reported as a recall.
+        return EVERYTHING
 
     # --- commands ----------------------------------------------------------------------------
     async def send(self, command: LinkCommand) -> str:
