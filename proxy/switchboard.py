@@ -203,6 +203,8 @@ class Switchboard(Resource):
         Returns the new call's id for dial and consult. Raises `CommandRefused` (the core's
         reason) or `LinkError` (the PBX's).
         """
+        # What the link cannot do is refused first, whatever the call's or agent's state.
+        self.link.capabilities.require(message.type, getattr(message, "state", ""))
         machine = self.machine(agent)
         if isinstance(message, CallCommand):
             machine.check(message.type, message.call_id)
@@ -224,7 +226,6 @@ class Switchboard(Resource):
             command = LinkCommand(op="dial", agent=agent, number=number)
         else:
             command = self._agent_command(agent, message)
-        self.link.capabilities.require(command.op, command.state)  # never sent if it cannot
         return await self.link.send(command)
 
     def _agent_command(
