@@ -110,6 +110,7 @@ class CallJournal(Resource):
                     started_at=call.started_at,
                     answered_at=call.answered_at,
                     queue=call.queue,
+                    call_data=call.call_data,
                 )
                 self.logs[key] = current
                 await self.store.put_call_log(current, self.clock())

@@ -84,6 +84,7 @@ class CallLog:
     ended_at: float | None = None
     end_reason: str = ""
     queue: str = ""
+    call_data: str = ""  # what the PBX attached that is not IVR data, kept for the record
     matches: tuple[RecordRef, ...] = ()
     picked: RecordRef | None = None
     notes: str = ""
@@ -226,6 +227,8 @@ def description(log: CallLog) -> str:
         parts.append(f"Account code: {log.account_code}")
     if log.queue:
         parts.append(f"Queue: {log.queue}")
+    if log.call_data:
+        parts.append(f"Call data: {log.call_data}")
     return "\n\n".join(parts)
 
 

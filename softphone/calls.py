@@ -75,6 +75,7 @@ class Call:
     dnis: str = ""
     ivr: tuple[str, ...] = ()
     digits: str = ""
+    call_data: str = ""  # the PBX's non-IVR data: for the call log, not for the page
     queue: str = ""
     global_call_id: str = ""
     consult_of: str = ""
@@ -150,6 +151,7 @@ class CallStateMachine:
                 dnis=event.dnis,
                 ivr=event.ivr,
                 digits=event.digits,
+                call_data=event.call_data,
                 queue=event.queue,
                 global_call_id=event.global_call_id,
                 consult_of=event.consult_of,

@@ -76,6 +76,9 @@ class CallEvent(BaseModel):
     dnis: str = Field(default="", max_length=32)
     ivr: tuple[str, ...] = Field(default=(), max_length=16)
     digits: str = Field(default="", max_length=32)
+    # Data the PBX attached to the call that is not IVR data (a switch's tag, a NENA call id):
+    # kept in the call log, never shown as what the caller entered.
+    call_data: str = Field(default="", max_length=255)
     queue: str = Field(default="", max_length=64)
     # The PBX-wide id of the call, the same at every device it reaches.
     global_call_id: str = Field(default="", max_length=64)

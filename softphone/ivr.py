@@ -46,3 +46,38 @@ def parse_ivr(tag: str) -> IvrEntry:
     if len(value) > MAX_VALUE_LENGTH:
         raise InvalidIvrTag(f"IVR entry for {left.strip()} is longer than {MAX_VALUE_LENGTH}")
     return IvrEntry(object=obj, field=field, value=value)
+
+
+MAX_CALL_DATA_LENGTH = 255
+_HEX = re.compile(r"^(?:[0-9A-Fa-f]{2})+$")
+_WHITESPACE = re.compile(r"\s+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def read_call_data(raw: str) -> tuple[tuple[str, ...], str]:
+    """IVR entries and other data from data a PBX attaches to a call (CSTA `correlatorData`).
+
+    The data is text or its hex encoding, `|`-separated. Parts of the shape `Object.Field=value`
+    are IVR entries, looked up and shown as what the caller entered; anything else (a NENA call
+    id, a switch's own tag, bytes that are not text) is the second value, for the call log.
+    """
+    text = raw.strip()
+    compact = _WHITESPACE.sub("", text)
+    if _HEX.match(compact):
+        try:
+            decoded = bytes.fromhex(compact).decode("utf-8")
+        except UnicodeDecodeError:
+            decoded = ""
+        # Not text (binary, or digits that only look like hex): kept as it came, never as digits.
+        text = decoded.strip() if decoded.strip() and decoded.isprintable() else compact
+    entries: list[str] = []
+    other: list[str] = []
+    for part in (p.strip() for p in text.split("|")):
+        if not part:
+            continue
+        try:
+            entries.append(str(parse_ivr(part)))
+        except InvalidIvrTag:
+            other.append(part)
+    data = _CONTROL.sub(" ", " | ".join(other))[:MAX_CALL_DATA_LENGTH]
+    return tuple(entries[:16]), data
