@@ -8,6 +8,7 @@ import { render } from "./render.js";
 import { searchError, searchResults } from "./search.js";
 import { settingsSaved, settingsRefused } from "./settings.js";
 import { $, LIVE_LOGS, POPPED_KEY, debug, notice, send, state, toast } from "./state.js";
+import { tabStorage } from "./storage.js";
 import { codesFromLog } from "./wrap-up.js";
 import { renderStatus } from "./call-screen.js";
 
@@ -172,7 +173,7 @@ async function popIfOwed(call, waited = false) {
     return;
   }
   state.popped.add(call.call_id);
-  sessionStorage.setItem(POPPED_KEY, JSON.stringify([...state.popped].slice(-50)));
+  tabStorage.setJson(POPPED_KEY, [...state.popped].slice(-50));
   const ok = await state.host.pop(call.pop);
   if (ok) send({ type: "popped", call_id: call.call_id });
 }

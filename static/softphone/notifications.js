@@ -2,26 +2,19 @@
 // most once, and only on something the agent did (the first Answer click, or the settings box).
 import { t } from "./i18n.js";
 import { state } from "./state.js";
+import { localStore } from "./storage.js";
 
 const ASKED_KEY = "softphone.notify.asked";
 const OFF_KEY = "softphone.notify.off";
 const shown = new Map();
 
 function stored(key) {
-  try {
-    return localStorage.getItem(key);
-  } catch {
-    return null;
-  }
+  return localStore.get(key);
 }
 
 function store(key, value) {
-  try {
-    if (value === null) localStorage.removeItem(key);
-    else localStorage.setItem(key, value);
-  } catch {
-    // Storage blocked: the choice lasts as long as the page.
-  }
+  if (value === null) localStore.remove(key);
+  else localStore.set(key, value);
 }
 
 function supported() {

@@ -1,5 +1,7 @@
 // The page's one state object, its constants, and the few helpers every module needs:
 // sending to the server, the notice and toast lines, and which screen shows.
+import { tabStorage } from "./storage.js";
+
 export const SESSION_KEY = "softphone.session";
 export const POPPED_KEY = "softphone.popped";
 export const LIVE_LOGS = new Set(["open", "wrapping"]);
@@ -8,12 +10,12 @@ export const MAX_NOTES = 4000;
 export const $ = (id) => document.getElementById(id);
 
 export const state = {
-  session: JSON.parse(sessionStorage.getItem(SESSION_KEY) || "null"),
+  session: tabStorage.getJson(SESSION_KEY, null),
   calls: new Map(),
   // This page's id from the server: a call's pop_owner names the page that pops at once.
   page: "",
   status: null,
-  popped: new Set(JSON.parse(sessionStorage.getItem(POPPED_KEY) || "[]")),
+  popped: new Set(tabStorage.getJson(POPPED_KEY, [])),
   host: null,
   socket: null,
   timer: null,
