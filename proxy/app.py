@@ -9,6 +9,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 from fastapi import FastAPI
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from proxy.bus import EventBus, open_bus
 from proxy.desk import AgentDesk
@@ -29,6 +30,7 @@ from proxy.switchboard import Switchboard
 from proxy.web.admin import admin_router
 from proxy.web.auth import Authenticator, hash_password
 from proxy.web.headers import SecurityHeaders, allowed_sources
+from proxy.web.origins import CrossSiteGuard, ForwardedHeader, origin_check
 from proxy.web.routes import api_router, mount_demo, mount_static
 from proxy.web.sso import SingleSignOn, single_sign_on, sso_router
 
@@ -188,6 +190,16 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
     if simulated:
         app.mount("/sim", create_simulator_app(pbx))
     if settings.demo:
-        mount_demo(app, settings.static_dir, org)
-    app.add_middleware(SecurityHeaders, sources=allowed_sources(settings.salesforce_my_domains))
+        mount_demo(app, settings.static_dir, org, public_url=settings.public_url)
+    # The last added runs first: forwarded headers are read before anything looks at the
+    # scheme or the client; the security headers also go on a refused cross-site request.
+    app.add_middleware(CrossSiteGuard, origins=origin_check(settings))
+    app.add_middleware(
+        SecurityHeaders,
+        sources=allowed_sources(settings.salesforce_my_domains, demo=settings.demo),
+        console=settings.demo,
+    )
+    if settings.trusted_proxies:
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
+        app.add_middleware(ForwardedHeader)
     return app

@@ -36,6 +36,12 @@ def _settings(demo: bool) -> Settings:
     return settings.model_copy(update=keep)
 
 
+def console_url(base: str) -> str:
+    """The demo console's address: `localhost` where the proxy is `127.0.0.1`, so the console
+    frames the softphone cross-site (two sites), as Salesforce does."""
+    return base.replace("://127.0.0.1:", "://localhost:", 1) + "/console/"
+
+
 def _run(args: argparse.Namespace, demo: bool) -> int:
     try:
         settings = _settings(demo)
@@ -69,7 +75,7 @@ def _run(args: argparse.Namespace, demo: bool) -> int:
     def announce() -> None:
         if demo:
             print(
-                f"\n  softphone-proxy demo is running.\n  Demo console: {base}/console/\n"
+                f"\n  softphone-proxy demo is running.\n  Demo console: {console_url(base)}\n"
                 f"  Sign in as 1001 (to 1005) with password 'demo'. Ctrl+C stops it.\n",
                 flush=True,
             )

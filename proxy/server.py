@@ -61,6 +61,9 @@ def build_server(
         log_level=None if own_logging else log_level,
         log_config=None if own_logging else uvicorn.config.LOGGING_CONFIG,
         access_log=False,
+        # The app reads forwarded headers itself, from SOFTPHONE_TRUSTED_PROXIES only; uvicorn's
+        # own default would believe any local process (127.0.0.1).
+        proxy_headers=False,
         timeout_graceful_shutdown=5,
     )
     return uvicorn.Server(config), app

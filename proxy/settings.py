@@ -109,6 +109,13 @@ class Settings(BaseSettings):
     # other proxy of a redundant pair).
     salesforce_my_domains: list[str] = []
     allowed_origins: list[str] = []
+    # The address agents' browsers use, e.g. https://softphone.acme.com (scheme, host, port;
+    # no path). Behind a load balancer it is the balancer's address, not ours: it names our
+    # origin for the socket and CSRF checks, the SSO redirect, the call center XML and the doctor.
+    public_url: str = Field(default="", pattern=r"^(https?://[^/?#\s]+/?)?$")
+    # Load balancers and reverse proxies whose X-Forwarded-Proto/-For and Forwarded headers are
+    # believed (IP addresses or networks, or "*"); from anyone else those headers are ignored.
+    trusted_proxies: list[str] = []
     # Logs: "text" or "json" lines on stderr; a level overall and per module
     # (e.g. {"proxy.links": "DEBUG", "proxy.salesforce": "WARNING"}).
     log_format: Literal["text", "json"] = "text"

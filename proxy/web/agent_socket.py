@@ -2,8 +2,12 @@
 
 Authentication travels in the handshake as the subprotocol `auth.<token>` next to
 `softphone.v2`, because a browser cannot set headers on a websocket and a token in the URL
-would land in access logs. Close codes: 1000 normal, 1008 not signed in, 1009 message too
-big (enforced by the server), 1011 server error, 1013 too slow to keep up (reconnect).
+would land in access logs; a page that has no token (reloaded where storage is blocked) is
+signed in by its partitioned session cookie instead. Either way the Origin must be our own page's
+(or an allowed one), so a foreign site cannot ride the cookie (cross-site websocket hijacking).
+
+Close codes: 1000 normal, 1008 not signed in, 1009 message too big (enforced by the server),
+1011 server error, 1013 too slow to keep up (reconnect).
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ from proxy.errors import LinkError, SalesforceError
 from proxy.settings import Settings
 from proxy.store import AgentRecord
 from proxy.switchboard import AgentCommand, AgentProfile
-from proxy.web.headers import OriginCheck, allowed_sources
+from proxy.web.auth import SESSION_COOKIE
+from proxy.web.origins import origin_check
 from softphone.errors import CommandRefused, ProtocolError
 from softphone.messages import (
     Active,
@@ -63,16 +68,14 @@ SEARCH_INTERVAL = 0.3
 async def serve_agent_socket(ws: WebSocket, services: Services) -> None:
     auth, board = services.auth, services.board
     settings = services.settings
-    origins = OriginCheck(allowed_sources(settings.salesforce_my_domains), settings.allowed_origins)
-    scheme = "https" if ws.url.scheme == "wss" else "http"
-    own = f"{scheme}://{ws.headers.get('host', '')}"
     origin = ws.headers.get("origin")
-    if not origins.allows(origin, own):
+    if not origin_check(settings).allows(origin, ws.headers.get("host", "")):
         log.warning("agent socket refused: foreign origin %r", origin)
         await ws.close(1008, "origin not allowed")
         return
     offered: list[str] = ws.scope.get("subprotocols", [])
     token = next((p.removeprefix("auth.") for p in offered if p.startswith("auth.")), "")
+    token = token or ws.cookies.get(SESSION_COOKIE, "")
     agent = await auth.agent_for(token)
     await ws.accept(subprotocol=PROTOCOL if PROTOCOL in offered else None)
     if agent is None:

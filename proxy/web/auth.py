@@ -14,6 +14,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from proxy.store import AgentRecord, Store
 
+# `__Host-`: the browser keeps it only if Secure, for path / and this host alone.
+SESSION_COOKIE = "__Host-softphone-session"
 _hasher = PasswordHasher()
 # Verified against when the address is unknown, so a wrong address costs the same time as a
 # wrong password and sign-in timing does not reveal who is on the roster.

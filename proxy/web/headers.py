@@ -1,14 +1,12 @@
 """Security headers on every HTTP response, and the Origin check on websockets.
 
 Framing is allowed for Salesforce's domains (and the org's My Domain) only; HSTS is sent over
-HTTPS. A browser's websocket carries the Origin of the page that opened it: only our own page
-(and Salesforce's origins, the same allow-list as framing) may open an agent socket, so a
-foreign site an agent visits cannot ride their session (cross-site websocket hijacking).
+HTTPS (as the browser sees it: behind a trusted TLS terminator, its X-Forwarded-Proto says so).
+Which origins may open sockets and send requests is `proxy.web.origins`.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -23,13 +21,21 @@ SALESFORCE_DOMAINS = (
 HSTS = b"max-age=31536000; includeSubDomains"
 
 
-def allowed_sources(my_domains: Iterable[str] = ()) -> tuple[str, ...]:
-    """Salesforce's domains plus the org's My Domain hosts, as CSP sources."""
+# In the demo, the console plays Salesforce from the other loopback name (localhost frames
+# 127.0.0.1, or the reverse: two sites), over plain http.
+LOOPBACK_SOURCES = ("http://localhost:*", "http://127.0.0.1:*")
+
+
+def allowed_sources(my_domains: Iterable[str] = (), *, demo: bool = False) -> tuple[str, ...]:
+    """Salesforce's domains plus the org's My Domain hosts (and the demo console), as CSP
+    sources."""
     extra = tuple(f"https://{d.removeprefix('https://').strip('/')}" for d in my_domains if d)
-    return SALESFORCE_DOMAINS + extra
+    return SALESFORCE_DOMAINS + extra + (LOOPBACK_SOURCES if demo else ())
 
 
-def content_security_policy(sources: tuple[str, ...] = SALESFORCE_DOMAINS) -> str:
+def content_security_policy(
+    sources: tuple[str, ...] = SALESFORCE_DOMAINS, frames: tuple[str, ...] = ()
+) -> str:
     # The page loads Open CTI from the Salesforce origin that frames it, so those domains may
     # serve scripts; nothing else outside our own origin may, and nothing inline runs at all.
     listed = " ".join(sources)
@@ -40,7 +46,7 @@ def content_security_policy(sources: tuple[str, ...] = SALESFORCE_DOMAINS) -> st
             "style-src 'self'",
             "img-src 'self' data:",
             "connect-src 'self'",
-            "frame-src 'self'",
+            " ".join(["frame-src 'self'", *frames]),
             f"frame-ancestors 'self' {listed}",
             "base-uri 'none'",
             "form-action 'self'",
@@ -49,41 +55,33 @@ def content_security_policy(sources: tuple[str, ...] = SALESFORCE_DOMAINS) -> st
     )
 
 
-def _pattern(source: str) -> re.Pattern[str]:
-    escaped = re.escape(source).replace(r"\*", r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
-    return re.compile(f"^{escaped}$")
-
-
-class OriginCheck:
-    """Whether a websocket's Origin is our own page's or on the allow-list."""
-
-    def __init__(self, sources: tuple[str, ...], extra_origins: Iterable[str] = ()) -> None:
-        self._patterns = [_pattern(s) for s in sources]
-        self._exact = {o.rstrip("/") for o in extra_origins}
-
-    def allows(self, origin: str | None, own: str) -> bool:
-        if origin is None:
-            return True  # not a browser: a browser always sends Origin on a websocket
-        origin = origin.rstrip("/")
-        if origin == own or origin in self._exact:
-            return True
-        return any(p.match(origin) for p in self._patterns)
+# The demo console plays Salesforce: it frames the softphone from another site, as Salesforce
+# does, so its pages may frame the proxy's public origin and the loopback names.
+CONSOLE_FRAMES = ("https:", *LOOPBACK_SOURCES)
 
 
 class SecurityHeaders:
-    def __init__(self, app: ASGIApp, sources: tuple[str, ...] = SALESFORCE_DOMAINS) -> None:
+    def __init__(
+        self, app: ASGIApp, sources: tuple[str, ...] = SALESFORCE_DOMAINS, *, console: bool = False
+    ) -> None:
         self.app = app
-        self.headers = [
-            (b"content-security-policy", content_security_policy(sources).encode()),
+        common = [
             (b"x-content-type-options", b"nosniff"),
             (b"referrer-policy", b"strict-origin-when-cross-origin"),
         ]
+        self.headers = [(b"content-security-policy", content_security_policy(sources).encode())]
+        self.headers += common
+        self.console_headers: list[tuple[bytes, bytes]] | None = None
+        if console:
+            policy = content_security_policy(sources, CONSOLE_FRAMES)
+            self.console_headers = [(b"content-security-policy", policy.encode()), *common]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = list(self.headers)
+        console = self.console_headers is not None and scope["path"].startswith("/console/")
+        headers = list(self.console_headers if console and self.console_headers else self.headers)
         if scope.get("scheme") == "https":
             headers.append((b"strict-transport-security", HSTS))
 

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from proxy.metrics import CONTENT_TYPE
 from proxy.salesforce.standin.org import StandinOrg
 from proxy.web.agent_socket import serve_agent_socket
-from proxy.web.auth import SignInFailed
+from proxy.web.auth import SESSION_COOKIE, SignInFailed
 from softphone.messages import AgentView
 
 if TYPE_CHECKING:
@@ -33,11 +33,43 @@ class SessionCreated(BaseModel):
     agent: AgentView
 
 
+class CurrentSession(BaseModel):
+    agent: AgentView
+
+
+def _remember(response: Response, token: str, seconds: float) -> None:
+    """The session as a partitioned cookie: framed cross-site inside Salesforce, with
+    third-party cookies blocked, it is what survives a reload where storage does not
+    (docs/browsers.md). HttpOnly: the page's script never needs to read it."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(seconds),
+        path="/",
+        secure=True,
+        httponly=True,
+        samesite="none",
+        partitioned=True,
+    )
+
+
+def _forget(response: Response) -> None:
+    response.delete_cookie(
+        SESSION_COOKIE, path="/", secure=True, httponly=True, samesite="none", partitioned=True
+    )
+
+
+def _token(authorization: str, request: Request) -> str:
+    """The session token: a bearer header (tabs that keep it) or the session cookie."""
+    bearer = authorization.removeprefix("Bearer ").strip()
+    return bearer or request.cookies.get(SESSION_COOKIE, "")
+
+
 def api_router() -> APIRouter:
     router = APIRouter()
 
     @router.post("/api/v1/sessions", status_code=201, responses={401: {"description": "refused"}})
-    async def sign_in(body: SignIn, request: Request) -> SessionCreated:
+    async def sign_in(body: SignIn, request: Request, response: Response) -> SessionCreated:
         auth = request.app.state.services.auth
         metrics = request.app.state.services.metrics
         try:
@@ -49,13 +81,29 @@ def api_router() -> APIRouter:
             detail = {"code": exc.code, "message": exc.message}
             raise HTTPException(status, detail, headers=headers) from None
         metrics.sign_ins.labels("ok").inc()
+        _remember(response, token, auth.session_seconds)
         view = AgentView(address=agent.address, name=agent.name, extension=agent.extension)
         return SessionCreated(token=token, agent=view)
 
+    @router.get("/api/v1/sessions/current", responses={401: {"description": "not signed in"}})
+    async def current_session(
+        request: Request, response: Response, authorization: str = Header(default="")
+    ) -> CurrentSession:
+        """Who this browser is signed in as: a reloaded page resumes its session from here."""
+        response.headers["cache-control"] = "no-store"
+        agent = await request.app.state.services.auth.agent_for(_token(authorization, request))
+        if agent is None:
+            detail = {"code": "not_signed_in", "message": "Not signed in"}
+            raise HTTPException(401, detail, headers={"cache-control": "no-store"})
+        view = AgentView(address=agent.address, name=agent.name, extension=agent.extension)
+        return CurrentSession(agent=view)
+
     @router.delete("/api/v1/sessions", status_code=204)
     async def sign_out(request: Request, authorization: str = Header(default="")) -> Response:
-        await request.app.state.services.auth.sign_out(authorization.removeprefix("Bearer "))
-        return Response(status_code=204)
+        await request.app.state.services.auth.sign_out(_token(authorization, request))
+        response = Response(status_code=204)
+        _forget(response)
+        return response
 
     @router.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -104,7 +152,7 @@ def mount_static(app: FastAPI, static: Path) -> None:
     app.mount("/softphone", StaticFiles(directory=static / "softphone"), name="softphone")
 
 
-def mount_demo(app: FastAPI, static: Path, org: StandinOrg | None) -> None:
+def mount_demo(app: FastAPI, static: Path, org: StandinOrg | None, *, public_url: str) -> None:
     """The demo console, which plays the Salesforce host, and the Open CTI stand-in script."""
     app.mount("/console", StaticFiles(directory=static / "console", html=True), name="console")
     standin_script = static / "console" / "opencti-standin.js"
@@ -118,6 +166,12 @@ def mount_demo(app: FastAPI, static: Path, org: StandinOrg | None) -> None:
     @app.get("/support/api/{version}/interaction.js", include_in_schema=False)
     async def opencti(version: str) -> FileResponse:
         return FileResponse(standin_script, media_type="text/javascript")
+
+    @app.get("/demo/api/config", include_in_schema=False)
+    async def console_config() -> dict[str, str]:
+        """Where the console frames the softphone from: the public URL when one is set; else
+        the console picks the other loopback name, so the frame is cross-site as in Salesforce."""
+        return {"softphone_origin": public_url.rstrip("/")}
 
     @app.get("/demo/api/search", include_in_schema=False)
     async def search(number: str) -> JSONResponse:

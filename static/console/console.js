@@ -3,6 +3,26 @@
 const $ = (id) => document.getElementById(id);
 const frame = $("softphone");
 let tabCount = 0;
+let softphoneOrigin = location.origin;
+
+// Salesforce frames the softphone from another site (the org's force.com host frames the
+// proxy's own host), so the console does too: the proxy's public URL when it has one, else the
+// other loopback name (localhost and 127.0.0.1 are two sites). `?softphone=<origin>` overrides.
+async function findSoftphone() {
+  const asked = new URLSearchParams(location.search).get("softphone");
+  if (asked) return new URL(asked).origin;
+  try {
+    const config = await (await fetch("/demo/api/config")).json();
+    if (config.softphone_origin) return new URL(config.softphone_origin).origin;
+  } catch {
+    // No config: fall through to the loopback names.
+  }
+  const other = { localhost: "127.0.0.1", "127.0.0.1": "localhost" }[location.hostname];
+  if (!other) return location.origin;
+  const url = new URL(location.origin);
+  url.hostname = other;
+  return url.origin;
+}
 
 // Frames the softphone with the parameters Salesforce appends: Lightning says sfdcIframeOrigin,
 // Classic says sfdcIFrameOrigin (capital F); both carry a nonce.
@@ -13,7 +33,7 @@ function loadSoftphone() {
     ? new URLSearchParams({ mode, sfdcIframeOrigin: location.origin, nonce })
     : new URLSearchParams({ mode, sfdcIFrameOrigin: location.origin, nonce });
   setClickToDial(false);
-  frame.src = `/softphone/softphone.html?${params}`;
+  frame.src = `${softphoneOrigin}/softphone/softphone.html?${params}`;
 }
 
 function logCall(method, args) {
@@ -95,7 +115,7 @@ function phoneLink(number, record) {
       objectType: record.objectType, objectId: record.recordId, objectName: record.recordName,
       object: record.objectType, displayName: record.recordName };
     logCall("clickToDial", payload);
-    frame.contentWindow.postMessage({ sfStandin: 1, event: "clickToDial", payload }, location.origin);
+    frame.contentWindow.postMessage({ sfStandin: 1, event: "clickToDial", payload }, softphoneOrigin);
   });
   return button;
 }
@@ -128,7 +148,7 @@ function callCenterSettings() {
     "/reqGeneralInfo/reqInternalName": "SoftphoneProxyDemo",
     "/reqGeneralInfo/reqDisplayName": "Softphone proxy demo",
     "/softphoneSettings/vendor": "Mitel MiVoice Business",
-    "/softphoneSettings/serverOrigin": location.origin,
+    "/softphoneSettings/serverOrigin": softphoneOrigin,
   };
 }
 
@@ -198,7 +218,7 @@ async function runApex(args) {
 
 window.addEventListener("message", async (event) => {
   const data = event.data;
-  if (event.source !== frame.contentWindow || event.origin !== location.origin || data?.sfStandin !== 1) return;
+  if (event.source !== frame.contentWindow || event.origin !== softphoneOrigin || data?.sfStandin !== 1) return;
   logCall(data.method, data.args);
   let response = { success: true, returnValue: null };
   if (data.method === "screenPop") {
@@ -220,7 +240,7 @@ window.addEventListener("message", async (event) => {
   } else if (data.method === "enableClickToDial" || data.method === "disableClickToDial") {
     setClickToDial(data.method === "enableClickToDial");
   }
-  frame.contentWindow.postMessage({ sfStandin: 1, id: data.id, response }, location.origin);
+  frame.contentWindow.postMessage({ sfStandin: 1, id: data.id, response }, softphoneOrigin);
 });
 
 // Salesforce's global search, reduced to phone numbers: opens what it finds as record tabs.
@@ -304,6 +324,10 @@ async function main() {
   $("tab-home").addEventListener("click", () => selectTab($("tab-home")));
   $("phone-toggle").addEventListener("click", () => setPanelVisible($("phone-panel").hidden));
   $("find-record").addEventListener("submit", findRecord);
+  softphoneOrigin = await findSoftphone();
+  $("framing").textContent = softphoneOrigin === location.origin
+    ? `Softphone framed from this site (${softphoneOrigin})`
+    : `Softphone framed cross-site from ${softphoneOrigin}, as Salesforce frames it`;
   loadSoftphone();
   setInterval(refreshCalls, 2000);
   refreshCalls();

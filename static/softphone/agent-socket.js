@@ -28,7 +28,9 @@ export class AgentSocket {
     clearTimeout(this.retry);
     this.retry = null;
     this.onStatus({ state: "connecting" });
-    const ws = new WebSocket(this.url, [PROTOCOL, `auth.${this.token}`]);
+    // Without a token (a resumed session) the browser's session cookie signs the socket in.
+    const protocols = this.token ? [PROTOCOL, `auth.${this.token}`] : [PROTOCOL];
+    const ws = new WebSocket(this.url, protocols);
     this.ws = ws;
     ws.onopen = () => {
       // The server opens with a snapshot (welcome); nothing to ask for here.

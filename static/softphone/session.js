@@ -6,6 +6,7 @@ import { resetEditor } from "./notes.js";
 import { render } from "./render.js";
 import { clearSearch } from "./search.js";
 import { $, SESSION_KEY, httpBase, show, state, wsUrl } from "./state.js";
+import { tabStorage } from "./storage.js";
 import { updateUtilityItem } from "./utility-item.js";
 
 // Minutes from Retry-After (seconds), else from the server's own sentence.
@@ -66,7 +67,7 @@ export async function signIn(event) {
     }
     const body = await response.json();
     state.session = { host, token: body.token, agent: body.agent };
-    sessionStorage.setItem(SESSION_KEY, JSON.stringify(state.session));
+    tabStorage.setJson(SESSION_KEY, state.session);
     $("password").value = "";
     startSession();
   } catch {
@@ -115,7 +116,7 @@ function ssoFinished(event) {
   }
   if (state.session) return;
   state.session = { host: location.host, token, agent };
-  sessionStorage.setItem(SESSION_KEY, JSON.stringify(state.session));
+  tabStorage.setJson(SESSION_KEY, state.session);
   startSession();
 }
 
@@ -123,11 +124,33 @@ export async function signOut() {
   const session = state.session;
   endSession();
   if (session) {
-    fetch(`${httpBase(session.host)}/api/v1/sessions`, {
-      method: "DELETE",
-      headers: { authorization: `Bearer ${session.token}` },
-    }).catch(() => {});
+    // The server forgets the session and clears its cookie (sent along on our own origin).
+    const headers = session.token ? { authorization: `Bearer ${session.token}` } : {};
+    fetch(`${httpBase(session.host)}/api/v1/sessions`, { method: "DELETE", headers })
+      .catch(() => {});
   }
+}
+
+// A page that starts without a session in its tab's storage (a new tab, or a reload where the
+// browser blocks storage for embedded pages) asks the server whether this browser is signed in:
+// the session cookie is partitioned, so it survives where third-party storage is blocked. With
+// no session, the sign-in form says why when storage is what is missing.
+export async function resumeSession() {
+  let agent = null;
+  try {
+    const response = await fetch(`${httpBase(location.host)}/api/v1/sessions/current`);
+    if (response.ok) agent = (await response.json()).agent;
+  } catch {
+    agent = null;
+  }
+  if (agent) {
+    state.session = { host: location.host, token: "", agent };
+    startSession();
+    return;
+  }
+  show("signin");
+  $("signin-note").hidden = tabStorage.persistent;
+  updateUtilityItem();
 }
 
 export function endSession(message = "") {
@@ -148,7 +171,7 @@ export function endSession(message = "") {
   updateUtilityItem();
   $("state-control").hidden = true;
   $("open-settings").hidden = true;
-  sessionStorage.removeItem(SESSION_KEY);
+  tabStorage.remove(SESSION_KEY);
   $("connection").textContent = "";
   delete $("connection").dataset.state;
   show("signin");

@@ -14,10 +14,9 @@ import { setupNotes } from "./notes.js";
 import { askOnce } from "./notifications.js";
 import { render, standalonePop } from "./render.js";
 import { setupSearch } from "./search.js";
-import { setupSso, signIn, signOut, startSession } from "./session.js";
+import { resumeSession, setupSso, signIn, signOut, startSession } from "./session.js";
 import { setupSettings } from "./settings.js";
 import { $, send, show, state } from "./state.js";
-import { updateUtilityItem } from "./utility-item.js";
 import { setupWrapUp } from "./wrap-up.js";
 
 const DIALPAD_KEYS = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "0", "#"];
@@ -99,12 +98,8 @@ async function main() {
   trackActiveTab();
   state.host.onClickToDial(clickedToDial);
   $("host").value = location.host;
-  if (state.session) {
-    startSession();
-  } else {
-    show("signin");
-    updateUtilityItem();
-  }
+  if (state.session) startSession();
+  else await resumeSession();
   readCallCenter();
   // Only now is the phone usable: Salesforce falls back to the standby URL until we say so.
   state.host.ready();
