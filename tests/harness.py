@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,10 +23,32 @@ from proxy.settings import Settings
 T = TypeVar("T")
 
 
+# Called with every proxy the harness starts: the browser tests point their TLS terminator at
+# it, so whichever fixture started the proxy, Chromium reaches it as an agent's browser would.
+proxy_started: list[Callable[[RunningProxy], None]] = []
+
+
 @dataclass
 class RunningProxy:
     base_url: str
     app: FastAPI
+    # Where browsers reach the page (https through a TLS terminator), and where the console
+    # playing Salesforce is: another site. Empty: both at `base_url`, same site.
+    public_base: str = ""
+    salesforce_base: str = ""
+
+    @property
+    def page_base(self) -> str:
+        """The origin agents' browsers load the softphone page from."""
+        return self.public_base or self.base_url
+
+    @property
+    def console_url(self) -> str:
+        """The demo console, as Salesforce frames the page: cross-site when there is a public
+        address (the console at the org's force.com host, the page at the proxy's own)."""
+        if not self.public_base:
+            return f"{self.base_url}/console/"
+        return f"{self.salesforce_base}/console/?softphone={self.public_base}"
 
     @property
     def ws_url(self) -> str:
@@ -78,6 +100,8 @@ def running_proxy(
     values.update(overrides)
     with serving_in_thread(Settings(**values)) as (base_url, app):
         proxy = RunningProxy(base_url, app)
+        for started in proxy_started:
+            started(proxy)
         if wait_for_link:
             _wait_for_link(proxy)
         yield proxy

@@ -24,10 +24,12 @@ PUBLIC_HOST = "softphone.acme.test"
 NAMES = (SALESFORCE_HOST, PUBLIC_HOST, "localhost", "127.0.0.1")
 
 
-@dataclass(frozen=True)
+@dataclass
 class Terminator:
     port: int
     ca: trustme.CA
+    # http://host:port behind it; may be changed while it runs (the next connection goes there).
+    upstream: str
 
     def resolver_rules(self, *hosts: str) -> str:
         """Chromium's --host-resolver-rules value sending `hosts` (port 443) to this terminator."""
@@ -49,16 +51,15 @@ async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
 @contextmanager
 def tls_terminator(upstream: str) -> Iterator[Terminator]:
     """TLS on a loopback port, forwarded byte for byte to `upstream` (http://host:port)."""
-    target = urlsplit(upstream)
-    assert target.hostname is not None and target.port is not None
     ca = trustme.CA()
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert(*NAMES).configure_cert(context)
     loop = asyncio.new_event_loop()
     started = threading.Event()
-    port: list[int] = []
+    terminator = Terminator(0, ca, upstream)
 
     async def forward(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        target = urlsplit(terminator.upstream)
         try:
             up_r, up_w = await asyncio.open_connection(target.hostname, target.port)
         except OSError:
@@ -68,7 +69,7 @@ def tls_terminator(upstream: str) -> Iterator[Terminator]:
 
     async def main() -> None:
         server = await asyncio.start_server(forward, "127.0.0.1", 0, ssl=context)
-        port.append(server.sockets[0].getsockname()[1])
+        terminator.port = server.sockets[0].getsockname()[1]
         started.set()
         async with server:
             await server.serve_forever()
@@ -81,7 +82,7 @@ def tls_terminator(upstream: str) -> Iterator[Terminator]:
     thread.start()
     started.wait(10)
     try:
-        yield Terminator(port[0], ca)
+        yield terminator
     finally:
         for task in asyncio.all_tasks(loop):
             loop.call_soon_threadsafe(task.cancel)

@@ -34,28 +34,18 @@ class SessionCreated(BaseModel):
 
 
 class CurrentSession(BaseModel):
-    agent: AgentView
+    agent: AgentView | None
 
 
-def _remember(response: Response, token: str, seconds: float) -> None:
+def _session_cookie(response: Response, token: str, seconds: int) -> None:
     """The session as a partitioned cookie: framed cross-site inside Salesforce, with
     third-party cookies blocked, it is what survives a reload where storage does not
-    (docs/browsers.md). HttpOnly: the page's script never needs to read it."""
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=int(seconds),
-        path="/",
-        secure=True,
-        httponly=True,
-        samesite="none",
-        partitioned=True,
-    )
-
-
-def _forget(response: Response) -> None:
-    response.delete_cookie(
-        SESSION_COOKIE, path="/", secure=True, httponly=True, samesite="none", partitioned=True
+    (docs/browsers.md). HttpOnly: the page's script never needs to read it. Written by hand
+    because the standard library learns `Partitioned` only in Python 3.14."""
+    response.headers.append(
+        "set-cookie",
+        f"{SESSION_COOKIE}={token}; Max-Age={seconds}; Path=/; Secure; HttpOnly; "
+        "SameSite=None; Partitioned",
     )
 
 
@@ -81,20 +71,20 @@ def api_router() -> APIRouter:
             detail = {"code": exc.code, "message": exc.message}
             raise HTTPException(status, detail, headers=headers) from None
         metrics.sign_ins.labels("ok").inc()
-        _remember(response, token, auth.session_seconds)
+        _session_cookie(response, token, int(auth.session_seconds))
         view = AgentView(address=agent.address, name=agent.name, extension=agent.extension)
         return SessionCreated(token=token, agent=view)
 
-    @router.get("/api/v1/sessions/current", responses={401: {"description": "not signed in"}})
+    @router.get("/api/v1/sessions/current")
     async def current_session(
         request: Request, response: Response, authorization: str = Header(default="")
     ) -> CurrentSession:
-        """Who this browser is signed in as: a reloaded page resumes its session from here."""
+        """Who this browser is signed in as (`agent` null: nobody): a reloaded page resumes its
+        session from here."""
         response.headers["cache-control"] = "no-store"
         agent = await request.app.state.services.auth.agent_for(_token(authorization, request))
         if agent is None:
-            detail = {"code": "not_signed_in", "message": "Not signed in"}
-            raise HTTPException(401, detail, headers={"cache-control": "no-store"})
+            return CurrentSession(agent=None)
         view = AgentView(address=agent.address, name=agent.name, extension=agent.extension)
         return CurrentSession(agent=view)
 
@@ -102,7 +92,7 @@ def api_router() -> APIRouter:
     async def sign_out(request: Request, authorization: str = Header(default="")) -> Response:
         await request.app.state.services.auth.sign_out(_token(authorization, request))
         response = Response(status_code=204)
-        _forget(response)
+        _session_cookie(response, "", 0)  # forgotten at once
         return response
 
     @router.get("/healthz")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from playwright.sync_api import Browser, BrowserContext
+
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
     "--no-sandbox",
@@ -12,3 +14,11 @@ FLAGS = [
     "--disable-component-update",
     "--no-first-run",
 ]
+
+
+def new_context(browser: Browser, **options: object) -> BrowserContext:
+    """A fresh context as an agent's browser: the terminator's throwaway certificate is
+    accepted (a real one would be trusted), everything else is Chromium's default."""
+    options.setdefault("viewport", {"width": 1280, "height": 720})
+    options.setdefault("locale", "en-US")
+    return browser.new_context(ignore_https_errors=True, **options)  # type: ignore[arg-type]

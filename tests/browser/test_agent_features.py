@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import Browser, FrameLocator, Locator, Page, expect
 
 from softphone.agentdata import AgentSettings, Favorite
+from tests.browser.chromium import new_context
 from tests.harness import RunningProxy, running_proxy
 
 pytestmark = pytest.mark.browser
@@ -23,13 +24,13 @@ APOSTROPHE = "\u2019"  # French typography, as in the page's fr.json
 # --- helpers ---------------------------------------------------------------------------------
 def open_console(page: Page, proxy: RunningProxy) -> FrameLocator:
     """The demo console (an Open CTI stand-in in Lightning mode) around the softphone."""
-    page.goto(f"{proxy.base_url}/console/")
+    page.goto(proxy.console_url)
     return page.frame_locator("#softphone")
 
 
 def open_standalone(page: Page, proxy: RunningProxy) -> Page:
     """The softphone page on its own: pops are listed in the page."""
-    page.goto(f"{proxy.base_url}/softphone/softphone.html")
+    page.goto(f"{proxy.page_base}/softphone/softphone.html")
     return page
 
 
@@ -149,7 +150,7 @@ def test_notes_from_the_ring_and_codes_shared_between_tabs(
     """Notes can be typed while the call still rings; a classification chosen in one tab
     shows in the agent's other tab at once and unblocks saving there."""
     proxy = coded_proxy
-    context = browser.new_context(viewport={"width": 500, "height": 900}, locale="en-US")
+    context = new_context(browser, viewport={"width": 500, "height": 900}, locale="en-US")
     one, two = context.new_page(), context.new_page()
     for page in (one, two):
         open_standalone(page, proxy)
@@ -435,11 +436,11 @@ def test_french_browser_gets_the_new_screens_in_french(
     browser: Browser, proxy: RunningProxy, artifacts: Path
 ) -> None:
     """fr-FR: wrap-up, history, favorites and settings are in French."""
-    context = browser.new_context(viewport={"width": 400, "height": 900}, locale="fr-FR")
+    context = new_context(browser, viewport={"width": 400, "height": 900}, locale="fr-FR")
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(f"{proxy.base_url}/softphone/softphone.html")
+    page.goto(f"{proxy.page_base}/softphone/softphone.html")
     page.get_by_label("Adresse de connexion").fill("1001")
     page.get_by_label("Mot de passe").fill("demo")
     page.get_by_role("button", name="Se connecter", exact=True).click()

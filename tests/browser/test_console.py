@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, FrameLocator, Page, expect
 
+from tests.browser.chromium import new_context
 from tests.harness import RunningProxy, running_proxy
 
 pytestmark = pytest.mark.browser
 
 
 def open_console(page: Page, proxy: RunningProxy, mode: str = "Lightning") -> FrameLocator:
-    page.goto(f"{proxy.base_url}/console/")
+    page.goto(proxy.console_url)
     if mode != "Lightning":
         page.get_by_label("Open CTI mode").select_option(mode)
     return page.frame_locator("#softphone")
@@ -125,7 +126,7 @@ def test_wrong_password_is_said_plainly(page: Page, proxy: RunningProxy) -> None
 
 def test_page_opened_directly_runs_standalone(page: Page, proxy: RunningProxy) -> None:
     """Without Salesforce around it the page shows pops in its own list."""
-    page.goto(f"{proxy.base_url}/softphone/softphone.html")
+    page.goto(f"{proxy.page_base}/softphone/softphone.html")
     page.get_by_label("Sign-in address").fill("1005")
     page.get_by_label("Password").fill("demo")
     page.get_by_role("button", name="Sign in", exact=True).click()
@@ -154,9 +155,9 @@ def test_origin_with_other_protocol_falls_back_to_standalone(
 
 def test_french_browser_gets_french(browser: Browser, proxy: RunningProxy) -> None:
     """A browser set to fr-FR sees the sign-in screen in French."""
-    context = browser.new_context(locale="fr-FR")
+    context = new_context(browser, locale="fr-FR")
     page = context.new_page()
-    page.goto(f"{proxy.base_url}/softphone/softphone.html")
+    page.goto(f"{proxy.page_base}/softphone/softphone.html")
     expect(page.get_by_role("button", name="Se connecter", exact=True)).to_be_visible()
     expect(page.get_by_label("Adresse de connexion")).to_be_visible()
     context.close()
@@ -193,7 +194,7 @@ def test_below_budget_floor_the_browser_searches_and_pops(
 ) -> None:
     """searchAndScreenPop (Lightning) or our Apex class (Classic) finds and pops the caller."""
     proxy = budget_spent_proxy
-    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    context = new_context(browser, viewport={"width": 1280, "height": 720})
     page = context.new_page()
     phone = open_console(page, proxy, mode)
     sign_in(phone, "1002")
@@ -213,7 +214,7 @@ def test_below_budget_floor_the_browser_searches_and_pops(
 def test_pop_at_answer_waits_for_answer(browser: Browser, tmp_path: Path) -> None:
     """With pop at answer the record opens when the agent answers, not while it rings."""
     with running_proxy(tmp_path, pop_at="answer") as proxy:
-        context = browser.new_context(viewport={"width": 1280, "height": 720})
+        context = new_context(browser, viewport={"width": 1280, "height": 720})
         page = context.new_page()
         phone = open_console(page, proxy)
         sign_in(phone, "1003")

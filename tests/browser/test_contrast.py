@@ -53,7 +53,7 @@ def failures(phone: FrameLocator) -> list[str]:
 
 
 def try_sign_in(page: Page, proxy: RunningProxy, password: str) -> FrameLocator:
-    page.goto(f"{proxy.base_url}/console/")
+    page.goto(proxy.console_url)
     phone = page.frame_locator("#softphone")
     phone.get_by_label("Sign-in address").fill("1001")
     phone.get_by_label("Password").fill(password)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, FrameLocator, Page, WebSocketRoute, expect
 
+from tests.browser.chromium import new_context
 from tests.harness import RunningProxy, running_proxy
 
 pytestmark = pytest.mark.browser
@@ -37,9 +38,7 @@ def new_page(
     browser: Browser, permissions: list[str] | None = None
 ) -> tuple[BrowserContext, Page, list[str]]:
     """A fresh context and page, collecting uncaught page errors."""
-    context = browser.new_context(
-        viewport={"width": 1280, "height": 720}, locale="en-US", permissions=permissions
-    )
+    context = new_context(browser, permissions=permissions)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -47,7 +46,7 @@ def new_page(
 
 
 def open_console(page: Page, proxy: RunningProxy, mode: str = "Lightning") -> FrameLocator:
-    page.goto(f"{proxy.base_url}/console/")
+    page.goto(proxy.console_url)
     if mode != "Lightning":
         page.get_by_label("Open CTI mode").select_option(mode)
     return page.frame_locator("#softphone")
@@ -164,7 +163,7 @@ def test_cut_connection_reconnects_and_shows_the_call_placed_meanwhile(
             ws.connect_to_server()
 
     page.route_web_socket(re.compile(r"/ws/agent$"), agent_socket)
-    page.goto(f"{proxy.base_url}/softphone/softphone.html")
+    page.goto(f"{proxy.page_base}/softphone/softphone.html")
     signed_in(page, "1003")
     cut["on"] = True
     context.set_offline(True)  # the browser says so: the page drops its socket at once
@@ -258,7 +257,7 @@ def test_five_wrong_passwords_lock_signing_in_for_15_minutes(
     page: Page, proxy: RunningProxy, artifacts: Path
 ) -> None:
     """The fifth wrong password locks the address; the page says for how long."""
-    page.goto(f"{proxy.base_url}/softphone/softphone.html")
+    page.goto(f"{proxy.page_base}/softphone/softphone.html")
     alert = page.locator("#signin-error")
     for _ in range(4):
         sign_in(page, "1004", "wrong")
@@ -277,7 +276,7 @@ def test_all_seats_taken_is_said_plainly(browser: Browser, tmp_path: Path) -> No
     with running_proxy(tmp_path, max_agents=1) as proxy:
         proxy.sign_in("1001")
         context, page, errors = new_page(browser)
-        page.goto(f"{proxy.base_url}/softphone/softphone.html")
+        page.goto(f"{proxy.page_base}/softphone/softphone.html")
         sign_in(page, "1002")
         expect(page.locator("#signin-error")).to_have_text(
             "All softphone seats are in use. Ask your administrator to free one.", timeout=SLOW
@@ -291,7 +290,7 @@ def test_incoming_call_on_a_hidden_page_notifies(browser: Browser, proxy: Runnin
     """Notifications allowed and the page hidden: a ringing call shows a desktop notification."""
     context, page, errors = new_page(browser, permissions=["notifications"])
     context.add_init_script(NOTIFICATION_SPY)
-    page.goto(f"{proxy.base_url}/softphone/softphone.html")
+    page.goto(f"{proxy.page_base}/softphone/softphone.html")
     signed_in(page, "1005")
     page.evaluate(HIDE_PAGE)
     proxy.place_call(agent="1005", ani="+16504508810")

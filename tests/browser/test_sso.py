@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Browser, expect
 
+from tests.browser.chromium import new_context
 from tests.harness import RunningProxy
 
 pytestmark = pytest.mark.browser
@@ -17,14 +18,12 @@ def test_sign_in_with_salesforce_in_a_popup_makes_the_phone_ready(
 ) -> None:
     """The Salesforce button opens a popup; choosing demo user 1 signs the framed phone in."""
     # The stand-in org serves TLS from a throwaway CA that only the proxy trusts.
-    context = browser.new_context(
-        viewport={"width": 1280, "height": 720}, locale="en-US", ignore_https_errors=True
-    )
+    context = new_context(browser)
     errors: list[str] = []
     context.on("weberror", lambda error: errors.append(str(error.error)))
     try:
         page = context.new_page()
-        page.goto(f"{proxy.base_url}/console/")
+        page.goto(proxy.console_url)
         phone = page.frame_locator("#softphone")
         button = phone.get_by_role("button", name="Sign in with Salesforce")
         expect(button).to_be_visible(timeout=SLOW)
