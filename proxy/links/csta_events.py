@@ -16,17 +16,10 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
+from proxy.links import csta_codec
 from proxy.links.csta_agents import AGENT_EVENTS, CstaAgents
-from proxy.links.csta_codec import (
-    Element,
-    child,
-    children,
-    connection,
-    descendant,
-    device,
-    local,
-    text,
-)
+from proxy.links.csta_codec import Element, child, children, descendant, local, text
+from softphone.devices import dialable, read_device
 from softphone.errors import ProtocolError
 from softphone.events import (
     MAX_CONFERENCE_PARTIES,
@@ -37,6 +30,7 @@ from softphone.events import (
     Party,
     PartyStatus,
 )
+from softphone.ivr import read_call_data
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +78,7 @@ class Tracked:
     dnis: str = ""
     queue: str = ""
     ivr: tuple[str, ...] = ()
+    call_data: str = ""
     consult_of: str = ""
     consulting: bool = False  # a ConsultationCall from this call is under way
     held_reason: str = ""
@@ -198,6 +193,7 @@ class CstaCalls:
             ani=call.ani[:32],
             dnis=call.dnis[:32],
             ivr=call.ivr,
+            call_data=call.call_data,
             queue=call.queue[:64],
             global_call_id=call.csta_id,
             consult_of=call.consult_of,
@@ -230,9 +226,10 @@ class CstaCalls:
         alerting = device(root, "alertingDevice")
         outbound = calling == at and alerting != at
         call = self._track(at, csta_id, Direction.OUTBOUND if outbound else Direction.INBOUND, "")
-        call.ani = call.ani or calling
-        call.dnis = call.dnis or called
-        call.ivr = call.ivr or _ivr(root)
+        call.ani = call.ani or dialable(calling)
+        call.dnis = call.dnis or dialable(called)
+        if not call.ivr and not call.call_data:
+            call.ivr, call.call_data = read_call_data(_correlator(root))
         if outbound:
             call.leg = "connected"
             call.parties[alerting or called] = PartyStatus.RINGING
@@ -253,7 +250,7 @@ class CstaCalls:
             call = self._track(
                 at, csta_id, Direction.INBOUND if inbound else Direction.OUTBOUND, ""
             )
-            call.ani, call.dnis = calling, device(root, "calledDevice")
+            call.ani, call.dnis = dialable(calling), dialable(device(root, "calledDevice"))
         call.leg = "connected"
         if answering and answering != at:  # the far end answered our call
             kept = {n: s for n, s in call.parties.items() if s != PartyStatus.RINGING}
@@ -366,8 +363,8 @@ class CstaCalls:
     def _originated(self, root: Element, at: str) -> list[LinkEvent]:
         csta_id, _ = connection(root, "originatedConnection")
         call = self._track(at, csta_id, Direction.OUTBOUND, "initiated")
-        call.ani = call.ani or device(root, "callingDevice") or at
-        call.dnis = call.dnis or device(root, "calledDevice")
+        call.ani = call.ani or dialable(device(root, "callingDevice") or at)
+        call.dnis = call.dnis or dialable(device(root, "calledDevice"))
         return [self.event(call, "originated")]
 
     def _failed(self, root: Element, at: str) -> list[LinkEvent]:
@@ -449,7 +446,24 @@ def _endpoints(root: Element, list_name: str) -> dict[str, str]:
     return found
 
 
-def _ivr(root: Element) -> tuple[str, ...]:
-    """IVR data attached as correlatorData: `Object.Field=value` entries, `|`-separated."""
-    raw = text(root, "correlatorData", "string") or text(root, "correlatorData")
-    return tuple(p.strip() for p in raw.split("|") if p.strip())[:16]
+def device(element: Element | None, name: str) -> str:
+    """The device named `name`, as the number it is (`N<1001>;noa=nk` is 1001, an Avaya
+    `1001:CM1:10.0.0.1:0` too), else as shown (a queue's name); "" for a withheld caller.
+
+    Every device an event names is read through here, so the agent's own device matches the
+    monitored one whatever form the switch writes it in, and ANI and DNIS are numbers.
+    """
+    read = read_device(csta_codec.device(element, name))
+    return read.number or read.display
+
+
+def connection(element: Element | None, name: str) -> tuple[str, str]:
+    """`(callID, device)` of the connection named `name`, its device read as `device` does."""
+    call_id, raw = csta_codec.connection(element, name)
+    read = read_device(raw)
+    return call_id, read.number or read.display
+
+
+def _correlator(root: Element) -> str:
+    """The call's correlatorData, as text or hex: IVR entries or other data, read by the core."""
+    return text(root, "correlatorData", "string") or text(root, "correlatorData")
