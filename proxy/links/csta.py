@@ -131,6 +131,10 @@ class CstaLink(ReconnectingLink):
             pair: Fields = [("heldCall", call), ("activeCall", conn(consult.csta_id, at))]
             await self._request(writer, service, pair)
             return ""
+        if op == "set_state" and command.state == "ready":
+            # Ready means reachable: DND is a device feature apart from the agent state, so
+            # it is switched off too (first, so calls reach the agent as soon as they are ready).
+            await self._request(writer, "SetDoNotDisturb", _dnd(at, on=False))
         service, fields = self._service(command, call)
         await self._request(writer, service, fields)
         return ""
@@ -159,7 +163,7 @@ class CstaLink(ReconnectingLink):
         if op in simple:
             return simple[op]  # type: ignore[return-value]
         if op == "set_state" and command.state == "dnd":
-            return "SetDoNotDisturb", [("device", at), ("doNotDisturbOn", "true")]
+            return "SetDoNotDisturb", _dnd(at, on=True)
         if op == "set_state" and command.state in _AGENT_STATES:
             return _agent_state(at, _AGENT_STATES[command.state], reason=command.reason)
         if op == "cancel_work":
@@ -283,6 +287,10 @@ class CstaLink(ReconnectingLink):
         except ProtocolError as exc:
             # One bad document must not cost the connection, nor the other agents' events.
             log.error("CSTA message skipped [call_id=%s]: %s", call_id_of(raw), exc)
+
+
+def _dnd(at: str, *, on: bool) -> Fields:
+    return [("device", at), ("doNotDisturbOn", "true" if on else "false")]
 
 
 def _agent_state(

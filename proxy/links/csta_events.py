@@ -225,6 +225,7 @@ class CstaCalls:
         calling, called = device(root, "callingDevice"), device(root, "calledDevice")
         alerting = device(root, "alertingDevice")
         outbound = calling == at and alerting != at
+        reason = self._recall(at, csta_id, text(root, "cause"))
         call = self._track(at, csta_id, Direction.OUTBOUND if outbound else Direction.INBOUND, "")
         call.ani = call.ani or dialable(calling)
         call.dnis = call.dnis or dialable(called)
@@ -239,7 +240,18 @@ class CstaCalls:
             call.queue = call.queue or (redirected if redirected != at else "")
             if calling:
                 call.parties[calling] = PartyStatus.CONNECTED
-        return [self.event(call, "delivered")]
+        return [self.event(call, "delivered", reason)]
+
+    def _recall(self, at: str, csta_id: str, cause: str) -> str:
+        """Why a call rings at `at` again: a held call rings back when held too long (whatever
+        cause the switch gives), and cause `recall` on a call we no longer have is a transfer
+        that nobody answered coming back."""
+        known = self.calls.get((at, csta_id))
+        if known is not None and known.leg == "hold":
+            return "hold_recall"
+        if cause == "recall":
+            return "hold_recall" if known is not None else "transfer_recall"
+        return ""
 
     def _established(self, root: Element, at: str) -> list[LinkEvent]:
         csta_id, _ = connection(root, "establishedConnection")

@@ -111,6 +111,7 @@ class Tracked:
     queue: str = ""
     consult_of: str = ""
     global_id: str = ""
+    held: bool = False  # on hold at this device: ringing again is a hold recall
 
 
 @dataclass
@@ -236,6 +237,13 @@ class OigCalls:
             reason = "consultation"
         elif kind == "failed":
             reason = _FAILURE_CAUSES.get(cause, cause.lower()[:64])
+        elif kind == "delivered" and tracked.held:
+            # A call held too long rings back at the device that held it (whatever the cause).
+            reason = "hold_recall"
+        if kind == "held":
+            tracked.held = reason != "consultation"
+        elif kind in ("delivered", "retrieved", "established", "conferenced"):
+            tracked.held = False
         out: list[LinkEvent] = [self._event(kind, tracked, reason=reason)]
         if kind in ("cleared", "transferred", "diverted"):
             self.calls.pop((device, call_id), None)

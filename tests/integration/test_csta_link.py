@@ -315,17 +315,19 @@ async def test_every_op_reaches_the_switch_as_its_csta_service(
         ("redirect", "c1", "1002", "", ""),
         ("transfer", "c1", "1003", "", ""),
         ("dial", "", "916505550132", "", ""),
-        ("set_state", "", "", "ready", ""),
+        ("set_state", "", "", "ready", ""),  # ready: DND off,
+        ("set_state", "", "", "ready", ""),  # and the agent state
         ("set_state", "", "", "dnd", ""),
         ("acd_login", "", "", "", "Support"),
         ("acd_logout", "", "", "", "Support"),
         ("login", "", "2001", "", ""),
     ]
-    assert peer.requests[-9:] == [
+    assert peer.requests[-10:] == [
         "AnswerCall",
         "DeflectCall",
         "SingleStepTransferCall",
         "MakeCall",
+        "SetDoNotDisturb",
         "SetAgentState",
         "SetDoNotDisturb",
         "SetAgentState",
