@@ -1,5 +1,6 @@
 // The call screen and the agent's status: which call the screen is about, the commands on it,
 // dialling (from the field, a list, search or Salesforce's click-to-dial), and the agent state.
+import { capabilities, stateText } from "./capabilities.js";
 import { detail, el, formatDuration } from "./dom.js";
 import { t } from "./i18n.js";
 import { bindEditor } from "./notes.js";
@@ -99,8 +100,12 @@ export function renderStatus() {
   if (!status) return;
   $("state-control").hidden = false;
   const select = $("agent-state");
-  const options = [["ready", t("stateReady")], ["dnd", t("stateDnd")]];
-  for (const reason of status.reason_codes) options.push([`busy:${reason}`, t("stateBusy", { reason })]);
+  const can = capabilities();
+  const options = [["ready", t("stateReady")]];
+  if (can.dnd) options.push(["dnd", t("stateDnd")]);
+  if (can.make_busy) {
+    for (const reason of status.reason_codes) options.push([`busy:${reason}`, t("stateBusy", { reason })]);
+  }
   const current = status.state === "busy" ? `busy:${status.reason}` : status.state;
   if (!options.some(([value]) => value === current)) {
     options.unshift([current, t(`state${status.state === "logged_out" ? "LoggedOut" : "Work"}`)]);
@@ -116,12 +121,13 @@ export function renderStatus() {
   $("idle-state-text").textContent = text;
   $("work").hidden = status.state !== "work";
   $("work-text").textContent = t("workLeft", { seconds: Math.ceil(status.work_seconds) });
+  $("cancel-work").hidden = !can.cancel_work;
   // Desk phone users are always logged in; hot-desk and ACD agents log in and out.
-  const canLogOut = status.kind !== "regular";
+  const canLogOut = status.kind !== "regular" && can.phone_login;
   $("phone-logout").hidden = !canLogOut || status.state === "logged_out";
   $("phone-login").hidden = !canLogOut || status.state !== "logged_out";
   $("dial-form").hidden = status.state === "logged_out";
-  const acd = status.kind === "acd" && status.acd_groups.length > 0;
+  const acd = status.kind === "acd" && status.acd_groups.length > 0 && can.acd_groups;
   $("groups").hidden = !acd;
   $("group-list").replaceChildren(...status.acd_groups.map((group) => {
     const label = document.createElement("label");
@@ -169,7 +175,7 @@ export function logIdOf(call) {
 export function renderCall(call) {
   show("call");
   $("screen-call").dataset.state = call.state;
-  $("call-state").textContent = t(call.state);
+  $("call-state").textContent = stateText(call);
   $("call-state").dataset.state = call.state;
   renderHeading(call);
   const details = $("call-details");
@@ -177,6 +183,8 @@ export function renderCall(call) {
   if (!call.placed) detail(details, t("dnis"), call.dnis);
   detail(details, t("queue"), call.queue);
   detail(details, t("ivr"), call.ivr.join(", "));
+  // Digits the caller keyed in (an IVR's prompt), spaced as MiVoice shows them: "1 2 3 4".
+  detail(details, t("digitsEntered"), [...(call.digits || "")].join(" "));
   const s = call.state;
   const logId = logIdOf(call);
   const log = state.logs.get(logId);
@@ -193,17 +201,19 @@ export function renderCall(call) {
   bindEditor(notes ? logId : null, notes ? $("call-notes") : null);
   const consulting = consultingFrom();
   const talking = s === "active" || s === "conference";
-  $("answer").hidden = s !== "ringing";
-  $("hold").hidden = !talking;
-  $("retrieve").hidden = !(s === "held" || s === "consultation");
-  $("complete-transfer").hidden = !(consulting && call.consult_of);
-  $("conference").hidden = !(consulting && call.consult_of);
+  const can = capabilities();
+  $("answer").hidden = s !== "ringing" || !can.answer;
+  $("hold").hidden = !talking || !can.hold;
+  $("retrieve").hidden = !(s === "held" || s === "consultation") || !can.hold;
+  $("complete-transfer").hidden = !(consulting && call.consult_of && can.consult);
+  $("conference").hidden = !(consulting && call.consult_of && can.conference);
   $("hangup").hidden = s === "cleared" || s === "consultation";
-  $("transfer-form").hidden = !(s === "ringing" || (talking && !call.consult_of));
-  $("consult").hidden = !talking;
-  $("transfer").hidden = s !== "active";
-  $("redirect").hidden = s !== "ringing";
-  $("dialpad-toggle").hidden = !talking;
+  const offers = s === "ringing" ? can.redirect : can.consult || can.transfer;
+  $("transfer-form").hidden = !(s === "ringing" || (talking && !call.consult_of)) || !offers;
+  $("consult").hidden = !talking || !can.consult;
+  $("transfer").hidden = s !== "active" || !can.transfer;
+  $("redirect").hidden = s !== "ringing" || !can.redirect;
+  $("dialpad-toggle").hidden = !talking || !can.dtmf;
   if (!talking) {
     $("dialpad").hidden = true;
     $("dialpad-toggle").setAttribute("aria-expanded", "false");
