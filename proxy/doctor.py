@@ -207,13 +207,18 @@ def check_clock(settings: Settings) -> Result:
 
 # --- CTI link, store --------------------------------------------------------------------------
 async def check_link(settings: Settings, wait_seconds: float) -> Result:
+    """Connects as the proxy would, monitors the roster's extensions (read from the database),
+    and says which of them the PBX does not monitor."""
     from proxy.links import open_link
     from softphone.events import Snapshot
 
     if settings.cti_url.startswith("sim:"):
         return Result("PASS", "CTI link", "sim:// is the built-in simulator")
+    roster = await _roster_extensions(settings)
     try:
         async with open_link(settings.cti_url, self_url="") as link:
+            if roster is not None:
+                await link.monitor(frozenset(roster))
 
             async def first_snapshot() -> Snapshot:
                 async for event in link.events():
@@ -221,17 +226,50 @@ async def check_link(settings: Settings, wait_seconds: float) -> Result:
                         return event
                 raise ConnectionError("closed")
 
-            snapshot = await asyncio.wait_for(first_snapshot(), wait_seconds)
-            agents = {a.agent for a in snapshot.agents} | {c.agent for c in snapshot.calls}
-            return Result(
-                "PASS",
-                "CTI link",
-                f"connected to {link.active_url}, monitoring {len(agents)} devices",
-            )
+            await asyncio.wait_for(first_snapshot(), wait_seconds)
+            watched = {_bare(d) for d in link.watched}
+            detail = f"connected to {link.active_url}, monitoring {len(watched)} devices"
     except TimeoutError:
         return Result("FAIL", "CTI link", f"no answer from the PBX within {wait_seconds:.0f} s")
     except Exception as exc:  # a bad URL or refused connection: the finding itself
         return Result("FAIL", "CTI link", str(exc))
+    if roster is None:
+        return Result("PASS", "CTI link", f"{detail} (the roster was not readable)")
+    missing = sorted(set(roster) - watched)
+    strangers = sorted(watched - set(roster))
+    if strangers:  # devices= extras: a supervisor's phone, say; worth knowing, not wrong
+        detail += f"; monitored but no agent's extension: {_few(strangers)}"
+    if missing:
+        names = _few([f"{e} ({roster[e]})" for e in missing])
+        return Result("WARN", "CTI link", f"{detail}; roster extensions not monitored: {names}")
+    return Result("PASS", "CTI link", f"{detail}, every roster extension among them")
+
+
+async def _roster_extensions(settings: Settings) -> dict[str, str] | None:
+    """Extension -> agent address from the database (read only: no migration), or None."""
+    url = make_url(settings.database_url)
+    sqlite_file = url.get_backend_name() == "sqlite" and url.database
+    if sqlite_file and not await asyncio.to_thread(Path(str(url.database)).is_file):
+        return None  # connecting would create an empty file where none should be
+    engine = create_async_engine(settings.database_url)
+    try:
+        async with engine.connect() as conn:
+            rows = (await conn.execute(text("SELECT address, extension FROM agents"))).all()
+    except Exception:  # no database or never migrated: the database check says so
+        return None
+    finally:
+        await engine.dispose()
+    return {str(ext).strip(): str(address) for address, ext in rows if str(ext or "").strip()}
+
+
+def _bare(device: str) -> str:
+    """`PJSIP/1001` (an Asterisk device) is extension 1001."""
+    return device.rpartition("/")[2]
+
+
+def _few(items: list[str], limit: int = 10) -> str:
+    more = f" and {len(items) - limit} more" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more
 
 
 async def check_store(settings: Settings) -> Result:

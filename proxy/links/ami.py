@@ -8,6 +8,10 @@ manager that sends nothing for 2.5 heartbeats is dropped on the spot, so a stand
 ActionID and given 5 s. Malformed or unknown input is logged at ERROR with its call id and
 skipped. The password never reaches a log: the link knows its addresses only masked.
 
+Asterisk sends every channel's events on one manager session, so monitoring is a filter here:
+`monitor()` sets which devices count (the roster's extensions as `tech/extension`, and the
+`devices` extras), then a fresh `CoreShowChannels` brings in calls already at a new device.
+
 See `ami_calls` for the channel -> agent rule and the call ids, `ami_commands` for what each
 command becomes, docs/links.md for the Asterisk side.
 """
@@ -15,6 +19,7 @@ command becomes, docs/links.md for the Asterisk side.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import logging
 from typing import Any
@@ -59,6 +64,7 @@ class AmiLink(ReconnectingLink):
         self.stale_seconds = 2.5 * self.options.heartbeat
         self.stable_seconds = self.stale_seconds
         self.calls = AmiCalls(self.options)
+        self.extras = frozenset(self.options.devices)
         self.messages = 0  # messages read, all connections: for the bench
         self._writer: asyncio.StreamWriter | None = None
         self._ids = itertools.count(1)
@@ -102,6 +108,29 @@ class AmiLink(ReconnectingLink):
         for event in self.calls.end_consult(steps.ends_consult) if steps.ends_consult else ():
             self.emit(event)
         return steps.call_id
+
+    async def _monitor_live(self) -> None:
+        writer = self._writer
+        if writer is None:
+            return
+        # Live events wait while the resync runs, so none is overtaken by an older snapshot.
+        self._held_back = self._held_back if self._held_back is not None else []
+        try:
+            entries = await self._list(writer, {"Action": "CoreShowChannels"})
+            self.emit(self.calls.resync(entries))
+        finally:
+            held_back, self._held_back = self._held_back or [], None
+            for message in held_back:
+                self._apply(message)
+
+    async def monitor(self, devices: frozenset[str]) -> None:
+        """Count exactly these devices' channels (and the extras) from now on."""
+        tech = self.options.tech
+        listed = {d if "/" in d else f"{tech}/{d}" for d in devices if d} | set(self.extras)
+        self.calls.options = dataclasses.replace(
+            self.options, devices=tuple(sorted(listed)), listed_only=True
+        )
+        await super().monitor(devices)
 
     def _next_id(self) -> str:
         return f"sp-{next(self._ids)}"
@@ -213,11 +242,12 @@ class AmiLink(ReconnectingLink):
     async def _session(self, writer: asyncio.StreamWriter) -> None:
         heartbeat = asyncio.create_task(self._heartbeat(writer))
         try:
-            entries = await self._list(writer, {"Action": "CoreShowChannels"})
-            self.emit(self.calls.resync(entries))
-            held_back, self._held_back = self._held_back or [], None
-            for message in held_back:
-                self._apply(message)
+            async with self.monitoring:  # a roster change waits for this resync
+                entries = await self._list(writer, {"Action": "CoreShowChannels"})
+                self.emit(self.calls.resync(entries))
+                held_back, self._held_back = self._held_back or [], None
+                for message in held_back:
+                    self._apply(message)
             await heartbeat
         finally:
             heartbeat.cancel()

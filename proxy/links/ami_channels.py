@@ -2,9 +2,11 @@
 
 Which channel is an agent's (the channel -> agent rule): a channel is named
 `TECH/resource-suffix` (`PJSIP/1001-0000002a`); its device is `TECH/resource` (`PJSIP/1001`) and
-its agent is `resource` (`1001`). A device counts when it is in the `devices` option, or, with no
-such option, when its tech is PJSIP, SIP or IAX2 and its resource is all digits, so trunks
-(`PJSIP/carrier-00000007`) and Local channels are never mistaken for agents.
+its agent is `resource` (`1001`). A device counts when it is monitored: the roster's extensions
+(as `tech/extension`) and the `devices` option's extras. A link used on its own, never handed a
+roster and with no `devices`, counts a device whose tech is PJSIP, SIP or IAX2 and whose resource
+is all digits, so trunks (`PJSIP/carrier-00000007`) and Local channels are never mistaken for
+agents.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import re
 
 from proxy.links.ami_protocol import AmiOptions
+from softphone.devices import number_of
 
 _AGENT_TECHS = ("PJSIP", "SIP", "IAX2")
 # `TECH/resource-suffix`: the suffix is Asterisk's hex channel counter.
@@ -98,7 +101,7 @@ def agent_of(channel: str, options: AmiOptions) -> str | None:
     if match is None:
         return None
     tech, resource = match["tech"], match["resource"]
-    if options.devices:
+    if options.devices or options.listed_only:
         return resource if f"{tech}/{resource}" in options.devices else None
     return resource if tech.upper() in _AGENT_TECHS and resource.isdigit() else None
 
@@ -122,6 +125,6 @@ def device_of(agent: str, options: AmiOptions) -> str:
 
 
 def number(value: str) -> str:
-    """A caller id number as a call event holds it: Asterisk's `<unknown>` and junk are ""."""
-    value = value.strip()
-    return "" if not value or value.startswith("<") or len(value) > 32 else value
+    """A caller id number as a call event holds it: Asterisk's `<unknown>`, `anonymous`, a
+    `sip:` URI's user part, and junk read as the core reads any device identifier."""
+    return number_of(value)

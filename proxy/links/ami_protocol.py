@@ -210,6 +210,8 @@ class AmiOptions:
     """What the link needs to know about the dialplan and the agents' phones (see the docs)."""
 
     devices: tuple[str, ...] = ()  # monitored `TECH/resource`s; empty: any numeric resource
+    # Set once the proxy hands its roster (monitor()): then only `devices` count, none if empty.
+    listed_only: bool = False
     tech: str = "PJSIP"  # for agents not listed in `devices`
     context: str = "from-internal"  # where Originate, Redirect and transfers dial
     ivr_prefix: str = "SF_IVR"  # channel variables carrying `Object.Field=value`

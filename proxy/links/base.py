@@ -63,6 +63,24 @@ class CtiLink(AsyncResource, Protocol):
         only these controls and the switchboard refuses the rest before `send`."""
         ...
 
+    @property
+    def devices(self) -> frozenset[str]:
+        """The devices monitored: the last `monitor()` set and the URL's `devices=` extras."""
+        ...
+
+    @property
+    def watched(self) -> frozenset[str]:
+        """The devices the PBX accepted monitors for on the live connection (the doctor
+        compares them with the roster)."""
+        ...
+
+    async def monitor(self, devices: frozenset[str]) -> None:
+        """Monitor exactly these devices (roster extensions and hot-desk logins) plus the URL's
+        optional `devices=` extras: at once on the live connection, and on every reconnect and
+        failover after it (each one's snapshot covers them). Never raises for a lost connection.
+        """
+        ...
+
     def events(self) -> AsyncIterator[LinkEvent]:
         """Call events, agent events, and a snapshot after every (re)connect, in order."""
         ...

@@ -3,8 +3,13 @@
 It keeps itself connected: heartbeats both ways, and after 2.5 s of silence the connection is
 taken for dead. A list of addresses is a primary and its standby: a lost primary fails over
 to the standby at once (within 3 s of the last frame), and the link moves back when told
-(`prefer(0)`) or when the standby fails. After every connect it monitors its agents and asks
+(`prefer(0)`) or when the standby fails. After every connect it monitors its devices and asks
 for a snapshot, from which the switchboard rebuilds calls and clears the ones that are gone.
+
+The devices are the roster's extensions (`monitor()`) and the URL's optional `devices=` extras;
+a roster change sends a new `monitor` (it replaces the list) and a snapshot on the live
+connection. A link never handed a roster and given no extras monitors everything, as bridge
+protocol v2 defines an empty list; one whose roster is empty sends no `monitor` at all.
 """
 
 from __future__ import annotations
@@ -13,9 +18,10 @@ import asyncio
 import itertools
 import json
 import logging
+import re
 import ssl
 import time
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import websockets
 from websockets.asyncio.client import ClientConnection
@@ -39,6 +45,7 @@ from softphone.bridge import (
     parse_from_bridge,
 )
 from softphone.capabilities import EVERYTHING, LinkCapabilities
+from softphone.devices import with_numbers
 from softphone.errors import ProtocolError
 from softphone.events import Snapshot
 
@@ -56,8 +63,14 @@ class BridgeLink(ReconnectingLink):
     kind = "bridge link"
     stable_seconds = STALE_SECONDS
 
-    def __init__(self, ws_urls: list[str], ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        ws_urls: list[str],
+        ssl_context: ssl.SSLContext | None = None,
+        extras: frozenset[str] = frozenset(),
+    ) -> None:
         super().__init__(ws_urls)
+        self.extras = extras
         self.ws_urls = ws_urls
         self.ssl_context = ssl_context
         self._ws: ClientConnection | None = None
@@ -90,6 +103,24 @@ class BridgeLink(ReconnectingLink):
             raise LinkCommandFailed(result.code or "refused", result.message or "refused by PBX")
         return result.call_id
 
+    async def _monitor_live(self) -> None:
+        ws = self._ws
+        if ws is None:
+            return
+        if not self.devices:  # v2 reads an empty list as "all": start again, monitoring none
+            self._reconnect()
+            return
+        frame = Monitor(
+            type="monitor", req_id=next(self._req_ids), agents=tuple(sorted(self.devices))
+        )
+        result = await self._request(ws, frame.req_id, frame.model_dump_json())
+        if not result.ok:
+            log.error("bridge refused monitor: %s %s", result.code, result.message)
+        # A new device may already be ringing: a full snapshot brings its calls in.
+        await ws.send(
+            GetSnapshot(type="get_snapshot", req_id=next(self._req_ids)).model_dump_json()
+        )
+
     async def _request(self, ws: ClientConnection, req_id: int, text: str) -> BridgeResult:
         future: asyncio.Future[BridgeResult] = asyncio.get_running_loop().create_future()
         self._pending[req_id] = future
@@ -121,12 +152,16 @@ class BridgeLink(ReconnectingLink):
             first = parse_from_bridge(await ws.recv())
         if not isinstance(first, BridgeHello) or first.v != BRIDGE_VERSION:
             raise ProtocolError(f"bridge must start with hello v{BRIDGE_VERSION}, got {first!r}")
-        await ws.send(Monitor(type="monitor", req_id=next(self._req_ids)).model_dump_json())
-        await ws.send(
-            GetSnapshot(type="get_snapshot", req_id=next(self._req_ids)).model_dump_json()
-        )
-        self._ws = ws
-        self._connected(url, first.pbx or "unnamed PBX")
+        async with self.monitoring:  # a roster change waits until this monitor is out
+            if self.roster is None or self.devices:
+                agents = tuple(sorted(self.devices))
+                frame = Monitor(type="monitor", req_id=next(self._req_ids), agents=agents)
+                await ws.send(frame.model_dump_json())
+            await ws.send(
+                GetSnapshot(type="get_snapshot", req_id=next(self._req_ids)).model_dump_json()
+            )
+            self._ws = ws
+            self._connected(url, first.pbx or "unnamed PBX")
         try:
             await self._until_switch(
                 asyncio.create_task(self._read(ws)), asyncio.create_task(self._heartbeat(ws))
@@ -150,11 +185,12 @@ class BridgeLink(ReconnectingLink):
                 log.error("bridge frame skipped [call_id=%s]: %s", _call_id_of(raw), exc)
                 continue
             if isinstance(frame, BridgeEvent):
-                self.emit(frame.event)
+                self.emit(with_numbers(frame.event))
             elif isinstance(frame, BridgeAgent):
                 self.emit(frame.agent)
             elif isinstance(frame, BridgeSnapshot):
-                self.emit(Snapshot(calls=frame.calls, agents=frame.agents))
+                numbered = tuple(with_numbers(c) for c in frame.calls)
+                self.emit(Snapshot(calls=numbered, agents=frame.agents))
             elif isinstance(frame, BridgeResult):
                 future = self._pending.get(frame.req_id)
                 if future is not None and not future.done():
@@ -177,14 +213,22 @@ def _call_id_of(raw: str | bytes) -> str:
         return "-"
 
 
-def _ws_url(url: str) -> str:
+def _ws_url(url: str) -> tuple[str, list[str]]:
+    """The WebSocket address, without our `devices=` option, and the devices it lists."""
     parts = urlsplit(url.strip())
-    return urlunsplit(parts._replace(scheme=parts.scheme.removeprefix("bridge+")))
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    devices = [d for k, v in query if k == "devices" for d in re.split(r"[\s,;+]+", v) if d]
+    rest = urlencode([(k, v) for k, v in query if k != "devices"])
+    ws = urlunsplit(parts._replace(scheme=parts.scheme.removeprefix("bridge+"), query=rest))
+    return ws, devices
 
 
 def open_bridge_link(url: str, *, self_url: str) -> BridgeLink:
-    """`bridge+ws://host:port/path` (or wss), or `primary,standby`: bridges beside the PBX."""
-    return BridgeLink([_ws_url(u) for u in split_urls(url)])
+    """`bridge+ws://host:port/path[?devices=…]` (or wss), or `primary,standby`: bridges beside
+    the PBX. `devices` lists extra devices to monitor beyond the roster's (`;` or `+`)."""
+    found = [_ws_url(u) for u in split_urls(url)]
+    extras = frozenset(d for _, devices in found for d in devices)
+    return BridgeLink([ws for ws, _ in found], extras=extras)
 
 
 def open_simulator_link(url: str, *, self_url: str) -> BridgeLink:

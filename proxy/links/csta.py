@@ -1,15 +1,17 @@
 """The CSTA XML link: ECMA-269 services in ECMA-323 XML over raw TCP (Annex J.2 framing).
 
-`csta://host:port?devices=1001+1002` (or `primary,standby`: `csta://h1:p1,csta://h2:p2`).
-After every connect it starts a monitor on each device and takes a SnapshotDevice of each, so
-the proxy rebuilds its calls, then reports events as they come. SystemStatus goes both ways
+`csta://host:port` (or `primary,standby`: `csta://h1:p1,csta://h2:p2`). After every connect it
+starts a monitor on each device (the roster's extensions, from `monitor()`, and the extras
+below) and takes a SnapshotDevice of each, so the proxy rebuilds its calls, then reports events
+as they come. A roster change is applied on the live connection: MonitorStart (and a fresh
+snapshot) for new devices, MonitorStop for removed ones. SystemStatus goes both ways
 as the heartbeat; a switch silent for 2.5 heartbeats is dropped so the standby takes over
 within 3 s. Requests are matched to answers by invoke id; a CSTAErrorCode answer becomes
 `LinkCommandFailed` with the error in the proxy's words.
 
 URL options (the query of any of the addresses; the first that says wins):
-- `devices`: the devices (agent extensions) to monitor, separated by `+`, `;` or `,`, ranges
-  allowed (`1001-1010`). The proxy does not hand its agent list to links, so this says it.
+- `devices`: extra devices to monitor beyond the roster's extensions (a supervisor's phone),
+  separated by `+`, `;` or `,`, ranges allowed (`1001-1010`).
 - `ed`: `3` (default) or `4`, the namespace edition of the documents we send.
 - `heartbeat`: seconds between SystemStatus requests (default 1).
 - `register`: `1` sends SystemRegister first, for switches that want it before monitors.
@@ -89,6 +91,7 @@ class CstaLink(ReconnectingLink):
         self.options = options
         self.stable_seconds = options.stale_seconds
         self.calls = CstaCalls(options.devices)
+        self.extras = frozenset(options.devices)
         self._writer: asyncio.StreamWriter | None = None
         self._ready = False
         self._invoke_ids = itertools.cycle(range(1, EVENT_INVOKE_ID))
@@ -97,6 +100,10 @@ class CstaLink(ReconnectingLink):
     def capabilities(self) -> LinkCapabilities:
         # ECMA-269 has a service for every command, and DeliveredEvent reports a recall.
         return EVERYTHING
+
+    @property
+    def watched(self) -> frozenset[str]:
+        return frozenset(self.calls.monitors.values()) if self._up else frozenset()
 
     # --- commands ----------------------------------------------------------------------------
     async def send(self, command: LinkCommand) -> str:
@@ -220,20 +227,13 @@ class CstaLink(ReconnectingLink):
             await self._request(
                 writer, "SystemRegister", [("requestTypes", [("systemStatus", "true")])]
             )
-        self.calls.monitors.clear()
-        for at in self.options.devices:
-            answer = await self._request(
-                writer, "MonitorStart", [("monitorObject", [("deviceObject", at)])]
-            )
-            self.calls.monitors[text(answer, "monitorCrossRefID")] = at
-        calls = []
-        for at in self.options.devices:
-            answer = await self._request(writer, "SnapshotDevice", [("snapshotObject", at)])
-            calls += self.calls.snapshot(at, answer)
-        agents = [self.calls.agents.event(at) for at in self.calls.agents]
-        self._ready = True
-        self._connected(url, f"{len(self.options.devices)} devices monitored")
-        self.emit(Snapshot(calls=tuple(calls), agents=tuple(agents)))
+        async with self.monitoring:  # a roster change waits until these monitors are up
+            self.calls.monitors.clear()
+            for at in sorted(self.devices):
+                await self._monitor_start(writer, at)
+            self._ready = True
+            self._connected(url, f"{len(self.calls.monitors)} devices monitored")
+            await self._snapshot(writer)
         status = build(self.options.namespace, "SystemStatus", [("systemStatus", "normal")])
         while True:
             await asyncio.sleep(self.options.heartbeat)
@@ -241,6 +241,47 @@ class CstaLink(ReconnectingLink):
             # drops a silent switch on its own clock.
             writer.write(encode_frame(next(self._invoke_ids), status))
             await writer.drain()
+
+    async def _monitor_start(self, writer: asyncio.StreamWriter, at: str) -> None:
+        try:
+            answer = await self._request(
+                writer, "MonitorStart", [("monitorObject", [("deviceObject", at)])]
+            )
+        except LinkCommandFailed as exc:  # one unknown extension must not cost the others
+            log.error("CSTA MonitorStart %s refused: %s", at, exc)
+            return
+        self.calls.monitors[text(answer, "monitorCrossRefID")] = at
+
+    async def _snapshot(self, writer: asyncio.StreamWriter) -> None:
+        """Every monitored device's calls as the switch has them, as one `Snapshot`."""
+        calls = []
+        for at in sorted(set(self.calls.monitors.values())):
+            answer = await self._request(writer, "SnapshotDevice", [("snapshotObject", at)])
+            calls += self.calls.snapshot(at, answer)
+        agents = [self.calls.agents.event(at) for at in self.calls.agents]
+        self.emit(Snapshot(calls=tuple(calls), agents=tuple(agents)))
+
+    async def _monitor_live(self) -> None:
+        writer = self._writer
+        if writer is None or not self._ready:
+            return  # between connections: the next connect monitors `self.devices`
+        wanted = self.devices
+        for xref, at in list(self.calls.monitors.items()):
+            if at not in wanted:
+                del self.calls.monitors[xref]  # its events are skipped from now on
+                self.calls.agents.pop(at, None)
+                try:
+                    await self._request(writer, "MonitorStop", [("monitorCrossRefID", xref)])
+                except LinkCommandFailed as exc:  # already gone at the switch: fine
+                    log.info("CSTA MonitorStop %s: %s", at, exc)
+        watched = set(self.calls.monitors.values())
+        added = sorted(wanted - watched)
+        for at in added:
+            await self._monitor_start(writer, at)
+        # A new device may already be ringing: a full snapshot (not a partial one, which would
+        # clear the other devices' calls) brings its calls in.
+        await self._snapshot(writer)
+        log.info("CSTA monitors now %d devices (%d new)", len(self.calls.monitors), len(added))
 
     async def _read(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         decoder = FrameDecoder()
@@ -370,6 +411,4 @@ def open_csta_link(url: str, *, self_url: str) -> CstaLink:
     )
     if options.heartbeat <= 0:
         raise ValueError("CSTA heartbeat must be a positive number of seconds")
-    if not options.devices:
-        log.warning("CSTA link %s monitors no devices: add ?devices=1001+1002", addresses[0])
     return CstaLink(addresses, options)

@@ -1,9 +1,10 @@
 """The Mitel MiVoice Business link: SOAP 1.1 web services of the Open Integration Gateway (OIG).
 
-`oig+https://oig.example.com/axis2/services?user=Company&password=LocalPw&app=App&devices=1001;1002`
+`oig+https://oig.example.com/axis2/services?user=Company&password=LocalPw&app=App`
 (`oig+http://` for a loopback test peer; `primary,standby` as two such addresses, the options
 from the first that gives them). A session is `loginEx` (SessionService), `getIcpId`, then per
-device `getPhoneNumberId` and `monitorObject` (StandardCCService); a `getCallStatus` per device
+device (the roster's extensions, from `monitor()`, and the `devices` extras) `getPhoneNumberId`
+and `monitorObject` (StandardCCService); a `getCallStatus` per device
 becomes the `Snapshot` the proxy rebuilds from. Two tasks then serve the session: a long poll
 on `getNumberedEvent` (a jump in event numbers means events were lost: resync) and
 `resetSessionTimer` every 3 s, since the gateway drops a session not reset within 10 s. A poll
@@ -14,8 +15,13 @@ URL options (query):
 - `user`: the company name of the application registration; `app`: its application name
   (default SoftphoneProxy); `app_password`: its application password; `password`: the local
   password the OIG administrator created for it; `version`: WSDL version (default 4.0).
-- `devices`: extensions to monitor, separated by `;` or `+` (`,` only outside SOFTPHONE_CTI_URL,
-  whose check reads a comma as "standby"), ranges allowed (1001-1010).
+- `devices`: extra extensions to monitor beyond the roster's (a supervisor's phone), separated
+  by `;` or `+` (`,` only outside SOFTPHONE_CTI_URL, whose check reads a comma as "standby"),
+  ranges allowed (1001-1010).
+
+A roster change reaches the live session: a new device is monitored (and the calls resynced)
+at once. A removed one ends the session and a new one starts without it: the link uses no
+stop-monitor operation, and a fresh session is what the gateway is sure to honour.
 - `icp`: the MiVoice Business address as the OIG knows it (getIcpId); empty asks for the only one.
 - `busy_codes`: make busy reasons to MiVoice reason codes, `Lunch:1;Break:2` (digits pass as is).
 - `ca`: a PEM file to trust for the gateway's certificate; `verify=0` trusts any (lab only).
@@ -76,7 +82,9 @@ class OigLink(ReconnectingLink):
         super().__init__(endpoints)
         self.options = options
         self.calls = OigCalls(options.devices)
+        self.extras = frozenset(options.devices)
         self.resyncs = 0
+        self._watched: set[str] = set()  # the devices this session monitors
         self._session: SoapSession | None = None
         self._ha = (
             HaCallbackListener(options.ha_callback, self.partner_announced)
@@ -116,6 +124,10 @@ class OigLink(ReconnectingLink):
         # StandardCCService and the ACD "adv" services cover every command, and a held call
         # that rings back is reported as a recall.
         return EVERYTHING
+
+    @property
+    def watched(self) -> frozenset[str]:
+        return frozenset(self._watched) if self._up else frozenset()
 
     # --- commands ----------------------------------------------------------------------------
     async def send(self, command: LinkCommand) -> str:
@@ -267,9 +279,12 @@ class OigLink(ReconnectingLink):
             session = SoapSession(client, url)
             await self._login(session)
             try:
-                self._session = session
-                self._connected(url, f"{options.company or '-'}/{options.app}")
-                await self._resync(session)
+                async with self.monitoring:  # a roster change waits until these are up
+                    self._watched = set()
+                    await asyncio.gather(*(self._monitor(session, d) for d in self.devices))
+                    self._session = session
+                    self._connected(url, f"{options.company or '-'}/{options.app}")
+                    await self._resync(session)
                 await self._until_switch(
                     asyncio.create_task(self._poll(session)),
                     asyncio.create_task(self._keep_alive(session)),
@@ -296,15 +311,42 @@ class OigLink(ReconnectingLink):
             "getIcpId", [("icpIpAddress", options.icp)], {"sessionId": session.id}
         )
         session.icp = icp.get("icpId", "").strip()
-        await asyncio.gather(*(self._monitor(session, d) for d in options.devices))
         if self._ha is not None:
             await session.call(
                 "registerHAClientCallback", session.with_id(("callbackUri", self._ha.uri))
             )
 
     async def _monitor(self, session: SoapSession, device: str) -> None:
-        object_id = await self._object(session, device)
-        await session.call("monitorObject", session.with_id(("objectId", object_id)))
+        try:
+            object_id = await self._object(session, device)
+            await session.call("monitorObject", session.with_id(("objectId", object_id)))
+        except OigFault as fault:
+            if fault.session_lost:
+                raise
+            # One unknown extension must not cost the other devices their monitors.
+            log.error("OIG monitor of %s refused (%s): %s", device, fault.code, fault)
+            return
+        self._watched.add(device)
+
+    async def _monitor_live(self) -> None:
+        session = self._session
+        if session is None:
+            return  # between sessions: the next login monitors `self.devices`
+        wanted = self.devices
+        removed = self._watched - wanted
+        if removed:
+            log.info("OIG devices removed: starting a new session without them")
+            for object_id, device in list(self.calls.objects.items()):
+                if device in removed:  # events still on their way are skipped
+                    del self.calls.objects[object_id]
+            self._reconnect()
+            return
+        added = wanted - self._watched
+        if added:
+            await asyncio.gather(*(self._monitor(session, d) for d in added))
+            # A new device may already be ringing: a full resync brings its calls in.
+            await self._resync(session)
+            log.info("OIG monitors now %d devices (%d new)", len(self._watched), len(added))
 
     async def _logout(self, session: SoapSession) -> None:
         if not session.id:
@@ -326,7 +368,7 @@ class OigLink(ReconnectingLink):
             )
             return self.calls.status(device, answer)
 
-        found = await asyncio.gather(*(status(d) for d in self.options.devices))
+        found = await asyncio.gather(*(status(d) for d in sorted(self._watched)))
         self.resyncs += 1
         self.emit(Snapshot(calls=tuple(e for calls in found for e in calls)))
 

@@ -55,9 +55,7 @@ def parse_oig_urls(url: str) -> tuple[list[str], OigOptions]:
         endpoints.append(urlunsplit((scheme.removeprefix("oig+"), netloc, path, "", "")))
         for key, values in parse_qs(parts.query).items():
             query.setdefault(key, values[-1])
-    devices = _devices(query.get("devices", ""))
-    if not devices:
-        raise ValueError("an OIG link needs devices=1001,1002 (the extensions to monitor)")
+    devices = _devices(query.get("devices", ""))  # extras: the roster's come by monitor()
     keepalive = _seconds(query, "keepalive", KEEPALIVE_SECONDS)
     if not 0.1 <= keepalive < SESSION_TIMER_SECONDS:
         raise ValueError(f"keepalive must be under {SESSION_TIMER_SECONDS:g} s, got {keepalive}")

@@ -6,6 +6,12 @@ busy loop), and `prefer(i)` moves to an address on demand (0: back to the primar
 module implements `_serve(url)`: connect, call `_connected()` once the PBX is usable, put
 events in with `emit()`, a `Snapshot` after every connect, and return or raise when the
 connection ends. Requests waiting for answers are failed when it does.
+
+Which devices a link monitors: the roster's (handed in with `monitor()`, and again whenever
+the roster changes) plus the URL's optional `devices=` extras (`self.extras`). The set is kept
+here, so every reconnect and failover monitors it; a link applies a change to its live
+connection in `_monitor_live()`. Before the first `monitor()` a link monitors its extras only
+(the doctor, a test, a link used on its own).
 """
 
 from __future__ import annotations
@@ -46,6 +52,47 @@ class ReconnectingLink(Resource):
         self.reconnects = 0
         self.failovers = 0
         self.connected_at = 0.0
+        self.extras: frozenset[str] = frozenset()  # the URL's `devices=`
+        self.roster: frozenset[str] | None = None  # None: never told
+        # One change at a time on the wire, and none while a connect sets up its monitors.
+        self.monitoring = asyncio.Lock()
+        self._said_none = False
+
+    @property
+    def devices(self) -> frozenset[str]:
+        """The devices this link monitors: the roster's and the extras."""
+        return (self.roster or frozenset()) | self.extras
+
+    @property
+    def watched(self) -> frozenset[str]:
+        """The devices the PBX monitors for this connection (a link whose PBX answers each
+        monitor request says which it accepted); none while disconnected."""
+        return self.devices if self._up else frozenset()
+
+    async def monitor(self, devices: frozenset[str]) -> None:
+        """Monitor exactly `devices` (and the extras) from now on, on this connection and every
+        later one. A connection lost meanwhile is no error: the next connect monitors them."""
+        self.roster = frozenset(d for d in devices if d)
+        if not self.devices:
+            if not self._said_none:  # once, not on every roster poll
+                log.warning("%s monitors no devices: the roster has no extensions", self.kind)
+            self._said_none = True
+        else:
+            self._said_none = False
+        try:
+            async with self.monitoring:
+                if self._up:  # else the next connect monitors them (it takes the lock first)
+                    await self._monitor_live()
+        except (LinkUnavailable, ConnectionError, TimeoutError) as exc:
+            log.info("%s: monitors changed at the next connect (%s)", self.kind, exc)
+
+    async def _monitor_live(self) -> None:
+        """Bring the live connection's monitors to `self.devices` (the lock is held)."""
+        raise NotImplementedError
+
+    def _reconnect(self) -> None:
+        """Drop the connection and connect again at once, to the same address."""
+        self._switch.set()
 
     @property
     def connected(self) -> bool:

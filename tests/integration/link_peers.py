@@ -64,7 +64,8 @@ class Peer(Protocol):
 
 
 class BridgePeer:
-    """The PBX side of the bridge protocol (version 2)."""
+    """The PBX side of the bridge protocol (version 2): events only for the devices the last
+    `monitor` named (all when it named none), and none before a `monitor`."""
 
     def __init__(self) -> None:
         self.url = ""
@@ -75,6 +76,7 @@ class BridgePeer:
         self._current: ServerConnection | None = None
         self._silent = False
         self._ready = asyncio.Event()
+        self.monitored: set[str] | None = None  # None: no monitor on this connection yet
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[BridgePeer]:
@@ -86,12 +88,14 @@ class BridgePeer:
     async def _handler(self, ws: ServerConnection) -> None:
         self.connections += 1
         self._silent = False
+        self.monitored = None
         await ws.send(json.dumps({"type": "hello", "v": 2, "pbx": "contract peer"}))
         heartbeat = asyncio.create_task(self._heartbeat(ws))
         try:
             async for raw in ws:
                 frame = json.loads(raw)
                 if frame["type"] == "monitor":
+                    self.monitored = set(frame.get("agents", []))
                     await ws.send(
                         json.dumps({"type": "result", "req_id": frame["req_id"], "ok": True})
                     )
@@ -133,7 +137,10 @@ class BridgePeer:
 
     async def emit(self, kind: str, call_id: str, agent: str = "1001", **fields: Any) -> None:
         event = {"kind": kind, "call_id": call_id, "agent": agent, **fields}
-        await (await self.connected()).send(json.dumps({"type": "event", "event": event}))
+        ws = await self.connected()
+        if self.monitored is None or (self.monitored and agent not in self.monitored):
+            return  # a bridge sends only what it was asked to monitor
+        await ws.send(json.dumps({"type": "event", "event": event}))
 
     def set_snapshot(self, calls: list[dict[str, Any]]) -> None:
         self._snapshot = calls

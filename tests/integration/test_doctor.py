@@ -15,8 +15,9 @@ import trustme
 from proxy import doctor
 from proxy.callcenter import CallCenterOptions, callcenter_xml
 from proxy.settings import Settings
-from proxy.store import open_store
+from proxy.store import AgentRecord, open_store
 from tests.integration.link_peers import BridgePeer
+from tests.integration.peers.csta_peer import CstaPeer
 
 CLI = [sys.executable, "-m", "proxy.cli"]
 
@@ -107,15 +108,35 @@ async def test_the_database_check_knows_migrated_from_not(tmp_path: Path) -> Non
     assert (await doctor.check_store(broken)).level == "FAIL"
 
 
-async def test_the_link_check_sees_a_pbx_or_its_absence() -> None:
-    """A reachable bridge PASSes with what it monitors; nothing listening FAILs in time."""
+async def test_the_link_check_sees_a_pbx_or_its_absence(tmp_path: Path) -> None:
+    """A reachable bridge PASSes with the roster's devices monitored; nothing listening FAILs."""
+    database = f"sqlite+aiosqlite:///{tmp_path}/d.db"
+    async with open_store(database) as store:
+        await store.put_agent(AgentRecord("alex@acme.example", "Alex", "1001", "regular", "x"))
     peer = BridgePeer()
     async with peer.running():
         peer.set_snapshot([{"kind": "established", "call_id": "c1", "agent": "1001"}])
-        ok = await doctor.check_link(Settings(cti_url=peer.url), 3)
-    assert ok.level == "PASS" and "monitoring 1 devices" in ok.detail
+        ok = await doctor.check_link(Settings(cti_url=peer.url, database_url=database), 3)
+    assert ok.level == "PASS" and "monitoring 1 devices" in ok.detail, ok
     gone = await doctor.check_link(Settings(cti_url="bridge+ws://127.0.0.1:9/x"), 1)
     assert gone.level == "FAIL"
+
+
+async def test_the_link_check_names_roster_extensions_the_pbx_does_not_monitor(
+    tmp_path: Path,
+) -> None:
+    """An extension the switch refuses to monitor WARNs with its agent; an extra is only told."""
+    database = f"sqlite+aiosqlite:///{tmp_path}/d.db"
+    async with open_store(database) as store:
+        for address, extension in (("maria@acme.example", "2201"), ("ghost@acme.example", "2299")):
+            await store.put_agent(AgentRecord(address, address, extension, "regular", "x"))
+    peer = CstaPeer(devices=("3001",))
+    async with peer.running():
+        peer.refuse("2299", "invalid_device")
+        found = await doctor.check_link(Settings(cti_url=peer.url, database_url=database), 5)
+    assert found.level == "WARN", found
+    assert "not monitored: 2299 (ghost@acme.example)" in found.detail
+    assert "no agent's extension: 3001" in found.detail and "2201" not in found.detail
 
 
 def test_the_call_center_must_point_at_this_server(tmp_path: Path) -> None:

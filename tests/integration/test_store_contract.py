@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
 
+from proxy.roster import RosterWatcher, roster_devices
 from proxy.store import AgentRecord, Store, open_store
 from softphone.agentdata import HISTORY_LIMITS, Favorite, HistoryEntry, history_lists
 from softphone.calllog import CallLog
@@ -166,3 +167,28 @@ async def test_purge_keeps_what_is_still_to_be_written(store: Store) -> None:
     assert [r.call_object for r in await store.outbox_rows()] == ["stuck@1001"]
     assert [log.call_id for log in await store.unfinished_call_logs()] == ["wrapping"]
     assert [e.call_id for e in await store.list_history("1001", HISTORY_LIMITS)] == ["c500"]
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+async def test_a_roster_change_made_elsewhere_is_read_at_the_next_poll(
+    kind: str, tmp_path: Path
+) -> None:
+    """What one store writes (the `agents` command) a store already open on the same database
+    (the running proxy) reads at its next poll: added, moved and removed agents, each reported
+    once, and an unchanged roster not at all."""
+    async with database_url(kind, tmp_path) as url, open_store(url) as proxy_side:
+        seen: list[frozenset[str]] = []
+
+        async def changed(agents: Sequence[AgentRecord]) -> None:
+            seen.append(roster_devices(agents))
+
+        async with RosterWatcher(proxy_side, changed) as watcher, open_store(url) as cli:
+            assert seen == [frozenset()]  # the roster at start, empty
+            await cli.put_agent(AgentRecord("maria@acme.example", "Maria", "2201", "regular", "h"))
+            assert await watcher.check() and seen[-1] == {"2201"}
+            assert not await watcher.check()  # nothing new: nothing reported
+            await cli.put_agent(AgentRecord("maria@acme.example", "Maria", "2202", "regular", "h"))
+            assert await watcher.check() and seen[-1] == {"2202"}
+            await cli.delete_agent("maria@acme.example")
+            assert await watcher.check() and seen[-1] == frozenset()
+        assert len(seen) == 4

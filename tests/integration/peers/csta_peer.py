@@ -2,7 +2,8 @@
 
 It frames and parses on its own (struct and lxml, not the link's codec), so a framing bug in
 the link cannot hide behind the same bug here. Monitors get the cross reference `M<device>`,
-which the transcripts in tests/integration/fixtures/csta/ rely on.
+which the transcripts in tests/integration/fixtures/csta/ rely on. Like a switch, it sends a
+device's events only while the link monitors it (MonitorStart until MonitorStop).
 """
 
 from __future__ import annotations
@@ -101,6 +102,7 @@ class CstaPeer:
         self._silent = False
         self._ready = asyncio.Event()
         self._new_calls = 0
+        self.monitored: set[str] = set()  # the current connection's monitored devices
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[CstaPeer]:
@@ -121,6 +123,7 @@ class CstaPeer:
         self.connections += 1
         self._silent = False
         monitors = snapshots = 0
+        self.monitored = set()
         heartbeat = asyncio.create_task(self._heartbeat(writer))
         try:
             while True:
@@ -146,6 +149,9 @@ class CstaPeer:
                     if snapshots == monitors:  # the link's opening is over: it is live
                         self._current = writer
                         self._ready.set()
+                elif name == "SystemStatus" and not monitors:  # live, monitoring nothing
+                    self._current = writer
+                    self._ready.set()
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
@@ -175,8 +181,15 @@ class CstaPeer:
             return None
         if name == "MonitorStart":
             device = _find(root, "monitorObject", "deviceObject")
+            if device in self._refusals:  # refuse(device, "invalid_device"): no such phone
+                category, value = _ERRORS.get(self._refusals[device], ("operation", "generic"))
+                return self._doc("CSTAErrorCode", f"<{category}>{value}</{category}>")
             xref = f"<monitorCrossRefID>M{escape(device)}</monitorCrossRefID>"
+            self.monitored.add(device)
             return self._doc("MonitorStartResponse", xref)
+        if name == "MonitorStop":
+            self.monitored.discard(_find(root, "monitorCrossRefID").removeprefix("M"))
+            return self._doc("MonitorStopResponse")
         if name == "SnapshotDevice":
             return self._snapshot_response(_find(root, "snapshotObject"))
         if name in ("SystemStatus", "SystemRegister"):
@@ -298,6 +311,9 @@ class CstaPeer:
     async def emit(self, kind: str, call_id: str, agent: str = "1001", **fields: Any) -> None:
         if kind == "delivered":
             self._calls[call_id] = fields
+        await self.connected()
+        if agent not in self.monitored:
+            return  # a switch says nothing about a device nobody monitors
         await self.send(frame(EVENT_INVOKE, self.event_xml(kind, call_id, agent, **fields)))
 
     def event_xml(self, kind: str, call_id: str, agent: str = "1001", **fields: Any) -> str:

@@ -116,6 +116,7 @@ class Session:
     counter: int = 0
     statuses: set[str] = field(default_factory=set)
     silent: bool = False
+    monitored: set[str] = field(default_factory=set)  # devices, by monitorObject
 
 
 class OigPeer:
@@ -215,6 +216,9 @@ class OigPeer:
         if session is None:
             return 500, fault("soapenv:Client", "Invalid sessionId")
         if operation == "getNumberedEvent":
+            if not session.monitored:  # live, monitoring nothing: no getCallStatus to wait for
+                self._current = session
+                self._ready.set()
             return await self._poll(session, int(fields["timeout"]))
         reply = self._reply(session, service, operation, fields)
         if isinstance(reply, bytes):
@@ -243,7 +247,10 @@ class OigPeer:
         if operation == "registerHAClientCallback":
             self.ha_callback = f["callbackUri"]
             return ok()
-        if operation in ("monitorObject", "resetSessionTimer"):
+        if operation == "monitorObject":
+            session.monitored.add(self._device(f["objectId"]))
+            return ok()
+        if operation == "resetSessionTimer":
             return ok()
         if operation == "logout":
             self._sessions.pop(session.id, None)
@@ -271,7 +278,7 @@ class OigPeer:
             if c.get("agent", "1001") == dn
         )
         session.statuses.add(dn)
-        if session.statuses >= set(self.devices):
+        if session.statuses >= session.monitored:
             self._current = session
             self._ready.set()
         return ok("", calls) if calls else '<ns:return result="false"><cc:errorDescription>' \
@@ -375,6 +382,8 @@ class OigPeer:
         )
 
     async def emit(self, kind: str, call_id: str, agent: str = "1001", **fields: Any) -> None:
+        if agent not in (await self.connected()).monitored:
+            return  # a gateway says nothing about a device this session does not monitor
         await self.push(self.call_event_xml(kind, call_id, agent, **fields))
 
     async def emit_feature(self, kind: str, agent: str = "1001", **attributes: str) -> None:
