@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
@@ -18,6 +18,7 @@ from proxy.journal import CallJournal
 from proxy.links import LINKS, open_link
 from proxy.metrics import Metrics
 from proxy.retention import Retention
+from proxy.roster import RosterWatcher, roster_devices
 from proxy.salesforce import StandinOrg, open_salesforce
 from proxy.salesforce.lookup import RecordMatcher
 from proxy.salesforce.standin.org import demo_org, demo_user_id
@@ -94,11 +95,6 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
             store = await stack.enter_async_context(open_store(settings.database_url))
             if settings.demo:
                 await seed_demo_agents(store)
-            if simulated:
-                for agent in await store.list_agents():
-                    # ACD agents start in the first group, so queued calls find them.
-                    groups = tuple(settings.acd_groups[:1]) if agent.kind == "acd" else ()
-                    pbx.add_agent(agent.address, groups)
             api = await stack.enter_async_context(open_salesforce(settings, org))
             bus = await stack.enter_async_context(open_bus(settings.bus_url))
             feed = AgentFeed(bus)
@@ -125,7 +121,19 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
             else:
                 log.warning("no Salesforce integration user: call logs are kept, not written")
             retention = await stack.enter_async_context(Retention(store, settings.retention_days))
-            link = await stack.enter_async_context(open_link(settings.cti_url, self_url=self_url))
+            link = open_link(settings.cti_url, self_url=self_url)
+
+            async def roster_changed(agents: Sequence[AgentRecord]) -> None:
+                # Agents added while the proxy runs join the simulator too (it keeps the rest).
+                for agent in agents if simulated else ():
+                    # ACD agents start in the first group, so queued calls find them.
+                    groups = tuple(settings.acd_groups[:1]) if agent.kind == "acd" else ()
+                    pbx.add_agent(agent.address, groups)
+                await link.monitor(roster_devices(agents))
+
+            # Entered before the link starts, so its first connect monitors the roster.
+            await stack.enter_async_context(RosterWatcher(store, roster_changed))
+            await stack.enter_async_context(link)
             matcher = RecordMatcher(
                 api,
                 cache_seconds=settings.lookup_cache_seconds,
