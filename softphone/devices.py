@@ -22,6 +22,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote
 
+from softphone.events import CallEvent, Party
+
 MAX_NUMBER_LENGTH = 32
 MAX_DISPLAY_LENGTH = 64
 # Words PBXs put where a withheld or missing caller would be (lower-cased, as compared).
@@ -90,6 +92,23 @@ def read_device(raw: str) -> DeviceNumber:
 def number_of(raw: str) -> str:
     """Just the dialable number of a device identifier; "" when it has none."""
     return read_device(raw).number
+
+
+def with_numbers(event: CallEvent) -> CallEvent:
+    """`event` with its caller, dialled number and parties read as device identifiers, for a
+    link whose PBX hands over identifiers as it has them (a bridge beside any PBX)."""
+    parties = tuple(_party(p) for p in event.parties)
+    ani, dnis = number_of(event.ani), number_of(event.dnis)
+    if (ani, dnis, parties) == (event.ani, event.dnis, event.parties):
+        return event
+    return event.model_copy(update={"ani": ani, "dnis": dnis, "parties": parties})
+
+
+def _party(party: Party) -> Party:
+    read = read_device(party.number)
+    # A party without a number keeps what can be shown of it (a name, a SIP address).
+    number = (read.number or read.display)[:MAX_NUMBER_LENGTH]
+    return party if number == party.number else party.model_copy(update={"number": number})
 
 
 def dialable(raw: str) -> str:

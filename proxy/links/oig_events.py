@@ -18,6 +18,7 @@ from typing import Final
 from pydantic import ValidationError
 
 from proxy.links.oig_soap import Element, child, children, pairs, text
+from softphone.devices import number_of
 from softphone.errors import ProtocolError
 from softphone.events import (
     AgentEvent,
@@ -148,7 +149,18 @@ def devices_of(call_event: Element) -> dict[str, dict[str, str]]:
 
 
 def _number(devices: dict[str, dict[str, str]], *names: str) -> str:
+    """The first named device's NUMBER, read as the core reads any device identifier: "" for
+    a withheld or unknown caller, and never its NAME, which is no number to search."""
     for name in names:
+        number = number_of(devices.get(name, {}).get("NUMBER", ""))
+        if number:
+            return number
+    return ""
+
+
+def _queue(devices: dict[str, dict[str, str]]) -> str:
+    """The ACD group or path the call came through: its number, else its name."""
+    for name in _QUEUE_DEVICES:
         found = devices.get(name, {})
         value = found.get("NUMBER") or found.get("NAME") or ""
         if value:
@@ -229,7 +241,7 @@ class OigCalls:
         attributes = pairs(event, "callEventAttribute")
         tracked = self._track(device, call_id, kind, devices)
         if kind_name == "CALL_QUEUED":
-            tracked.queue = _number(devices, *_QUEUE_DEVICES) or tracked.queue
+            tracked.queue = _queue(devices) or tracked.queue
         tracked.global_id = attributes.get("CURRENT_GLOBAL_CALL_ID", "")[:64] or tracked.global_id
         cause = text(event, "cause")
         reason = ""

@@ -7,8 +7,8 @@ from dataclasses import replace
 import pytest
 
 from softphone.calllog import CallLog, description, log_from_dict, log_to_dict
-from softphone.devices import DeviceNumber, number_of, read_device
-from softphone.events import Direction
+from softphone.devices import DeviceNumber, number_of, read_device, with_numbers
+from softphone.events import CallEvent, Direction, Party
 from softphone.ivr import read_call_data
 
 # "urn:nena:uid:callid:…" as OpenScape Voice sends it in correlatorData: hex, not IVR data.
@@ -166,3 +166,20 @@ def test_call_data_reaches_the_task_description_and_survives_the_store() -> None
     log = replace(log, call_data="urn:nena:uid:callid:BTOC")
     assert description(log) == "Queue: Support\n\nCall data: urn:nena:uid:callid:BTOC"
     assert log_from_dict(log_to_dict(log)).call_data == log.call_data
+
+
+def test_a_bridge_event_gets_numbers_for_its_identifiers() -> None:
+    """A bridge's raw ANI, DNIS and parties become numbers; a clean event is left as it is."""
+    raw = CallEvent(
+        kind="delivered",
+        call_id="c1",
+        agent="1001",
+        ani="6504508810:CM1:10.0.0.1:0",
+        dnis="tel:+1-800-555-0100",
+        parties=(Party(number="anonymous"), Party(number="sip:alice@example.com")),
+    )
+    read = with_numbers(raw)
+    assert (read.ani, read.dnis) == ("6504508810", "+18005550100")
+    assert [p.number for p in read.parties] == ["", "alice@example.com"]
+    clean = CallEvent(kind="delivered", call_id="c2", agent="1001", ani="+16504508810")
+    assert with_numbers(clean) is clean
