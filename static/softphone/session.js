@@ -175,6 +175,7 @@ export function endSession(message = "") {
   $("connection").textContent = "";
   delete $("connection").dataset.state;
   show("signin");
+  $("signin-note").hidden = tabStorage.persistent;
   $("signin-error").textContent = message;
   $("address").focus();
 }

@@ -101,10 +101,13 @@ def test_reload_during_ringing_still_pops(page: Page, proxy: RunningProxy) -> No
     page.evaluate("document.getElementById('softphone').src = 'about:blank'")
     call_id = proxy.place_call(agent="1004", ani="+16504508810")
     page.wait_for_timeout(300)
-    # ... and comes back: same session from sessionStorage, the call and its pop are there.
+    # ... and comes back: same session (storage is blocked: from the partitioned cookie), the
+    # call and its pop are there.
     page.evaluate(
-        "document.getElementById('softphone').src ="
-        " `/softphone/softphone.html?mode=Lightning&sfdcIframeOrigin=${location.origin}&nonce=n2`"
+        "(base) => document.getElementById('softphone').src ="
+        " `${base}/softphone/softphone.html?mode=Lightning&sfdcIframeOrigin=${location.origin}`"
+        " + '&nonce=n2'",
+        proxy.page_base,
     )
     expect(phone.get_by_role("heading", name="Maria Chen")).to_be_visible()
     expect(page.get_by_role("tab", name="Contact: Maria Chen")).to_be_visible()
