@@ -58,6 +58,13 @@ def _run(args: argparse.Namespace, demo: bool) -> int:
             file=sys.stderr,
         )
         return 2
+    if not demo and certfile is None and not settings.public_url:
+        print(
+            "softphone-proxy: serving plain http: behind a TLS-terminating load balancer, set "
+            "SOFTPHONE_PUBLIC_URL to the https address agents' browsers use "
+            "(softphone-proxy check says more)",
+            file=sys.stderr,
+        )
     try:
         sock = bind(args.host, args.port)
     except OSError as exc:
@@ -119,8 +126,16 @@ def _simulate_call(args: argparse.Namespace) -> int:
 
 
 def _callcenter_xml(args: argparse.Namespace) -> int:
+    public = Settings().public_url.rstrip("/")
+    url = args.url or (f"{public}/softphone/softphone.html" if public else "")
+    if not url:
+        print(
+            "softphone-proxy callcenter-xml: give --url, or set SOFTPHONE_PUBLIC_URL",
+            file=sys.stderr,
+        )
+        return 2
     options = CallCenterOptions(
-        url=args.url,
+        url=url,
         vendor=args.vendor,
         mode=args.mode,
         name=args.name,
@@ -184,7 +199,11 @@ def parser() -> argparse.ArgumentParser:
     xml = commands.add_parser(
         "callcenter-xml", help="write the call center definition to import into Salesforce"
     )
-    xml.add_argument("--url", required=True, help="https://host/softphone/softphone.html")
+    xml.add_argument(
+        "--url",
+        default="",
+        help="https://host/softphone/softphone.html (default: SOFTPHONE_PUBLIC_URL's page)",
+    )
     xml.add_argument("--vendor", choices=["maxacd", "mivoice", "generic"], default="generic")
     xml.add_argument("--mode", choices=list(MODES), default="Classic_and_Lightning")
     xml.add_argument("--name", default="", help="internal name (a letter, then letters/digits)")

@@ -53,6 +53,28 @@ def exit_code(results: list[Result]) -> int:
     return 2 if "FAIL" in levels else 1 if "WARN" in levels else 0
 
 
+# --- public address ---------------------------------------------------------------------------
+def check_public_url(settings: Settings) -> Result:
+    """The origin agents' browsers must use, which the proxy cannot see behind a balancer."""
+    public = settings.public_url.rstrip("/")
+    if not public:
+        return Result(
+            "WARN",
+            "public address",
+            "SOFTPHONE_PUBLIC_URL is not set: with --allow-http behind a TLS-terminating load "
+            "balancer, set it to the https address agents' browsers use "
+            "(e.g. https://softphone.acme.com), or sign-in with Salesforce and the call "
+            "center XML name the wrong address",
+        )
+    if urlsplit(public).scheme != "https":
+        return Result(
+            "WARN",
+            "public address",
+            f"browsers must use {public}, which is not https: Salesforce frames only https pages",
+        )
+    return Result("PASS", "public address", f"browsers must use {public}")
+
+
 # --- certificate ------------------------------------------------------------------------------
 def check_certificate(
     certfile: Path,

@@ -54,8 +54,10 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 
 async def _diagnose(args: argparse.Namespace, settings: Settings) -> list[doctor.Result]:
-    results: list[doctor.Result] = []
-    host = args.host or urlsplit(args.url).hostname or ""
+    results: list[doctor.Result] = [doctor.check_public_url(settings)]
+    public = settings.public_url.rstrip("/")
+    url = args.url or (f"{public}/softphone/softphone.html" if public else "")
+    host = args.host or urlsplit(url).hostname or ""
     if args.certfile is not None:
         if not host:
             results.append(doctor.Result("FAIL", "certificate", "give --host or --url to check"))
@@ -66,10 +68,14 @@ async def _diagnose(args: argparse.Namespace, settings: Settings) -> list[doctor
     results.append(await asyncio.to_thread(doctor.check_clock, settings))
     results.append(await doctor.check_link(settings, args.link_timeout))
     if args.callcenter_xml is not None:
-        if args.url:
-            results.append(doctor.check_callcenter(args.callcenter_xml, args.url))
+        if url:
+            results.append(doctor.check_callcenter(args.callcenter_xml, url))
         else:
-            results.append(doctor.Result("FAIL", "call center", "give --url to compare with"))
+            results.append(
+                doctor.Result(
+                    "FAIL", "call center", "give --url or SOFTPHONE_PUBLIC_URL to compare with"
+                )
+            )
     return results
 
 

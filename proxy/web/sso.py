@@ -158,7 +158,11 @@ def sso_router() -> APIRouter:
 
 
 def _redirect_uri(request: Request) -> str:
-    return f"{str(request.base_url).rstrip('/')}/sso/callback"
+    """Where Salesforce sends the agent back: our public address, which behind a TLS-terminating
+    balancer is not the address this request reached us at."""
+    public: str = request.app.state.services.settings.public_url
+    base = public or str(request.base_url)
+    return f"{base.rstrip('/')}/sso/callback"
 
 
 async def _finish(

@@ -211,3 +211,35 @@ def test_the_support_bundle_holds_no_secret(tmp_path: Path) -> None:
     assert "ERROR sign-in failed for *** and ***" in content
     assert '"salesforce_consumer_secret": "***"' in content
     assert "ami://manager:***@127.0.0.1:9" in content
+
+
+def test_doctor_shows_the_origin_browsers_must_use(tmp_path: Path) -> None:
+    """Without SOFTPHONE_PUBLIC_URL the doctor warns (plain http behind a balancer needs it);
+    with it, it names the origin, checks the certificate against its host, and the call center
+    XML is compared with its page."""
+    assert levels([doctor.check_public_url(Settings())]) == {"public address": "WARN"}
+    plain = doctor.check_public_url(Settings(public_url="http://softphone.acme.example"))
+    assert plain.level == "WARN" and "not https" in plain.detail
+    env = {
+        **os.environ,
+        "SOFTPHONE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/p.db",
+        "SOFTPHONE_PUBLIC_URL": "https://softphone.acme.example",
+    }
+    xml = tmp_path / "callcenter.xml"
+    made = subprocess.run(
+        [*CLI, "callcenter-xml", "--output", str(xml)], env=env, capture_output=True, check=False
+    )
+    assert made.returncode == 0, made.stderr
+    assert b"https://softphone.acme.example/softphone/softphone.html" in xml.read_bytes()
+    result = subprocess.run(
+        [*CLI, "check", "--link-timeout", "1", "--callcenter-xml", str(xml)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert "PASS  public address: browsers must use https://softphone.acme.example" in (
+        result.stdout
+    )
+    assert "PASS  call center: adapter URL https://softphone.acme.example/" in result.stdout
