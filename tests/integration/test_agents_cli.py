@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 
-from tests.harness import running_proxy
+from tests.harness import next_message, running_proxy
 
 
 def agents(
@@ -114,3 +117,36 @@ def test_csv_import_is_all_or_nothing(tmp_path: Path) -> None:
     listed = agents(db, "list").stdout.splitlines()
     assert [line.split()[0] for line in listed] == ["2301", "2302"]
     assert "first-password" not in (db.read_bytes().decode("latin-1"))
+
+
+def test_an_agent_added_while_the_proxy_runs_gets_calls_within_seconds(tmp_path: Path) -> None:
+    """`agents add` (its own process, the same database) against a running proxy: a call to the
+    new agent's extension rings their page within seconds, with no restart."""
+    db = tmp_path / "roster.db"
+    agents(db, "add", "alex@acme.example", "--name", "Alex", "--extension", "1001",
+           "--password-stdin", stdin="alex password\n")  # fmt: skip
+    with running_proxy(tmp_path, database_url=f"sqlite+aiosqlite:///{db}", demo=False) as proxy:
+        # Signing in as the extension keeps this about the roster reaching the link (an
+        # address that is not the extension is the identity tests' subject).
+        agents(db, "add", "2201", "--name", "Maria", "--extension", "2201",
+               "--password-stdin", stdin="correct horse\n")  # fmt: skip
+        token = proxy.sign_in("2201", "correct horse")
+
+        async def rings() -> dict[str, Any]:
+            async with proxy.connect(token) as ws:
+                await next_message(ws)  # the welcome
+                async with httpx.AsyncClient(base_url=proxy.base_url) as client:
+                    for _ in range(100):  # the simulator learns the phone with the roster
+                        body = {"agent": "2201", "ani": "6505550100"}
+                        placed = await client.post("/sim/calls", json=body)
+                        if placed.status_code == 201:
+                            break
+                        await asyncio.sleep(0.1)
+                    assert placed.status_code == 201, placed.text
+                while True:
+                    message = await next_message(ws, timeout=10)
+                    if message.get("type") == "call":
+                        return message["call"]  # type: ignore[no-any-return]
+
+        call = asyncio.run(rings())
+    assert call["state"] == "ringing" and "6505550100" in json.dumps(call)
