@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lxml import etree
 from websockets.asyncio.client import ClientConnection
 
 from proxy.links.csta import CstaLink, open_csta_link
 from softphone.events import Direction, Snapshot
 from tests.harness import next_message, running_proxy
 from tests.integration.link_peers import calls, next_of
-from tests.integration.peers.csta_peer import CstaPeer
+from tests.integration.peers.csta_peer import EVENT_INVOKE, FIXTURES, CstaPeer, frame
 
 NENA_CALL_DATA = (
     "urn:nena:uid:callid:Q7fKx2Lm9pA.osv.example.com;"
@@ -73,6 +74,14 @@ async def test_avaya_frames_give_numbers_and_the_agents_own_side_matches(
     assert (withheld.kind, withheld.ani, withheld.parties) == ("delivered", "", ())
 
 
+def _documents(name: str) -> list[bytes]:
+    """The event documents of the transcript fixture `name`, each as the switch sends it."""
+    transcript = etree.parse(str(FIXTURES / f"{name}.xml"))
+    return [
+        etree.tostring(d, with_tail=False) for d in transcript.getroot() if isinstance(d.tag, str)
+    ]
+
+
 async def _call_update(ws: ClientConnection, **wanted: Any) -> dict[str, Any]:
     """The first call update whose fields match `wanted`, whatever id the page knows it by."""
     while True:
@@ -95,8 +104,10 @@ async def test_openscape_call_pops_maria_chen_not_a_new_contact(tmp_path: Path) 
             token = await asyncio.to_thread(proxy.sign_in)
             async with proxy.connect(token) as ws:
                 await next_message(ws)
-                await peer.play("openscape_inbound")
-                call = await _call_update(ws, matching=False)
+                # Only the ring: the pop is decided while the call rings (answering would end it).
+                delivered = _documents("openscape_inbound")[0]
+                await peer.send(frame(EVENT_INVOKE, delivered))
+                call = await _call_update(ws, state="ringing", matching=False)
                 assert (call["ani"], call["ani_display"]) == ("6504508810", "+1 650-450-8810")
                 assert call["dnis"] == "8005550100"
                 assert call["caller_name"] == "Maria Chen"
