@@ -85,7 +85,8 @@ def test_unknown_scheme_stops_at_start_naming_known_ones(
 
 
 def test_demo_command_serves_console_and_prints_its_url(tmp_path: Path) -> None:
-    """`softphone-proxy demo` prints the console URL and serves the console and the page there."""
+    """`softphone-proxy demo` prints the console URL at `localhost`, so the console frames the
+    page from `127.0.0.1`: another site, as Salesforce frames it."""
     env = {**os.environ, "SOFTPHONE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/demo.db"}
     process = subprocess.Popen(
         [*CLI, "demo", "--port", "0"],
@@ -102,10 +103,11 @@ def test_demo_command_serves_console_and_prints_its_url(tmp_path: Path) -> None:
             line = process.stdout.readline()
             if "Demo console:" in line:
                 url = line.split("Demo console:")[1].strip()
-        assert url.startswith("http://127.0.0.1:") and url.endswith("/console/")
+        assert url.startswith("http://localhost:") and url.endswith("/console/")
         console = httpx.get(url)
         assert console.status_code == 200 and "Simulate inbound call" in console.text
-        page = httpx.get(url.replace("/console/", "/softphone/softphone.html"))
+        page_origin = url.replace("localhost", "127.0.0.1").removesuffix("/console/")
+        page = httpx.get(f"{page_origin}/softphone/softphone.html")
         assert page.status_code == 200 and 'id="answer"' in page.text
     finally:
         process.terminate()
