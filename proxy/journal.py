@@ -111,6 +111,8 @@ class CallJournal(Resource):
                     answered_at=call.answered_at,
                     queue=call.queue,
                     call_data=call.call_data,
+                    device=call.device,
+                    pbx_call_id=call.pbx_call_id,
                 )
                 self.logs[key] = current
                 await self.store.put_call_log(current, self.clock())

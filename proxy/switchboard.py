@@ -13,7 +13,7 @@ import logging
 import time
 from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from proxy.desk import AgentDesk
 from proxy.errors import SalesforceError
@@ -22,10 +22,13 @@ from proxy.journal import CallJournal
 from proxy.links import CtiLink, LinkCommand
 from proxy.resource import Resource
 from proxy.salesforce.lookup import RecordMatcher
+from proxy.seating import Seating
+from proxy.store import Store
 from softphone.agents import AgentKind, AgentStatus, check_agent_command
 from softphone.calls import Call, CallStateMachine
 from softphone.dialing import DialingOptions, dial_string
 from softphone.events import AgentEvent, AgentState, CallEvent, CallState, LinkEvent, Snapshot
+from softphone.identities import DEVICE_PREFIX, Identities
 from softphone.matching import MatchSettings
 from softphone.messages import (
     AcdGroup,
@@ -67,7 +70,7 @@ class AgentProfile:
     salesforce_user_id: str = ""
 
 
-class Switchboard(Resource):
+class Switchboard(Seating, Resource):
     def __init__(
         self,
         link: CtiLink,
@@ -79,9 +82,15 @@ class Switchboard(Resource):
         reason_codes: tuple[str, ...] = (),
         acd_groups: tuple[str, ...] = (),
         desk: AgentDesk | None = None,
+        store: Store | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.link = link
+        # The roster comes from here at start; without it, only devices' own keys exist.
+        self.store = store
+        # Agents <-> devices and the proxy's call ids <-> the PBX's: crossed only in `_handle`
+        # (every link event) and `_send` (every command).
+        self.identities = Identities()
         self.feed = feed
         self.desk = desk
         # Set once the journal exists (it asks the switchboard who is in work).
@@ -108,6 +117,7 @@ class Switchboard(Resource):
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        await self.load_identities()
         self._task = asyncio.create_task(self._consume(), name="switchboard")
 
     async def aclose(self) -> None:
@@ -184,12 +194,14 @@ class Switchboard(Resource):
         # after a restart brings it back). Anything later is saved first, so no answered or
         # ended call is ever shown that the log does not have.
         first_ring = call.state in (CallState.RINGING, CallState.DIALING)
-        if self.journal is not None and not first_ring:
+        # A device nobody holds keeps its calls, but they are nobody's to log.
+        logged = self.journal is not None and not call.agent.startswith(DEVICE_PREFIX)
+        if self.journal is not None and logged and not first_ring:
             await self.journal.observe(call)
         await self.feed.publish(call.agent, lambda seq: CallUpdate(seq=seq, call=view))
         if then is not None:
             then()
-        if self.journal is not None and first_ring:
+        if self.journal is not None and logged and first_ring:
             await self.journal.observe(call)
 
     async def _publish_status(self, agent: str) -> None:
@@ -226,7 +238,14 @@ class Switchboard(Resource):
             command = LinkCommand(op="dial", agent=agent, number=number)
         else:
             command = self._agent_command(agent, message)
-        return await self.link.send(command)
+        return await self._send(command)
+
+    async def _send(self, command: LinkCommand) -> str:
+        """The one way out: the agent's device and the PBX's call id, and the new call's proxy
+        id back for dial and consult (made now, so the call's first event finds it)."""
+        device, pbx_id = self.identities.outbound(command.agent, command.call_id)
+        new_call = await self.link.send(replace(command, agent=device, call_id=pbx_id))
+        return self.identities.call_id(device, new_call) if new_call else ""
 
     def _agent_command(
         self, agent: str, message: SetState | AcdGroup | CancelWork | Presence
@@ -274,6 +293,8 @@ class Switchboard(Resource):
                 log.exception("event not applied [call_id=%s]", call_id)
 
     async def _handle(self, event: LinkEvent) -> None:
+        # The one way in: from here on, agents' keys and the proxy's call ids only.
+        event = self.identities.inbound(event)
         if isinstance(event, CallEvent):
             await self._apply(event)
         elif isinstance(event, AgentEvent):
@@ -318,26 +339,31 @@ class Switchboard(Resource):
             call.agent,
             mask(call.ani),
         )
+        await self._publish_call(call, then=self._look_up(call))
+
+    def _look_up(self, call: Call) -> Callable[[], None] | None:
+        """What starts the call's record lookup, when it needs one now: only for a ringing call
+        an agent holds (one lookup per call, however many updates ring)."""
         key = (call.agent, call.call_id)
         if (
-            call.state == CallState.RINGING
-            and call.pop is None
-            and not call.placed
-            and key not in self._looking  # one lookup per call, however many updates ring
+            call.state != CallState.RINGING
+            or call.pop is not None
+            or call.placed
+            or call.agent.startswith(DEVICE_PREFIX)
+            or key in self._looking
         ):
-            self._looking.add(key)
+            return None
+        self._looking.add(key)
 
-            def look_up() -> None:
-                # Started once the ring is out (so the pop is numbered after it) and before
-                # the ring's log is written (so the pop never waits for the database).
-                task = asyncio.create_task(self._lookup(call), name=f"lookup {call.call_id}")
-                self._lookups.add(task)
-                task.add_done_callback(self._lookups.discard)
-                task.add_done_callback(lambda _: self._looking.discard(key))
+        def look_up() -> None:
+            # Started once the ring is out (so the pop is numbered after it) and before
+            # the ring's log is written (so the pop never waits for the database).
+            task = asyncio.create_task(self._lookup(call), name=f"lookup {call.call_id}")
+            self._lookups.add(task)
+            task.add_done_callback(self._lookups.discard)
+            task.add_done_callback(lambda _: self._looking.discard(key))
 
-            await self._publish_call(call, then=look_up)
-        else:
-            await self._publish_call(call)
+        return look_up
 
     async def _lookup(self, call: Call) -> None:
         try:

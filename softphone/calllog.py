@@ -97,11 +97,19 @@ class CallLog:
     wrap_up_until: float | None = None
     # Bumped by every change an agent saves, so two tabs' saves resolve to the latest.
     revision: int = 0
+    # Where the PBX had the call, to match its events again after a proxy restart. Empty in a
+    # log written before the proxy gave calls their own ids: `call_id` is then the PBX's.
+    device: str = ""
+    pbx_call_id: str = ""
 
     @property
     def call_object(self) -> str:
-        """The Task's CallObject: unique per agent leg (both ends of an internal call log)."""
-        return f"{self.call_id}@{self.agent}"
+        """The Task's CallObject: the proxy's own call id, unique per agent leg.
+
+        A log from before the proxy had its own ids keeps the CallObject it was made with,
+        `<pbx call id>@<agent>`, so a Task already written for it is found, not duplicated.
+        """
+        return self.call_id if self.pbx_call_id else f"{self.call_id}@{self.agent}"
 
     @property
     def record(self) -> RecordRef | None:

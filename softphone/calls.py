@@ -87,6 +87,9 @@ class Call:
     # The agent dialled this call (outside, internal or consultation), rather than received it.
     placed: bool = False
     pop: Pop | None = None
+    # Where the PBX has the call: its device and its own id for it (ours is `call_id`).
+    device: str = ""
+    pbx_call_id: str = ""
     pop_delivered: bool = False
 
 
@@ -161,6 +164,8 @@ class CallStateMachine:
                 state_since=now,
                 answered_at=now if target in (S.ACTIVE, S.CONFERENCE) else None,
                 placed=target == S.DIALING,
+                device=event.device,
+                pbx_call_id=event.pbx_call_id,
             )
         else:
             parties = event.parties or current.parties

@@ -69,8 +69,11 @@ class CallEvent(BaseModel):
 
     kind: EventKind
     call_id: str = Field(min_length=1, max_length=64)
-    agent: str = Field(min_length=1, max_length=32)
+    # The device from a link; the agent's address (or `dev:<device>`) past the switchboard.
+    agent: str = Field(min_length=1, max_length=96)
     device: str = ""
+    # Set by the switchboard, whose `call_id` is then the proxy's own: the PBX's id for it.
+    pbx_call_id: str = Field(default="", max_length=64)
     direction: Direction = Direction.INBOUND
     ani: str = Field(default="", max_length=32)
     dnis: str = Field(default="", max_length=32)
@@ -103,7 +106,7 @@ class AgentEvent(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    agent: str = Field(min_length=1, max_length=32)
+    agent: str = Field(min_length=1, max_length=96)
     state: AgentState
     reason: str = Field(default="", max_length=32)
     groups: tuple[str, ...] = Field(default=(), max_length=32)

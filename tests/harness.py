@@ -78,11 +78,29 @@ class RunningProxy:
         return token
 
     def place_call(self, **body: Any) -> str:
+        """Ring a device from the simulator; the call's id as pages know it (the proxy's)."""
         body.setdefault("agent", "1001")
         response = httpx.post(f"{self.base_url}/sim/calls", json=body)
         response.raise_for_status()
-        call_id: str = response.json()["call_id"]
-        return call_id
+        return self.proxy_call_id(response.json()["call_id"])
+
+    def proxy_call_id(self, pbx_id: str, timeout: float = 5.0) -> str:
+        """The proxy's id for the simulator's call `pbx_id`, once the switchboard has seen it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for leg in httpx.get(f"{self.base_url}/sim/calls").json():
+                if leg["call_id"] == pbx_id and leg["agent"]:
+                    known = self.services.board.identities.known(leg["agent"], pbx_id)
+                    if known is not None:
+                        return known
+            time.sleep(0.02)
+        raise AssertionError(f"the proxy never saw the simulator's call {pbx_id}")
+
+    def pbx_call_id(self, call_id: str) -> str:
+        """The simulator's id for the call pages know as `call_id`."""
+        found = self.services.board.identities.pbx_call(call_id)
+        assert found is not None, f"no call {call_id} in progress"
+        return found[1]
 
     def connect(self, token: str) -> Any:
         return websockets.connect(self.ws_url, subprotocols=["softphone.v2", f"auth.{token}"])  # type: ignore[list-item]

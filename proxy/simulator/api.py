@@ -158,9 +158,16 @@ def create_simulator_app(pbx: SimulatedPbx) -> FastAPI:
     async def far_busy(call_id: str) -> CallInfo:
         return act("far-busy", call_id)
 
-    @app.get("/agents", summary="Agents whose devices this PBX rings")
+    @app.get("/agents", summary="The devices (extensions) this PBX rings")
     async def agents() -> list[str]:
         return sorted(pbx.agents)
+
+    @app.post("/restart", status_code=204, summary="Restart the PBX: calls gone, ids from 1")
+    async def restart() -> None:
+        pbx.restart()
+        for switch in switches.values():
+            for session in list(switch.sessions):
+                await session.close()  # the proxy reconnects and resyncs, as after a real one
 
     @app.post("/faults", status_code=204, summary="Break or mend a bridge on purpose")
     async def fault(body: Fault) -> None:

@@ -45,8 +45,18 @@ class SimulatedPbx:
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     # --- plumbing --------------------------------------------------------------------------
-    def add_agent(self, address: str, groups: tuple[str, ...] = ()) -> None:
-        self.agents.setdefault(address, SimAgent(address, groups=set(groups)))
+    def add_agent(self, device: str, groups: tuple[str, ...] = ()) -> None:
+        """A phone (an extension) this PBX rings; the simulator knows devices, never agents."""
+        self.agents.setdefault(device, SimAgent(device, groups=set(groups)))
+
+    def restart(self) -> None:
+        """The PBX restarts: every call is gone and call ids start from 1 again, as real PBXs'
+        do (the phones stay as they were)."""
+        for key in list(self._timers):
+            self._cancel(key)
+        self.legs.clear()
+        self.queued.clear()
+        self._ids = itertools.count(1)
 
     def listen(self, listener: Listener) -> None:
         self._listeners.add(listener)
@@ -489,6 +499,8 @@ class SimulatedPbx:
         return agent
 
     def login(self, address: str) -> SimAgent:
+        """A phone logs in; a hot-desk phone the PBX has not rung yet is one it has now."""
+        self.add_agent(address)
         agent = self._agent(address)
         if agent.state == AgentState.LOGGED_OUT:
             agent.state = AgentState.READY

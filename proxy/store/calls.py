@@ -25,6 +25,8 @@ class CallLogQueries(SqlBase):
             "state": log.state,
             "data": json.dumps(log_to_dict(log)),
             "updated_at": now,
+            "device": log.device,
+            "pbx_call_id": log.pbx_call_id,
         }
 
     async def put_call_log(self, log: CallLog, now: float) -> None:

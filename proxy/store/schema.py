@@ -89,6 +89,9 @@ call_logs = Table(
     Column("state", String(16), nullable=False),
     Column("data", Text, nullable=False),
     Column("updated_at", Float, nullable=False),
+    # Where the PBX had the call; empty in logs from before the proxy had its own call ids.
+    Column("device", String(32), nullable=False, server_default=""),
+    Column("pbx_call_id", String(64), nullable=False, server_default=""),
     PrimaryKeyConstraint("agent", "call_id"),
     Index("call_logs_by_state", "state", "updated_at"),
 )

@@ -132,7 +132,9 @@ class AgentConnection:
         except BaseException:
             self.held = None
             raise
-        agent = AgentView(address=address, name=self.agent.name, extension=self.agent.extension)
+        # A hot-desk agent's extension is the one they signed in at today.
+        extension = self.board.identities.device_of(address) or self.agent.extension
+        agent = AgentView(address=address, name=self.agent.name, extension=extension)
         self.enqueue(
             Welcome(
                 agent=agent,

@@ -11,10 +11,12 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
+from proxy.errors import LinkError
 from proxy.metrics import CONTENT_TYPE
 from proxy.salesforce.standin.org import StandinOrg
 from proxy.web.agent_socket import serve_agent_socket
 from proxy.web.auth import SESSION_COOKIE, SignInFailed
+from softphone.errors import CommandRefused
 from softphone.messages import AgentView
 
 if TYPE_CHECKING:
@@ -26,6 +28,8 @@ class SignIn(BaseModel):
 
     address: str = Field(min_length=1, max_length=80)
     password: str = Field(min_length=1, max_length=256)
+    # Hot-desk agents only: the phone they sit at today (their roster extension when empty).
+    extension: str = Field(default="", max_length=16)
 
 
 class SessionCreated(BaseModel):
@@ -70,9 +74,23 @@ def api_router() -> APIRouter:
             headers = {"retry-after": str(exc.retry_after)} if exc.retry_after else None
             detail = {"code": exc.code, "message": exc.message}
             raise HTTPException(status, detail, headers=headers) from None
+        board = request.app.state.services.board
+        extension = agent.extension
+        if agent.kind == "hot_desk" or body.extension:
+            try:
+                extension = await board.sit(agent.address, body.extension.strip())
+            except (CommandRefused, LinkError) as exc:
+                # Signed in but not seated is no sign-in: the session just made goes again.
+                await auth.sign_out(token)
+                metrics.sign_ins.labels("refused").inc()
+                code = exc.code
+                message = exc.message if isinstance(exc, CommandRefused) else str(exc)
+                status = 502 if isinstance(exc, LinkError) else 400
+                status = 409 if code == "extension_taken" else status
+                raise HTTPException(status, {"code": code, "message": message}) from None
         metrics.sign_ins.labels("ok").inc()
         _session_cookie(response, token, int(auth.session_seconds))
-        view = AgentView(address=agent.address, name=agent.name, extension=agent.extension)
+        view = AgentView(address=agent.address, name=agent.name, extension=extension)
         return SessionCreated(token=token, agent=view)
 
     @router.get("/api/v1/sessions/current")
@@ -85,12 +103,20 @@ def api_router() -> APIRouter:
         agent = await request.app.state.services.auth.agent_for(_token(authorization, request))
         if agent is None:
             return CurrentSession(agent=None)
-        view = AgentView(address=agent.address, name=agent.name, extension=agent.extension)
+        device = request.app.state.services.board.identities.device_of(agent.address)
+        view = AgentView(
+            address=agent.address, name=agent.name, extension=device or agent.extension
+        )
         return CurrentSession(agent=view)
 
     @router.delete("/api/v1/sessions", status_code=204)
     async def sign_out(request: Request, authorization: str = Header(default="")) -> Response:
-        await request.app.state.services.auth.sign_out(_token(authorization, request))
+        services = request.app.state.services
+        token = _token(authorization, request)
+        agent = await services.auth.agent_for(token)
+        await services.auth.sign_out(token)
+        if agent is not None and agent.kind == "hot_desk":
+            await services.board.stand(agent.address)  # the phone is free for the next agent
         response = Response(status_code=204)
         _session_cookie(response, "", 0)  # forgotten at once
         return response

@@ -133,7 +133,7 @@ async def test_command_for_another_agents_call_is_refused(proxy: RunningProxy) -
                 "call_id": call_id,
             }
         assert proxy.services.pbx is not None
-        assert proxy.services.pbx.legs[call_id].state == "ringing"
+        assert proxy.services.pbx.legs[proxy.pbx_call_id(call_id)].state == "ringing"
 
 
 async def test_answering_an_answered_call_says_why_not(proxy: RunningProxy) -> None:

@@ -67,7 +67,11 @@ async def open_pages(proxy: RunningProxy) -> dict[str, Page]:
 
 
 def sim(proxy: RunningProxy, path: str, **body: Any) -> dict[str, Any]:
-    response = httpx.post(f"{proxy.base_url}/sim/{path}", json=body or None)
+    """A simulator control request; a call named by the page's id is named by the PBX's."""
+    parts = path.split("/")
+    if len(parts) == 3 and parts[0] == "calls":
+        parts[1] = proxy.pbx_call_id(parts[1])
+    response = httpx.post(f"{proxy.base_url}/sim/{'/'.join(parts)}", json=body or None)
     response.raise_for_status()
     return response.json() if response.content else {}
 
@@ -205,7 +209,10 @@ async def test_dtmf_reaches_the_pbx(proxy: RunningProxy, pages: dict[str, Page])
     await me.send("dtmf", call_id=call_id, digits="12a")
     error = await me.next("error")
     assert error["code"] == "bad_digits"
-    assert proxy.services.pbx is not None and proxy.services.pbx.legs[call_id].dtmf == "12#"
+    assert (
+        proxy.services.pbx is not None
+        and proxy.services.pbx.legs[proxy.pbx_call_id(call_id)].dtmf == "12#"
+    )
 
 
 async def test_agent_states_make_busy_dnd_ready(
@@ -236,8 +243,9 @@ async def test_acd_queue_work_timer_and_cancel(fast_proxy: RunningProxy) -> None
     leg = sim(fast_proxy, "calls", ani="+16504508810", queue="Support")
     assert leg["agent"] == "1001"
     assert (await me.next())["call"]["queue"] == "Support"
-    await me.send("answer", call_id=leg["call_id"])
-    await me.send("hangup", call_id=leg["call_id"])
+    call_id = fast_proxy.proxy_call_id(leg["call_id"])
+    await me.send("answer", call_id=call_id)
+    await me.send("hangup", call_id=call_id)
     assert (await me.next("agent"))["status"]["state"] == "work"
     assert (await me.next("agent", timeout=3))["status"]["state"] == "ready"
     await me.send("cancel_work")
@@ -286,7 +294,8 @@ async def test_collected_digits_reach_the_page(proxy: RunningProxy, pages: dict[
     """Digits the IVR collected without a tag arrive with the ringing call."""
     leg = sim(proxy, "calls", agent="1001", ani="+16504508810", digits="4411")
     ringing = (await pages["1001"].next())["call"]
-    assert (ringing["call_id"], ringing["digits"]) == (leg["call_id"], "4411")
+    call_id = proxy.proxy_call_id(leg["call_id"])
+    assert (ringing["call_id"], ringing["digits"]) == (call_id, "4411")
 
 
 async def test_transfer_to_unreachable_colleague_keeps_the_caller(
@@ -300,4 +309,7 @@ async def test_transfer_to_unreachable_colleague_keeps_the_caller(
     await me.send("transfer", call_id=call_id, number="1002")
     error = await me.next("error")
     assert (error["code"], error["message"]) == ("busy", "1002 is dnd")
-    assert proxy.services.pbx is not None and proxy.services.pbx.legs[call_id].state == "active"
+    assert (
+        proxy.services.pbx is not None
+        and proxy.services.pbx.legs[proxy.pbx_call_id(call_id)].state == "active"
+    )

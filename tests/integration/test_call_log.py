@@ -100,7 +100,7 @@ async def test_wrap_up_writes_one_task_with_everything_the_agent_gave(
         queued = await next_of(ws, "log", call_id=call_id, state="queued")
         assert queued["then"] == ""
     org = org_of(proxy)
-    (task,) = eventually(lambda: org.tasks(f"{call_id}@1001"))
+    (task,) = eventually(lambda: org.tasks(call_id))
     james = next(c for c in org.records["Contact"] if c["Name"] == "James Okafor")
     assert task["Status"] == "Completed"
     assert task["TaskSubtype"] == "Call"
@@ -132,10 +132,10 @@ async def test_two_tabs_saving_notes_give_one_task_with_the_latest(proxy: Runnin
         assert refused["code"] == "no_such_call"
         assert seen["log"]["revision"] >= 1
     org = org_of(proxy)
-    (task,) = eventually(lambda: org.tasks(f"{call_id}@1001"))
+    (task,) = eventually(lambda: org.tasks(call_id))
     assert task["Description"] == "final words"
     await asyncio.sleep(0.3)
-    assert len(org.tasks(f"{call_id}@1001")) == 1
+    assert len(org.tasks(call_id)) == 1
 
 
 async def test_follow_up_action_adds_a_task_due_tomorrow(proxy: RunningProxy) -> None:
@@ -146,8 +146,8 @@ async def test_follow_up_action_adds_a_task_due_tomorrow(proxy: RunningProxy) ->
         await send(ws, type="wrap_up", call_id=call_id, action="follow_up")
         await next_of(ws, "log", call_id=call_id, state="queued")
     org = org_of(proxy)
-    (call_task,) = eventually(lambda: org.tasks(f"{call_id}@1001"))
-    (follow,) = eventually(lambda: org.tasks(f"{call_id}@1001#follow-up"))
+    (call_task,) = eventually(lambda: org.tasks(call_id))
+    (follow,) = eventually(lambda: org.tasks(f"{call_id}#follow-up"))
     assert call_task["CallDisposition"] == "Save & Follow-up tomorrow"
     assert follow["Status"] == "Not Started"
     assert follow["ActivityDate"] > call_task["ActivityDate"]
@@ -212,7 +212,7 @@ async def test_the_agent_picks_which_match_the_task_is_about(proxy: RunningProxy
         await send(ws, type="pick", call_id=call_id, record=record)
         await next_of(ws, "log", call_id=call_id, picked=record)
         await send(ws, type="wrap_up", call_id=call_id, action="save_exit")
-    (task,) = eventually(lambda: org.tasks(f"{call_id}@1001"))
+    (task,) = eventually(lambda: org.tasks(call_id))
     assert task["WhatId"] == account["Id"]
     assert "WhoId" not in task
 
@@ -225,7 +225,9 @@ async def test_missed_calls_and_switched_off_directions_are_not_logged(
         welcome = await next_message(ws)
         missed = proxy.place_call(ani=JAMES)
         await wait_for_call(ws, missed, matching=False)
-        httpx.post(f"{proxy.base_url}/sim/calls/{missed}/hangup").raise_for_status()
+        httpx.post(
+            f"{proxy.base_url}/sim/calls/{proxy.pbx_call_id(missed)}/hangup"
+        ).raise_for_status()
         await next_of(ws, "log", call_id=missed, state="skipped")
         data = (await next_of(ws, "data"))["data"]
         assert [e["call_id"] for e in data["history"]["missed"]] == [missed]
@@ -251,7 +253,7 @@ async def test_wrap_up_time_running_out_logs_the_call_anyway(tmp_path: Path) -> 
             await send(ws, type="save_notes", call_id=call_id, notes="left mid-sentence")
             queued = await next_of(ws, "log", call_id=call_id, state="queued")
             assert queued["log"]["notes"] == "left mid-sentence"
-        (task,) = eventually(lambda: org_of(proxy).tasks(f"{call_id}@1001"))
+        (task,) = eventually(lambda: org_of(proxy).tasks(call_id))
         assert task["Description"] == "left mid-sentence"
         assert "CallDisposition" not in task
 
@@ -273,7 +275,7 @@ async def test_a_required_classification_blocks_saving_and_cancelling_work(
             queued = {"ani": JAMES, "queue": "Support"}
             leg = httpx.post(f"{proxy.base_url}/sim/calls", json=queued).json()
             assert leg["agent"] == "1001"
-            call_id = leg["call_id"]
+            call_id = proxy.proxy_call_id(leg["call_id"])
             await wait_for_call(ws, call_id, matching=False)
             await send(ws, type="answer", call_id=call_id)
             await wait_for_call(ws, call_id, state="active")
@@ -292,7 +294,7 @@ async def test_a_required_classification_blocks_saving_and_cancelling_work(
             assert status["state"] != "work"
             # Leaving work logs the call, with the code chosen.
             await next_of(ws, "log", call_id=call_id, state="queued")
-        (task,) = eventually(lambda: org_of(proxy).tasks(f"{call_id}@1001"))
+        (task,) = eventually(lambda: org_of(proxy).tasks(call_id))
         assert task["CallDisposition"] == "Resolved"
 
 
@@ -336,5 +338,5 @@ async def test_the_whole_flow_runs_on_postgresql(tmp_path: Path) -> None:
                 await next_of(ws, "log", call_id=call_id, notes="on postgres")
                 await send(ws, type="hangup", call_id=call_id)
                 await next_of(ws, "log", call_id=call_id, state="queued")
-            (task,) = eventually(lambda: org_of(proxy).tasks(f"{call_id}@1001"))
+            (task,) = eventually(lambda: org_of(proxy).tasks(call_id))
             assert task["Description"] == "on postgres"

@@ -80,7 +80,7 @@ async def test_kill_during_call_ends_then_restart_logs_each_call_once(tmp_path: 
         port = free_port()
         log = tmp_path / "proxy.log"
         proc = start_proxy(env, port, log)
-        placed: list[str] = []
+        placed: list[tuple[str, str]] = []  # (device, the PBX's call id)
         try:
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
                 await wait_ready(client, proc)
@@ -91,7 +91,7 @@ async def test_kill_during_call_ends_then_restart_logs_each_call_once(tmp_path: 
                         leg = (await client.post("/sim/calls", json=body)).json()
                         await client.post(f"/sim/calls/{leg['call_id']}/answer")
                         legs.append(leg)
-                        placed.append(f"{leg['call_id']}@{agent}")
+                        placed.append((agent, leg["call_id"]))
                     while logs_in_store(db) < len(placed):
                         await asyncio.sleep(0.02)
                     last = round_ == ROUNDS - 1
@@ -113,5 +113,15 @@ async def test_kill_during_call_ends_then_restart_logs_each_call_once(tmp_path: 
             proc.kill()
             proc.wait(10)
     counts = Counter(t["CallObject"] for t in org.tasks())
-    assert set(counts) == set(placed), log.read_text()[-3000:]
+    # The Task of each call is named by the proxy's id for it, kept with its log.
+    with sqlite3.connect(db) as conn:
+        ids = dict(
+            ((device, pbx_id), call_id)
+            for call_id, device, pbx_id in conn.execute(
+                "SELECT call_id, device, pbx_call_id FROM call_logs"
+            )
+        )
+    expected = {ids[key] for key in placed}
+    assert len(expected) == len(placed)
+    assert set(counts) == expected, log.read_text()[-3000:]
     assert all(n == 1 for n in counts.values()), counts
