@@ -27,6 +27,7 @@ from proxy.settings import Settings
 from proxy.simulator.api import create_simulator_app
 from proxy.simulator.pbx import SimulatedPbx
 from proxy.store import AgentRecord, Store, open_store
+from proxy.store.base import AgentKind
 from proxy.switchboard import Switchboard
 from proxy.web.admin import admin_router
 from proxy.web.auth import Authenticator, hash_password
@@ -42,6 +43,12 @@ DEMO_AGENTS = [
     ("1003", "Jordan Lee"),
     ("1004", "Taylor Kim"),
     ("1005", "Casey Novak"),
+]
+# As real rosters are: sign-in addresses that are not extensions, and a hot-desk agent who
+# picks a phone at sign-in (their own, 2301, when they pick none).
+DEMO_MORE_AGENTS: list[tuple[str, str, str, AgentKind]] = [
+    ("maria@demo.example", "Maria Lindqvist", "2201", "regular"),
+    ("desk@demo.example", "Dana Whitfield", "2301", "hot_desk"),
 ]
 DEMO_PASSWORD = "demo"  # noqa: S105 - the documented demo password, demo mode only
 
@@ -74,6 +81,8 @@ async def seed_demo_agents(store: Store) -> None:
         await store.put_agent(
             AgentRecord(extension, name, extension, "acd", password_hash, demo_user_id(i))
         )
+    for address, name, extension, kind in DEMO_MORE_AGENTS:
+        await store.put_agent(AgentRecord(address, name, extension, kind, password_hash))
 
 
 def create_app(settings: Settings, *, self_url: str) -> FastAPI:
@@ -149,6 +158,7 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
                 reason_codes=tuple(settings.reason_codes),
                 acd_groups=tuple(settings.acd_groups),
                 desk=desk,
+                store=store,
             )
             journal = await stack.enter_async_context(
                 CallJournal(
