@@ -69,10 +69,10 @@ class RunningProxy:
         """Run `coro` on the proxy's own loop (its store and services live there)."""
         return asyncio.run_coroutine_threadsafe(coro, self.services.loop).result(10)
 
-    def sign_in(self, address: str = "1001", password: str = "demo") -> str:
-        response = httpx.post(
-            f"{self.base_url}/api/v1/sessions", json={"address": address, "password": password}
-        )
+    def sign_in(self, address: str = "1001", password: str = "demo", **extra: str) -> str:
+        """A session token (`extension=` for a hot-desk agent's chosen phone)."""
+        body = {"address": address, "password": password, **extra}
+        response = httpx.post(f"{self.base_url}/api/v1/sessions", json=body)
         response.raise_for_status()
         token: str = response.json()["token"]
         return token
