@@ -6,8 +6,9 @@ import itertools
 
 import pytest
 
+from softphone.calllog import CallLog
 from softphone.errors import CommandRefused
-from softphone.events import AgentEvent, AgentState, CallEvent, Snapshot
+from softphone.events import AgentEvent, AgentState, CallEvent, Direction, Snapshot
 from softphone.identities import Identities, Move, RosterEntry, new_call_id
 
 ROSTER = [
@@ -168,3 +169,19 @@ def test_proxy_ids_are_short_unique_sortable_and_never_old_call_objects() -> Non
     late = new_call_id(lambda: 1_700_000_001.0)
     assert early < late and early != new_call_id(lambda: 1_700_000_000.0)
     assert len(early) == 19 and "@" not in early and early.startswith("c")
+
+
+def test_a_log_from_before_keeps_its_old_call_object() -> None:
+    """A log without a PBX id (begun before the proxy's own ids) keeps `<pbx id>@<agent>`."""
+    old = CallLog("sim-000001", "1001", Direction.INBOUND, False, "+1650", 0.0)
+    new = CallLog(
+        "c01m8tbtstdc73pqgj6",
+        "1001",
+        Direction.INBOUND,
+        False,
+        "+1650",
+        0.0,
+        device="1001",
+        pbx_call_id="sim-000001",
+    )
+    assert (old.call_object, new.call_object) == ("sim-000001@1001", "c01m8tbtstdc73pqgj6")
