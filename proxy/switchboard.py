@@ -333,9 +333,11 @@ class Switchboard(Seating, Resource):
         if call is None:
             return
         log.info(
-            "call %s [call_id=%s agent=%s ani=%s]",
+            "call %s [call_id=%s pbx_call_id=%s device=%s agent=%s ani=%s]",
             call.state.value,
             call.call_id,
+            call.pbx_call_id,
+            call.device,
             call.agent,
             mask(call.ani),
         )

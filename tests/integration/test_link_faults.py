@@ -55,7 +55,9 @@ async def test_drop_mid_call_rebuilds_without_duplicates(proxy: RunningProxy) ->
         fault(proxy, "down", "standby")
         await asyncio.sleep(0.2)
         assert proxy.services.pbx is not None
-        proxy.services.pbx.hangup(ended, "far_end")  # the PBX event is lost with the link
+        proxy.services.pbx.hangup(
+            proxy.pbx_call_id(ended), "far_end"
+        )  # the PBX event is lost with the link
         fault(proxy, "up")
         fault(proxy, "up", "standby")
         await wait_connected(proxy, "")
