@@ -156,10 +156,6 @@ class Identities:
         entry = self._roster.get(address)
         return entry.kind if entry is not None else None
 
-    def holds(self, key: str) -> bool:
-        """Whether `key` is an agent holding a device (not a device's own key)."""
-        return key in self._holders.values()
-
     def devices(self) -> frozenset[str]:
         """What links must monitor: every roster extension and every hot-desk seat."""
         return frozenset(e.extension for e in self._roster.values()) | frozenset(
