@@ -152,9 +152,12 @@ def test_notes_from_the_ring_and_codes_shared_between_tabs(
     proxy = coded_proxy
     context = new_context(browser, viewport={"width": 500, "height": 900}, locale="en-US")
     one, two = context.new_page(), context.new_page()
-    for page in (one, two):
-        open_standalone(page, proxy)
-        sign_in(page, "1002")
+    open_standalone(one, proxy)
+    sign_in(one, "1002")
+    expect(one.get_by_text("Ready for calls")).to_be_visible()
+    # The agent's other tab opens signed in: the session cookie is shared between tabs.
+    open_standalone(two, proxy)
+    expect(two.get_by_text("Ready for calls")).to_be_visible()
     proxy.place_call(agent="1002", ani="+16504508810")
     expect(one.get_by_role("button", name="Answer")).to_be_visible()
     notes_box(one).fill("Rang about the renewal")

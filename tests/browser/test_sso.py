@@ -2,21 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.browser.chromium import new_context
-from tests.harness import RunningProxy
+from tests.harness import RunningProxy, running_proxy
+from tests.tls_terminator import PUBLIC_HOST
 
 pytestmark = pytest.mark.browser
 
 SLOW = 15_000  # ms: generous waits on shared machines, never fixed sleeps
 
 
+@pytest.fixture
+def public_proxy(tmp_path: Path) -> Iterator[RunningProxy]:
+    """Behind the TLS terminator the proxy sees http: only SOFTPHONE_PUBLIC_URL tells it the
+    https address Salesforce must send the agent back to."""
+    with running_proxy(tmp_path, public_url=f"https://{PUBLIC_HOST}") as running:
+        yield running
+
+
 def test_sign_in_with_salesforce_in_a_popup_makes_the_phone_ready(
-    browser: Browser, proxy: RunningProxy
+    browser: Browser, public_proxy: RunningProxy
 ) -> None:
-    """The Salesforce button opens a popup; choosing demo user 1 signs the framed phone in."""
+    """The Salesforce button opens a popup; choosing demo user 1 signs the framed phone in, the
+    redirect coming back to the public https address."""
+    proxy = public_proxy
     # The stand-in org serves TLS from a throwaway CA that only the proxy trusts.
     context = new_context(browser)
     errors: list[str] = []
