@@ -131,14 +131,18 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
                 log.warning("no Salesforce integration user: call logs are kept, not written")
             retention = await stack.enter_async_context(Retention(store, settings.retention_days))
             link = open_link(settings.cti_url, self_url=self_url)
+            board: Switchboard | None = None
 
             async def roster_changed(agents: Sequence[AgentRecord]) -> None:
                 # Agents added while the proxy runs join the simulator too (it keeps the rest).
                 for agent in agents if simulated else ():
                     # ACD agents start in the first group, so queued calls find them.
                     groups = tuple(settings.acd_groups[:1]) if agent.kind == "acd" else ()
-                    pbx.add_agent(agent.address, groups)
-                await link.monitor(roster_devices(agents))
+                    pbx.add_agent(agent.extension, groups)
+                if board is not None:  # devices change hands, and it tells the link what to monitor
+                    await board.roster_changed(agents)
+                else:  # at start, before the switchboard: the link's first connect has them
+                    await link.monitor(roster_devices(agents))
 
             # Entered before the link starts, so its first connect monitors the roster.
             await stack.enter_async_context(RosterWatcher(store, roster_changed))
