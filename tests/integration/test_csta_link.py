@@ -9,6 +9,7 @@ import logging
 import struct
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -373,6 +374,15 @@ async def test_unanswered_command_raises_link_unavailable(peer: CstaPeer, link: 
 
 
 # --- through the whole proxy -----------------------------------------------------------------
+async def _ringing(ws: Any) -> str:
+    """The proxy's id of the first call that rings on this page (pages never see PBX ids)."""
+    while True:
+        message = await next_message(ws)
+        if message.get("type") == "call" and message["call"]["state"] == "ringing":
+            call_id: str = message["call"]["call_id"]
+            return call_id
+
+
 async def test_call_delivered_by_csta_rings_the_signed_in_agent(tmp_path: Path) -> None:
     """End to end: a DeliveredEvent to 1001 rings 1001's page, pops the caller, answers."""
     async with CstaPeer(("1001",), auto_events=True).running() as peer:
@@ -386,11 +396,52 @@ async def test_call_delivered_by_csta_rings_the_signed_in_agent(tmp_path: Path) 
             async with proxy.connect(token) as ws:
                 await next_message(ws)
                 await peer.emit("delivered", "e2e1", ani="+16504508810", dnis="8005550100")
-                await wait_for_call(ws, "e2e1", state="ringing")
-                popped = await wait_for_call(ws, "e2e1", matching=False)
+                call_id = await _ringing(ws)
+                assert call_id != "e2e1"  # the proxy's own id, never the PBX's
+                popped = await wait_for_call(ws, call_id, matching=False)
                 assert popped["call"]["caller_name"] == "Maria Chen"
-                await ws.send(json.dumps({"type": "answer", "call_id": "e2e1"}))
-                await wait_for_call(ws, "e2e1", state="active")
+                await ws.send(json.dumps({"type": "answer", "call_id": call_id}))
+                await wait_for_call(ws, call_id, state="active")
                 assert peer.commands[-1]["op"] == "answer"
+                assert peer.commands[-1]["call_id"] == "e2e1"  # translated back for the PBX
+        finally:
+            await asyncio.to_thread(stack.close)
+
+
+async def test_an_agent_whose_address_is_not_the_extension_rings_pops_and_logs(
+    tmp_path: Path,
+) -> None:
+    """maria@demo.example sits at 2201 (the roster says so; no devices= in the URL): a CSTA
+    call to 2201 rings her page, pops the caller, is answered, and is logged as one Task."""
+    async with CstaPeer(("2201",), auto_events=True).running() as peer:
+        stack = contextlib.ExitStack()
+        proxy = await asyncio.to_thread(
+            stack.enter_context, running_proxy(tmp_path, cti_url=peer.url, wrap_up_seconds=0)
+        )
+        try:
+            token = await asyncio.to_thread(proxy.sign_in, "maria@demo.example")
+            async with proxy.connect(token) as ws:
+                welcome = await next_message(ws)
+                assert welcome["agent"]["extension"] == "2201"
+                await peer.emit(
+                    "delivered", "7", agent="2201", ani="+16504508810", dnis="8005550100"
+                )
+                call_id = await _ringing(ws)
+                popped = await wait_for_call(ws, call_id, matching=False)
+                assert popped["call"]["caller_name"] == "Maria Chen"
+                await ws.send(json.dumps({"type": "answer", "call_id": call_id}))
+                await wait_for_call(ws, call_id, state="active")
+                assert peer.commands[-1]["op"] == "answer"
+                await peer.emit("cleared", "7", agent="2201")
+                await wait_for_call(ws, call_id, state="cleared")
+            org = proxy.services.org
+            assert org is not None
+            for _ in range(200):
+                if org.tasks(call_id):
+                    break
+                await asyncio.sleep(0.05)
+            tasks = org.tasks(call_id)
+            assert len(tasks) == 1, org.tasks()
+            print(f"maria@demo.example on 2201: call {call_id} (CSTA id 7) -> Task {tasks[0]}")
         finally:
             await asyncio.to_thread(stack.close)
