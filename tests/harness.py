@@ -138,6 +138,16 @@ async def next_message(ws: ClientConnection, timeout: float = 5.0) -> dict[str, 
     return message
 
 
+async def wait_for_ringing(ws: ClientConnection, timeout: float = 5.0) -> dict[str, Any]:
+    """The first `call` update that rings on this page: its id is the proxy's, never the PBX's."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        remaining = deadline - asyncio.get_running_loop().time()
+        message = await next_message(ws, max(remaining, 0.01))
+        if message.get("type") == "call" and message["call"]["state"] == "ringing":
+            return message
+
+
 async def wait_for_call(
     ws: ClientConnection, call_id: str, *, timeout: float = 5.0, **wanted: Any
 ) -> dict[str, Any]:

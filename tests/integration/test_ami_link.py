@@ -16,7 +16,7 @@ from proxy.links import LinkCommand, open_link
 from proxy.links.ami import AmiLink
 from proxy.links.ami_protocol import mask_url, parse_ami_urls
 from softphone.events import AgentEvent, AgentState, CallEvent, Direction, Snapshot
-from tests.harness import next_message, running_proxy, wait_for_call
+from tests.harness import next_message, running_proxy, wait_for_ringing
 from tests.integration.link_peers import calls, next_of
 from tests.integration.peers.ami_peer import AmiPeer
 
@@ -313,7 +313,7 @@ async def test_ringing_reaches_the_agents_page_through_the_real_proxy(tmp_path: 
             async with proxy.connect(token) as ws:
                 assert (await next_message(ws))["type"] == "welcome"
                 await peer.play("inbound_queue_call.txt", caller="1700000002.1", agent="e2e-1")
-                ringing = await wait_for_call(ws, "e2e-1", state="ringing")
+                ringing = await wait_for_ringing(ws)
                 assert ringing["call"]["queue"] == "Support"
                 assert ringing["call"]["ivr"] == ["Case.CaseNumber=00001027"]
         finally:

@@ -9,7 +9,6 @@ import logging
 import struct
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -17,7 +16,7 @@ from proxy.errors import LinkCommandFailed, LinkUnavailable
 from proxy.links import LinkCommand, open_link
 from proxy.links.csta import CstaLink, open_csta_link, split_addresses
 from softphone.events import AgentEvent, AgentState, CallEvent, Direction, Snapshot
-from tests.harness import next_message, running_proxy, wait_for_call
+from tests.harness import next_message, running_proxy, wait_for_call, wait_for_ringing
 from tests.integration.link_peers import calls, next_of
 from tests.integration.peers.csta_peer import ED3, EVENT_INVOKE, FIXTURES, CstaPeer, frame
 
@@ -374,15 +373,6 @@ async def test_unanswered_command_raises_link_unavailable(peer: CstaPeer, link: 
 
 
 # --- through the whole proxy -----------------------------------------------------------------
-async def _ringing(ws: Any) -> str:
-    """The proxy's id of the first call that rings on this page (pages never see PBX ids)."""
-    while True:
-        message = await next_message(ws)
-        if message.get("type") == "call" and message["call"]["state"] == "ringing":
-            call_id: str = message["call"]["call_id"]
-            return call_id
-
-
 async def test_call_delivered_by_csta_rings_the_signed_in_agent(tmp_path: Path) -> None:
     """End to end: a DeliveredEvent to 1001 rings 1001's page, pops the caller, answers."""
     async with CstaPeer(("1001",), auto_events=True).running() as peer:
@@ -396,7 +386,7 @@ async def test_call_delivered_by_csta_rings_the_signed_in_agent(tmp_path: Path) 
             async with proxy.connect(token) as ws:
                 await next_message(ws)
                 await peer.emit("delivered", "e2e1", ani="+16504508810", dnis="8005550100")
-                call_id = await _ringing(ws)
+                call_id = (await wait_for_ringing(ws))["call"]["call_id"]
                 assert call_id != "e2e1"  # the proxy's own id, never the PBX's
                 popped = await wait_for_call(ws, call_id, matching=False)
                 assert popped["call"]["caller_name"] == "Maria Chen"
@@ -426,7 +416,7 @@ async def test_an_agent_whose_address_is_not_the_extension_rings_pops_and_logs(
                 await peer.emit(
                     "delivered", "7", agent="2201", ani="+16504508810", dnis="8005550100"
                 )
-                call_id = await _ringing(ws)
+                call_id = (await wait_for_ringing(ws))["call"]["call_id"]
                 popped = await wait_for_call(ws, call_id, matching=False)
                 assert popped["call"]["caller_name"] == "Maria Chen"
                 await ws.send(json.dumps({"type": "answer", "call_id": call_id}))

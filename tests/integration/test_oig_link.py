@@ -18,7 +18,7 @@ from proxy.links import LinkCommand, open_link
 from proxy.links.oig import OigLink
 from proxy.links.oig_options import SESSION_TIMER_SECONDS, parse_oig_urls
 from softphone.events import AgentEvent, AgentState, CallEvent, Direction, Snapshot
-from tests.harness import next_message, running_proxy, wait_for_call
+from tests.harness import next_message, running_proxy, wait_for_ringing
 from tests.integration.link_peers import next_of
 from tests.integration.peers.oig_peer import OigPeer
 
@@ -318,7 +318,8 @@ async def test_a_call_delivered_by_the_gateway_rings_the_agent_socket(tmp_path: 
             async with proxy.connect(token) as ws:
                 assert (await next_message(ws))["type"] == "welcome"
                 await peer.emit("delivered", "9911", ani="+16504508810", dnis="8005550100")
-                ringing = await wait_for_call(ws, "9911", state="ringing", timeout=10)
+                ringing = await wait_for_ringing(ws, timeout=10)
+                assert ringing["call"]["call_id"] != "9911"  # the proxy's own id
                 assert ringing["call"]["ani_display"] == "+1 650-450-8810"
         finally:
             await asyncio.to_thread(stack.close)
