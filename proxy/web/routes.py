@@ -76,9 +76,20 @@ def api_router() -> APIRouter:
             raise HTTPException(status, detail, headers=headers) from None
         board = request.app.state.services.board
         extension = agent.extension
-        if agent.kind == "hot_desk" or body.extension:
+        wanted = body.extension.strip()
+        seated = board.identities.device_of(agent.address) if agent.kind == "hot_desk" else ""
+        if agent.kind == "hot_desk" and not wanted and not seated:
+            # A hot-desk agent names the phone they sit at; the page asks only them.
+            await auth.sign_out(token)
+            detail = {
+                "code": "extension_required",
+                "message": "Enter the extension of the phone you are at",
+                "default_extension": agent.extension,
+            }
+            raise HTTPException(400, detail)
+        if agent.kind == "hot_desk" or wanted:
             try:
-                extension = await board.sit(agent.address, body.extension.strip())
+                extension = await board.sit(agent.address, wanted or seated)
             except (CommandRefused, LinkError) as exc:
                 # Signed in but not seated is no sign-in: the session just made goes again.
                 await auth.sign_out(token)

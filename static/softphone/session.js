@@ -6,7 +6,7 @@ import { resetEditor } from "./notes.js";
 import { render } from "./render.js";
 import { clearSearch } from "./search.js";
 import { $, SESSION_KEY, httpBase, show, state, wsUrl } from "./state.js";
-import { tabStorage } from "./storage.js";
+import { localStore, tabStorage } from "./storage.js";
 import { updateUtilityItem } from "./utility-item.js";
 
 // Minutes from Retry-After (seconds), else from the server's own sentence.
@@ -17,20 +17,41 @@ function lockedMinutes(response, detail) {
   return found ? Number(found[1]) : 15;
 }
 
-async function refusal(response) {
-  let detail = null;
-  try {
-    detail = (await response.json()).detail;
-  } catch {
-    detail = null;
-  }
+const EXTENSION_KEY = "softphone.extension";
+// Refusals about the phone a hot-desk agent sits at: the Extension field shows for these.
+const PHONE_REFUSALS = {
+  extension_required: "errorExtensionRequired",
+  extension_taken: "errorExtensionTaken",
+  bad_extension: "errorBadExtension",
+};
+
+function refusal(response, detail) {
   const code = detail?.code || "";
   if (response.status === 401 || code === "wrong_credentials") return t("errorWrongCredentials");
   if (response.status === 429 || code === "locked_out") {
     return t("errorLockedOut", { minutes: lockedMinutes(response, detail) });
   }
   if (code === "seats_full") return t("errorSeatsFull");
+  if (PHONE_REFUSALS[code]) return t(PHONE_REFUSALS[code], { extension: $("extension").value });
   return t("errorSignInFailed", { status: response.status });
+}
+
+// Only hot-desk agents are asked which phone they are at: the server says so after checking
+// their password, and the field then shows, filled with the phone they used last here.
+function askForExtension(address, detail) {
+  const field = $("extension");
+  $("extension-row").hidden = false;
+  if (!field.value) {
+    field.value = localStore.getJson(EXTENSION_KEY, {})[address] || detail?.default_extension || "";
+  }
+  field.focus();
+  field.select();
+}
+
+function rememberExtension(address, extension) {
+  const used = localStore.getJson(EXTENSION_KEY, {});
+  used[address] = extension;
+  localStore.setJson(EXTENSION_KEY, used);
 }
 
 export async function signIn(event) {
@@ -39,6 +60,7 @@ export async function signIn(event) {
   const host = $("host").value.trim().replace(/^[a-z]+:\/\//i, "").replace(/\/.*$/, "");
   const address = $("address").value.trim();
   const password = $("password").value;
+  const extension = $("extension-row").hidden ? "" : $("extension").value.trim();
   const error = $("signin-error");
   error.textContent = "";
   if (!host || !address || !password) {
@@ -54,18 +76,28 @@ export async function signIn(event) {
       response = await fetch(`${httpBase(host)}/api/v1/sessions`, {
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ address, password }),
+        body: JSON.stringify({ address, password, extension }),
       });
     } catch {
       error.textContent = t("errorUnreachable", { host });
       return;
     }
     if (!response.ok) {
-      error.textContent = await refusal(response);
-      if (response.status === 401) $("password").select();
+      let detail = null;
+      try {
+        detail = (await response.json()).detail;
+      } catch {
+        detail = null;
+      }
+      error.textContent = refusal(response, detail);
+      if (PHONE_REFUSALS[detail?.code]) askForExtension(address, detail);
+      else if (response.status === 401) $("password").select();
       return;
     }
     const body = await response.json();
+    if (extension) rememberExtension(address, body.agent.extension);
+    $("extension-row").hidden = true;
+    $("extension").value = "";
     state.session = { host, token: body.token, agent: body.agent };
     tabStorage.setJson(SESSION_KEY, state.session);
     $("password").value = "";
@@ -81,6 +113,14 @@ export async function signIn(event) {
 // "Sign in with Salesforce": offered only when this server says it is configured. A popup
 // runs the OAuth flow on our own origin and posts our session token back to this page.
 let ssoPopup = null;
+
+// The Extension field belongs to the agent who was asked for it: another address hides it.
+export function setupExtension() {
+  $("address").addEventListener("input", () => {
+    $("extension-row").hidden = true;
+    $("extension").value = "";
+  });
+}
 
 export async function setupSso() {
   const button = $("sso-signin");

@@ -14,7 +14,9 @@ import { setupNotes } from "./notes.js";
 import { askOnce } from "./notifications.js";
 import { render, standalonePop } from "./render.js";
 import { setupSearch } from "./search.js";
-import { resumeSession, setupSso, signIn, signOut, startSession } from "./session.js";
+import {
+  resumeSession, setupExtension, setupSso, signIn, signOut, startSession,
+} from "./session.js";
 import { setupSettings } from "./settings.js";
 import { $, send, show, state } from "./state.js";
 import { setupWrapUp } from "./wrap-up.js";
@@ -89,6 +91,7 @@ async function main() {
   $("signin-form").addEventListener("submit", signIn);
   $("signout").addEventListener("click", signOut);
   setupSso();
+  setupExtension();
   setupCallControls();
   setupNotes();
   setupWrapUp();

@@ -126,3 +126,42 @@ def test_same_site_framing_keeps_storage_and_works(page: Page, proxy: RunningPro
     assert not softphone_frame(page).evaluate(BLOCKED)
     proxy.place_call(agent="1004", ani="+16504508810")
     expect(page.get_by_role("tab", name="Contact: Maria Chen")).to_be_visible()
+
+
+def test_hot_desk_agent_is_asked_for_the_phone_and_rings_there(
+    page: Page, proxy: RunningProxy, artifacts: Path
+) -> None:
+    """Only a hot-desk agent sees the Extension field, after their password is checked, filled
+    with their usual phone; they sit at another one and calls to it ring their page."""
+    phone = open_console(page, proxy)
+    extension = phone.get_by_label("Extension", exact=True)
+    expect(extension).to_be_hidden()
+    phone.get_by_label("Sign-in address").fill("desk@demo.example")
+    phone.get_by_label("Password").fill("demo")
+    phone.get_by_role("button", name="Sign in", exact=True).click()
+    expect(phone.get_by_role("alert").first).to_contain_text("enter the extension")
+    expect(extension).to_be_visible()
+    expect(extension).to_have_value("2301")  # the roster's phone, offered first
+    page.screenshot(path=artifacts / "32-hot-desk-extension.png")
+    extension.fill("2302")
+    phone.get_by_role("button", name="Sign in", exact=True).click()
+    expect(phone.get_by_text("Ready for calls")).to_be_visible()
+    expect(phone.get_by_text("Extension 2302")).to_be_visible()
+    proxy.place_call(agent="2302", ani="+16504508810")
+    expect(phone.get_by_role("heading", name="Maria Chen")).to_be_visible()
+    expect(page.get_by_role("tab", name="Contact: Maria Chen")).to_be_visible()
+
+
+def test_agent_whose_address_is_not_the_extension_gets_calls_at_it(
+    page: Page, proxy: RunningProxy
+) -> None:
+    """maria@demo.example is on 2201 in the roster: no Extension field, and a call to 2201
+    rings and pops on her page."""
+    phone = open_console(page, proxy)
+    sign_in(phone, "maria@demo.example")
+    expect(phone.get_by_text("Ready for calls")).to_be_visible()
+    expect(phone.get_by_label("Extension", exact=True)).to_be_hidden()
+    expect(phone.get_by_text("Extension 2201")).to_be_visible()
+    proxy.place_call(agent="2201", ani="+16504508810")
+    expect(phone.get_by_role("heading", name="Maria Chen")).to_be_visible()
+    expect(page.get_by_role("tab", name="Contact: Maria Chen")).to_be_visible()
