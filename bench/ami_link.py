@@ -11,11 +11,11 @@ import statistics
 import time
 
 from proxy.links import LinkCommand, open_link
-from proxy.links.ami import AmiLink
-from proxy.links.ami_calls import AmiCalls
-from proxy.links.ami_protocol import AmiParser
+from proxy.links.ami.calls import AmiCalls
+from proxy.links.ami.link import AmiLink
+from proxy.links.ami.protocol import AmiParser
 from softphone.events import CallEvent, Snapshot
-from tests.integration.peers.ami_peer import AmiPeer, fixture
+from tests.integration.links.peers.ami_peer import AmiPeer, fixture
 
 FLOW = "inbound_queue_call.txt"
 EVENTS_PER_FLOW = 5  # delivered, established, held, retrieved, cleared

@@ -12,9 +12,9 @@ import statistics
 import time
 
 from proxy.links import LinkCommand
-from proxy.links.csta import CstaLink, open_csta_link
+from proxy.links.csta.link import CstaLink, open_csta_link
 from softphone.events import CallEvent, Snapshot
-from tests.integration.peers.csta_peer import EVENT_INVOKE, CstaPeer, frame
+from tests.integration.links.peers.csta_peer import EVENT_INVOKE, CstaPeer, frame
 
 KINDS = ("delivered", "established", "cleared")
 

@@ -9,9 +9,9 @@ import statistics
 import time
 
 from proxy.links import LinkCommand, open_link
-from proxy.links.oig import OigLink
+from proxy.links.oig.link import OigLink
 from softphone.events import CallEvent, Snapshot
-from tests.integration.peers.oig_peer import OigPeer
+from tests.integration.links.peers.oig_peer import OigPeer
 
 
 async def _measure(events: int, commands: int) -> None:

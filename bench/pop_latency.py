@@ -22,12 +22,12 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 from bench.relay import create_relay_app
+from proxy.agents.auth import hash_password
 from proxy.app import DEMO_PASSWORD
 from proxy.server import bind, serving_in_thread, url_of
 from proxy.settings import Settings
 from proxy.store import AgentRecord
 from proxy.store.sql import SqlStore
-from proxy.web.auth import hash_password
 
 # Callers the demo org knows, with different stored formats, and numbers nobody knows.
 CALLERS = [

@@ -6,35 +6,35 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
 
 from fastapi import FastAPI
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from proxy.bus import EventBus, open_bus
-from proxy.desk import AgentDesk
-from proxy.feed import AgentFeed
-from proxy.journal import CallJournal
-from proxy.links import LINKS, open_link
-from proxy.metrics import Metrics
-from proxy.retention import Retention
-from proxy.roster import RosterWatcher, roster_devices
-from proxy.salesforce import StandinOrg, open_salesforce
+from proxy.agents.auth import Authenticator, hash_password
+from proxy.agents.desk import AgentDesk
+from proxy.agents.feed import AgentFeed
+from proxy.agents.journal import CallJournal
+from proxy.agents.roster import RosterWatcher, roster_devices
+from proxy.agents.switchboard import Switchboard
+from proxy.bus import BUSES, open_bus
+from proxy.links import LINKS, open_link, split_urls
+from proxy.salesforce import SALESFORCE, open_salesforce
 from proxy.salesforce.lookup import RecordMatcher
 from proxy.salesforce.standin.org import demo_org, demo_user_id
 from proxy.salesforce.tasks import TaskWriter
+from proxy.services import Services
 from proxy.settings import Settings
 from proxy.simulator.api import create_simulator_app
 from proxy.simulator.pbx import SimulatedPbx
-from proxy.store import AgentRecord, Store, open_store
+from proxy.store import STORES, AgentRecord, Store, open_store
 from proxy.store.base import AgentKind
-from proxy.switchboard import Switchboard
+from proxy.store.retention import Retention
 from proxy.web.admin import admin_router
-from proxy.web.auth import Authenticator, hash_password
 from proxy.web.headers import SecurityHeaders, allowed_sources
+from proxy.web.metrics import Metrics
 from proxy.web.origins import CrossSiteGuard, ForwardedHeader, origin_check
 from proxy.web.routes import api_router, mount_demo, mount_static
-from proxy.web.sso import SingleSignOn, single_sign_on, sso_router
+from proxy.web.sso import single_sign_on, sso_router
 
 log = logging.getLogger(__name__)
 DEMO_AGENTS = [
@@ -53,28 +53,6 @@ DEMO_MORE_AGENTS: list[tuple[str, str, str, AgentKind]] = [
 DEMO_PASSWORD = "demo"  # noqa: S105 - the documented demo password, demo mode only
 
 
-@dataclass
-class Services:
-    """Everything the endpoints use, built in the lifespan and closed with it."""
-
-    settings: Settings
-    store: Store
-    bus: EventBus
-    auth: Authenticator
-    board: Switchboard
-    desk: AgentDesk
-    journal: CallJournal
-    writer: TaskWriter | None
-    retention: Retention
-    pbx: SimulatedPbx | None
-    org: StandinOrg | None
-    # The loop they run on, for callers on other threads (tests, the bench).
-    loop: asyncio.AbstractEventLoop
-    metrics: Metrics
-    # "Sign in with Salesforce", when configured (always in the demo).
-    sso: SingleSignOn | None = None
-
-
 async def seed_demo_agents(store: Store) -> None:
     password_hash = hash_password(DEMO_PASSWORD)
     for i, (extension, name) in enumerate(DEMO_AGENTS, start=1):
@@ -85,9 +63,24 @@ async def seed_demo_agents(store: Store) -> None:
         await store.put_agent(AgentRecord(address, name, extension, kind, password_hash))
 
 
+def check_seams(settings: Settings) -> None:
+    """Fail at start, naming the known schemes, when a seam's URL has an unknown scheme (and
+    when Salesforce credentials cannot make a token source)."""
+    for url in split_urls(settings.cti_url):
+        LINKS.scheme(url)
+    BUSES.scheme(settings.bus_url)
+    STORES.scheme(settings.database_url)
+    if SALESFORCE.scheme(settings.salesforce_url) == "https":
+        import requests
+
+        from proxy.salesforce.auth import token_source
+
+        token_source(settings, settings.salesforce_url, requests.Session())
+
+
 def create_app(settings: Settings, *, self_url: str) -> FastAPI:
     """The proxy as an ASGI app; `self_url` is where it listens (the simulator link dials it)."""
-    settings.check()
+    check_seams(settings)
     simulated = LINKS.scheme(settings.cti_url) == "sim"
     pbx = SimulatedPbx(
         hold_timeout=settings.sim_hold_timeout_seconds,

@@ -1,4 +1,5 @@
-"""Settings from the environment (prefix SOFTPHONE_), one typed object built at start."""
+"""Settings from the environment (prefix SOFTPHONE_), one typed object built at start: data
+only. Whether each seam's URL names a known implementation is checked by `proxy.app.check_seams`."""
 
 from __future__ import annotations
 
@@ -143,24 +144,6 @@ class Settings(BaseSettings):
     static_dir: Path = Field(default_factory=lambda: default_static_dir())
     # Demo mode adds the demo console, the demo agents and the Open CTI stand-in script.
     demo: bool = False
-
-    def check(self) -> None:
-        """Fail at start, naming the known schemes, when a seam's URL has an unknown scheme."""
-        from proxy.bus import BUSES
-        from proxy.links import LINKS, split_urls
-        from proxy.salesforce import SALESFORCE
-        from proxy.store import STORES
-
-        for url in split_urls(self.cti_url):
-            LINKS.scheme(url)
-        BUSES.scheme(self.bus_url)
-        STORES.scheme(self.database_url)
-        if SALESFORCE.scheme(self.salesforce_url) == "https":
-            import requests
-
-            from proxy.salesforce.auth import token_source
-
-            token_source(self, self.salesforce_url, requests.Session())
 
     def dialing_options(self) -> DialingOptions:
         return DialingOptions(

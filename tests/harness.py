@@ -16,8 +16,8 @@ import websockets
 from fastapi import FastAPI
 from websockets.asyncio.client import ClientConnection
 
-from proxy.app import Services
 from proxy.server import serving_in_thread
+from proxy.services import Services
 from proxy.settings import Settings
 
 T = TypeVar("T")

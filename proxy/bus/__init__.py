@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from proxy.bus.base import EventBus, Message, SlowConsumer, Subscription
-from proxy.registry import SchemeRegistry
+from proxy.seams import SchemeRegistry
 
 BUSES = SchemeRegistry("event bus", "SOFTPHONE_BUS_URL", {"memory": "proxy.bus.memory:MemoryBus"})
 

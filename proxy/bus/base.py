@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
-from proxy.resource import AsyncResource
+from proxy.seams import AsyncResource
 
 Message = dict[str, Any]
 

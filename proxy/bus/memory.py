@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from proxy.bus.base import Message, SlowConsumer
-from proxy.resource import Resource
+from proxy.seams import Resource
 
 # Slow-consumer policy: a socket may be this many messages behind; past that it is told to
 # resync (the socket closes with 1013 and the page reconnects to a fresh snapshot).

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from proxy.links.base import CtiLink, LinkCommand, split_urls
-from proxy.registry import SchemeRegistry
+from proxy.seams import SchemeRegistry
 
 LINKS = SchemeRegistry(
     "CTI link",
@@ -12,10 +12,10 @@ LINKS = SchemeRegistry(
         "sim": "proxy.links.bridge:open_simulator_link",
         "bridge+ws": "proxy.links.bridge:open_bridge_link",
         "bridge+wss": "proxy.links.bridge:open_bridge_link",
-        "csta": "proxy.links.csta:open_csta_link",
-        "oig+https": "proxy.links.oig:open_oig_link",
-        "oig+http": "proxy.links.oig:open_oig_link",
-        "ami": "proxy.links.ami:open_ami_link",
+        "csta": "proxy.links.csta.link:open_csta_link",
+        "oig+https": "proxy.links.oig.link:open_oig_link",
+        "oig+http": "proxy.links.oig.link:open_oig_link",
+        "ami": "proxy.links.ami.link:open_ami_link",
     },
 )
 

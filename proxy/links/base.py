@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from proxy.resource import AsyncResource
+from proxy.seams import AsyncResource
 from softphone.bridge import CommandOp
 from softphone.capabilities import LinkCapabilities
 from softphone.events import LinkEvent

@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from proxy.errors import LinkUnavailable
-from proxy.resource import Resource
+from proxy.seams import Resource
 from softphone.events import LinkEvent
 
 log = logging.getLogger(__name__)

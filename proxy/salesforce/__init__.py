@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
-from proxy.registry import SchemeRegistry
 from proxy.salesforce.auth import OAuthSession, token_source
 from proxy.salesforce.base import ObjectDescription, Record, SalesforceApi
 from proxy.salesforce.client import SimpleSalesforceApi, http_session
 from proxy.salesforce.standin.org import StandinOrg, demo_org
 from proxy.salesforce.standin.server import StandinServer
+from proxy.seams import SchemeRegistry
 from proxy.settings import Settings
 
 SALESFORCE = SchemeRegistry(

@@ -16,9 +16,9 @@ from simple_salesforce.exceptions import SalesforceError as SimpleSalesforceErro
 from simple_salesforce.exceptions import SalesforceExpiredSession, SalesforceGeneralError
 
 from proxy.errors import SalesforceError
-from proxy.resource import Resource
 from proxy.salesforce.auth import TokenSource
 from proxy.salesforce.base import ObjectDescription, Record
+from proxy.seams import Resource
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -27,8 +27,8 @@ from collections.abc import Callable
 from typing import Any
 
 from proxy.errors import SalesforceError
-from proxy.resource import Resource
 from proxy.salesforce.base import SalesforceApi
+from proxy.seams import Resource
 from proxy.store import OutboxRow, Store
 from softphone.soql import soql_field_equals
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from proxy.registry import SchemeRegistry
+from proxy.seams import SchemeRegistry
 from proxy.store.base import AgentRecord, OutboxRow, PurgeCounts, Store
 
 STORES = SchemeRegistry(

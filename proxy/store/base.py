@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from proxy.resource import AsyncResource
+from proxy.seams import AsyncResource
 from softphone.agentdata import Favorite, HistoryEntry
 from softphone.calllog import CallLog
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from proxy.resource import Resource
+from proxy.seams import Resource
 from proxy.store.base import AgentKind, AgentRecord
 from proxy.store.calls import CallLogQueries
 from proxy.store.data import AgentDataQueries

@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
+from proxy.services import services_of
 from softphone.phone import mask
 
 if TYPE_CHECKING:
-    from proxy.app import Services
+    from proxy.services import Services
 
 LOCK_KEY = "admin:basic"
 
@@ -32,7 +33,7 @@ def _unauthorized(message: str = "admin sign-in required") -> Response:
 
 async def _authorized(request: Request) -> Response | None:
     """None when the request carries the admin password, else the response to send."""
-    services: Services = request.app.state.services
+    services: Services = services_of(request)
     password = services.settings.admin_password.get_secret_value()
     if not password:
         return Response(status_code=404)
@@ -187,7 +188,7 @@ def admin_router() -> APIRouter:
 
     @router.get("/admin/admin.css")
     async def stylesheet(request: Request) -> Response:
-        static = request.app.state.services.settings.static_dir
+        static = services_of(request).settings.static_dir
         return FileResponse(static / "admin" / "admin.css", media_type="text/css")
 
     @router.get("/admin")
@@ -195,7 +196,7 @@ def admin_router() -> APIRouter:
         refused = await _authorized(request)
         if refused is not None:
             return refused
-        data = await status(request.app.state.services)
+        data = await status(services_of(request))
         return HTMLResponse(render(data), headers={"cache-control": "no-store"})
 
     @router.get("/admin/status.json")
@@ -203,7 +204,7 @@ def admin_router() -> APIRouter:
         refused = await _authorized(request)
         if refused is not None:
             return refused
-        data = await status(request.app.state.services)
+        data = await status(services_of(request))
         return JSONResponse(data, headers={"cache-control": "no-store"})
 
     return router

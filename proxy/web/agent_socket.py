@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from proxy.agents.auth import SESSION_COOKIE
+from proxy.agents.switchboard import AgentCommand, AgentProfile
 from proxy.bus import Message, SlowConsumer, Subscription
 from proxy.errors import LinkError, SalesforceError
 from proxy.settings import Settings
 from proxy.store import AgentRecord
-from proxy.switchboard import AgentCommand, AgentProfile
-from proxy.web.auth import SESSION_COOKIE
 from proxy.web.origins import origin_check
 from softphone.errors import CommandRefused, ProtocolError
 from softphone.messages import (
@@ -55,7 +55,7 @@ from softphone.messages import (
 )
 
 if TYPE_CHECKING:
-    from proxy.app import Services
+    from proxy.services import Services
 
 log = logging.getLogger(__name__)
 PROTOCOL = "softphone.v2"

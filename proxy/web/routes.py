@@ -11,16 +11,17 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
+from proxy.agents.auth import SESSION_COOKIE, SignInFailed
 from proxy.errors import LinkError
-from proxy.metrics import CONTENT_TYPE
 from proxy.salesforce.standin.org import StandinOrg
+from proxy.services import services_of
 from proxy.web.agent_socket import serve_agent_socket
-from proxy.web.auth import SESSION_COOKIE, SignInFailed
+from proxy.web.metrics import CONTENT_TYPE
 from softphone.errors import CommandRefused
 from softphone.messages import AgentView
 
 if TYPE_CHECKING:
-    from proxy.app import Services
+    from proxy.services import Services
 
 
 class SignIn(BaseModel):
@@ -64,8 +65,8 @@ def api_router() -> APIRouter:
 
     @router.post("/api/v1/sessions", status_code=201, responses={401: {"description": "refused"}})
     async def sign_in(body: SignIn, request: Request, response: Response) -> SessionCreated:
-        auth = request.app.state.services.auth
-        metrics = request.app.state.services.metrics
+        auth = services_of(request).auth
+        metrics = services_of(request).metrics
         try:
             token, agent = await auth.sign_in(body.address, body.password)
         except SignInFailed as exc:
@@ -74,7 +75,7 @@ def api_router() -> APIRouter:
             headers = {"retry-after": str(exc.retry_after)} if exc.retry_after else None
             detail = {"code": exc.code, "message": exc.message}
             raise HTTPException(status, detail, headers=headers) from None
-        board = request.app.state.services.board
+        board = services_of(request).board
         extension = agent.extension
         wanted = body.extension.strip()
         seated = board.identities.device_of(agent.address) if agent.kind == "hot_desk" else ""
@@ -111,10 +112,10 @@ def api_router() -> APIRouter:
         """Who this browser is signed in as (`agent` null: nobody): a reloaded page resumes its
         session from here."""
         response.headers["cache-control"] = "no-store"
-        agent = await request.app.state.services.auth.agent_for(_token(authorization, request))
+        agent = await services_of(request).auth.agent_for(_token(authorization, request))
         if agent is None:
             return CurrentSession(agent=None)
-        device = request.app.state.services.board.identities.device_of(agent.address)
+        device = services_of(request).board.identities.device_of(agent.address)
         view = AgentView(
             address=agent.address, name=agent.name, extension=device or agent.extension
         )
@@ -122,7 +123,7 @@ def api_router() -> APIRouter:
 
     @router.delete("/api/v1/sessions", status_code=204)
     async def sign_out(request: Request, authorization: str = Header(default="")) -> Response:
-        services = request.app.state.services
+        services = services_of(request)
         token = _token(authorization, request)
         agent = await services.auth.agent_for(token)
         await services.auth.sign_out(token)
@@ -140,14 +141,14 @@ def api_router() -> APIRouter:
     @router.get("/readyz", responses={503: {"description": "not ready"}})
     async def readyz(request: Request) -> JSONResponse:
         """Ready: the CTI link is up, the store answers, Salesforce's last answer was good."""
-        checks = await readiness(request.app.state.services)
+        checks = await readiness(services_of(request))
         ok = all(c == "ok" for c in checks.values())
         return JSONResponse({"ready": ok, **checks}, status_code=200 if ok else 503)
 
     @router.get("/metrics")
     async def metrics_page(request: Request, authorization: str = Header(default="")) -> Response:
         """Prometheus metrics; with SOFTPHONE_METRICS_TOKEN set, only for that bearer token."""
-        services = request.app.state.services
+        services = services_of(request)
         token = services.settings.metrics_token.get_secret_value()
         if token and not secrets.compare_digest(authorization, f"Bearer {token}"):
             return Response(status_code=401, headers={"www-authenticate": "Bearer"})
@@ -156,7 +157,7 @@ def api_router() -> APIRouter:
 
     @router.websocket("/ws/agent")
     async def agent_socket(ws: WebSocket) -> None:
-        services = ws.app.state.services
+        services = services_of(ws)
         await serve_agent_socket(ws, services)
 
     return router

@@ -23,14 +23,15 @@ import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from proxy.agents.auth import SignInFailed
 from proxy.salesforce.standin.org import StandinOrg, pkce_challenge
+from proxy.services import services_of
 from proxy.settings import Settings
 from proxy.store import AgentRecord
-from proxy.web.auth import SignInFailed
 from softphone.messages import AgentView
 
 if TYPE_CHECKING:
-    from proxy.app import Services
+    from proxy.services import Services
 
 log = logging.getLogger(__name__)
 PENDING_SECONDS = 600.0
@@ -113,11 +114,11 @@ def sso_router() -> APIRouter:
     @router.get("/api/v1/config")
     async def config(request: Request) -> dict[str, bool]:
         """What the sign-in screen offers: whether "Sign in with Salesforce" is on."""
-        return {"sso": request.app.state.services.sso is not None}
+        return {"sso": services_of(request).sso is not None}
 
     @router.get("/sso/start", include_in_schema=False)
     async def start(request: Request) -> Response:
-        sso: SingleSignOn | None = request.app.state.services.sso
+        sso: SingleSignOn | None = services_of(request).sso
         if sso is None:
             return _page(404, {"error": "off"}, "Sign in with Salesforce is not configured.")
         state, verifier = sso.pending.new()
@@ -137,7 +138,7 @@ def sso_router() -> APIRouter:
     async def callback(
         request: Request, code: str = "", state: str = "", error: str = ""
     ) -> Response:
-        services: Services = request.app.state.services
+        services: Services = services_of(request)
         try:
             agent, token = await _finish(services, request, code, state, error)
         except SsoRefused as exc:
@@ -160,7 +161,7 @@ def sso_router() -> APIRouter:
 def _redirect_uri(request: Request) -> str:
     """Where Salesforce sends the agent back: our public address, which behind a TLS-terminating
     balancer is not the address this request reached us at."""
-    public: str = request.app.state.services.settings.public_url
+    public: str = services_of(request).settings.public_url
     base = public or str(request.base_url)
     return f"{base.rstrip('/')}/sso/callback"
 

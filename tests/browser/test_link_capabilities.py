@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import FrameLocator, Page, expect
 
 from tests.harness import RunningProxy, running_proxy
-from tests.integration.peers.ami_peer import AmiPeer
+from tests.integration.links.peers.ami_peer import AmiPeer
 
 pytestmark = pytest.mark.browser
 T = TypeVar("T")

@@ -16,9 +16,9 @@ from pathlib import Path
 import trustme
 import uvicorn
 
-from proxy.resource import Resource
 from proxy.salesforce.standin.app import create_standin_app
 from proxy.salesforce.standin.org import StandinOrg
+from proxy.seams import Resource
 
 
 class StandinServer(Resource):

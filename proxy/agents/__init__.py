@@ -1,0 +1,1 @@
+"""The application layer: what agents do, between the web and the seams."""

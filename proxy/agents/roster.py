@@ -1,0 +1,85 @@
+"""The roster as the running proxy sees it: changes made by `agents add`, `remove` and `import`
+(another process, the same database) reach the links within seconds, with no restart.
+
+How: the proxy reads the roster through the store every `POLL_SECONDS` and acts only when it
+differs from the last one read. Polling, not a notification, because it is the one mechanism
+that works the same on SQLite (which has none across processes) and PostgreSQL, needs no
+schema change, trigger or extra connection, and cannot miss a change: whatever wrote the
+database (the CLI, an import, an admin's SQL) is seen on the next read. A roster is a few
+hundred or thousand short rows, so reading it every 2 s costs the database next to nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+from proxy.seams import Resource
+from proxy.store import AgentRecord, Store
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 2.0
+RosterHook = Callable[[Sequence[AgentRecord]], Awaitable[None]]
+
+
+def roster_devices(agents: Sequence[AgentRecord]) -> frozenset[str]:
+    """The devices a roster rings at: every agent's extension (a hot-desk agent's is where they
+    sit by default, when they have one)."""
+    return frozenset(a.extension.strip() for a in agents if a.extension.strip())
+
+
+def _key(agents: Sequence[AgentRecord]) -> tuple[tuple[str, str, str, str], ...]:
+    # What routing depends on; a new password or display name changes no device.
+    return tuple(sorted((a.address, a.extension, a.kind, a.salesforce_user_id) for a in agents))
+
+
+class RosterWatcher(Resource):
+    """Calls `changed(agents)` with the roster at start and after every change to it."""
+
+    def __init__(self, store: Store, changed: RosterHook, poll_seconds: float = POLL_SECONDS):
+        super().__init__()
+        self.store = store
+        self.changed = changed
+        self.poll_seconds = poll_seconds
+        self.agents: list[AgentRecord] = []
+        self._last: tuple[tuple[str, str, str, str], ...] | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.check()  # the links monitor the roster from their first connect
+        self._task = asyncio.create_task(self._run(), name="roster watcher")
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def check(self) -> bool:
+        """Read the roster now; True (and the hook called) when it changed."""
+        agents = await self.store.list_agents()
+        key = _key(agents)
+        if key == self._last:
+            return False
+        first = self._last is None
+        self._last, self.agents = key, agents
+        if not first:
+            log.info(
+                "roster changed: %d agents, %d devices", len(agents), len(roster_devices(agents))
+            )
+        await self.changed(agents)
+        return True
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_seconds)
+            try:
+                await self.check()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a database hiccup: the next poll tries again
+                log.warning("roster not read: %s", exc)

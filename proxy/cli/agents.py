@@ -1,0 +1,180 @@
+"""`softphone-proxy agents`: the roster, kept in the store named by SOFTPHONE_DATABASE_URL.
+
+Passwords are read from a prompt (or stdin with --password-stdin), never from the command
+line, where they would land in shell history and `ps`; they are stored as argon2 hashes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import getpass
+import re
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from proxy.agents.auth import hash_password
+from proxy.settings import Settings
+from proxy.store import AgentRecord, open_store
+from proxy.store.base import AgentKind
+
+KINDS: tuple[AgentKind, ...] = ("regular", "hot_desk", "acd")
+_ADDRESS = re.compile(r"^[A-Za-z0-9._@+-]{1,80}$")
+_EXTENSION = re.compile(r"^[0-9]{1,16}$")
+_USER_ID = re.compile(r"^005[A-Za-z0-9]{12}([A-Za-z0-9]{3})?$")
+MIN_PASSWORD = 8
+
+
+class RosterError(ValueError):
+    """A roster entry that cannot be saved, with the reason an admin can act on."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    address: str
+    name: str
+    extension: str
+    kind: str
+    salesforce_user_id: str = ""
+
+    def check(self) -> None:
+        if not _ADDRESS.match(self.address):
+            raise RosterError(f"address {self.address!r}: letters, digits and . _ @ + - only")
+        if not self.name.strip() or len(self.name) > 120:
+            raise RosterError("name: 1 to 120 characters")
+        if not _EXTENSION.match(self.extension):
+            raise RosterError(f"extension {self.extension!r}: digits only")
+        if self.kind not in KINDS:
+            raise RosterError(f"kind {self.kind!r}: one of {', '.join(KINDS)}")
+        if self.salesforce_user_id and not _USER_ID.match(self.salesforce_user_id):
+            raise RosterError(
+                f"salesforce_user_id {self.salesforce_user_id!r}: a User Id (005..., 15 or 18)"
+            )
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise RosterError(f"password: at least {MIN_PASSWORD} characters")
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    agents = commands.add_parser("agents", help="list, add, remove and import agents")
+    agents.set_defaults(run=run)
+    sub = agents.add_subparsers(dest="action", required=True)
+    sub.add_parser("list", help="the roster")
+    add = sub.add_parser("add", help="add an agent, or replace one with the same address")
+    add.add_argument("address", help="what the agent signs in with")
+    add.add_argument("--name", required=True)
+    add.add_argument("--extension", required=True, help="the phone the PBX rings")
+    add.add_argument("--kind", choices=KINDS, default="regular")
+    add.add_argument("--salesforce-user-id", default="", help="005... (owns their Tasks)")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    remove = sub.add_parser("remove", help="remove an agent and end their sessions")
+    remove.add_argument("address")
+    passwd = sub.add_parser("passwd", help="set an agent's password")
+    passwd.add_argument("address")
+    passwd.add_argument("--password-stdin", action="store_true")
+    imp = sub.add_parser(
+        "import",
+        help="add agents from a CSV: address,name,extension,kind,password[,salesforce_user_id]",
+    )
+    imp.add_argument("file", type=Path)
+
+
+def _password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Again: ") != first:
+        raise RosterError("the two passwords differ")
+    return first
+
+
+def read_csv(path: Path) -> list[tuple[Entry, str]]:
+    """Every row checked before anything is written: a roster is imported whole or not at all."""
+    rows: list[tuple[Entry, str]] = []
+    problems: list[str] = []
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        needed = {"address", "name", "extension", "kind", "password"}
+        missing = needed - set(reader.fieldnames or ())
+        if missing:
+            raise RosterError(f"{path}: missing columns {', '.join(sorted(missing))}")
+        for line, row in enumerate(reader, start=2):
+            entry = Entry(
+                address=(row.get("address") or "").strip(),
+                name=(row.get("name") or "").strip(),
+                extension=(row.get("extension") or "").strip(),
+                kind=(row.get("kind") or "").strip() or "regular",
+                salesforce_user_id=(row.get("salesforce_user_id") or "").strip(),
+            )
+            password = row.get("password") or ""
+            try:
+                entry.check()
+                _check_password(password)
+            except RosterError as exc:
+                problems.append(f"line {line}: {exc}")
+                continue
+            rows.append((entry, password))
+    if problems:
+        raise RosterError("nothing imported:\n  " + "\n  ".join(problems))
+    return rows
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return asyncio.run(_run(args))
+    except RosterError as exc:
+        print(f"softphone-proxy agents: {exc}", file=sys.stderr)
+        return 2
+
+
+def _record(entry: Entry, password_hash: str) -> AgentRecord:
+    kind: AgentKind = entry.kind  # type: ignore[assignment]  # checked against KINDS
+    return AgentRecord(
+        entry.address, entry.name, entry.extension, kind, password_hash, entry.salesforce_user_id
+    )
+
+
+async def _run(args: argparse.Namespace) -> int:
+    settings = Settings()
+    if args.action == "import":
+        rows = read_csv(args.file)  # before opening the store: bad files change nothing
+    async with open_store(settings.database_url) as store:
+        if args.action == "list":
+            for a in await store.list_agents():
+                user = a.salesforce_user_id or "-"
+                print(f"{a.address:<24} {a.extension:<8} {a.kind:<9} {user:<18} {a.name}")
+            return 0
+        if args.action == "add":
+            entry = Entry(
+                args.address, args.name, args.extension, args.kind, args.salesforce_user_id
+            )
+            entry.check()
+            password = _password(args)
+            _check_password(password)
+            await store.put_agent(_record(entry, hash_password(password)))
+            print(f"added {entry.address}")
+            return 0
+        if args.action == "remove":
+            if not await store.delete_agent(args.address):
+                print(f"softphone-proxy agents: no agent {args.address!r}", file=sys.stderr)
+                return 1
+            print(f"removed {args.address}")
+            return 0
+        if args.action == "passwd":
+            agent = await store.get_agent(args.address)
+            if agent is None:
+                print(f"softphone-proxy agents: no agent {args.address!r}", file=sys.stderr)
+                return 1
+            password = _password(args)
+            _check_password(password)
+            await store.put_agent(replace(agent, password_hash=hash_password(password)))
+            print(f"password set for {agent.address}")
+            return 0
+        for entry, password in rows:
+            await store.put_agent(_record(entry, hash_password(password)))
+        print(f"imported {len(rows)} agents")
+        return 0

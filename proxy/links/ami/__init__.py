@@ -1,0 +1,1 @@
+"""Asterisk AMI: a small asyncio client on the reconnecting link."""

@@ -1,0 +1,87 @@
+"""Observability: /metrics after real calls, /readyz that says what is not ready, /healthz."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.harness import RunningProxy, next_message, running_proxy, wait_for_call
+from tests.integration.flows.test_call_log import eventually, next_of, send
+
+
+def scrape(proxy: RunningProxy, **headers: str) -> dict[str, float]:
+    response = httpx.get(f"{proxy.base_url}/metrics", headers=headers)
+    response.raise_for_status()
+    samples: dict[str, float] = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
+            samples[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
+    return samples
+
+
+@pytest.fixture
+def proxy(tmp_path: Path) -> Iterator[RunningProxy]:
+    with running_proxy(tmp_path, wrap_up_seconds=0) as running:
+        yield running
+
+
+async def test_metrics_count_agents_calls_pops_and_tasks(proxy: RunningProxy) -> None:
+    """After a call: an agent online, a call counted while it rings, a pop timed, a Task out."""
+    async with proxy.connect(proxy.sign_in()) as ws:
+        await next_message(ws)
+        call_id = proxy.place_call(ani="+16504508811")
+        await wait_for_call(ws, call_id, matching=False)
+        during = scrape(proxy)
+        assert during["softphone_agents_online"] == 1
+        assert during["softphone_calls{state=ringing}"] == 1
+        assert during["softphone_pop_seconds_count"] == 1
+        assert during["softphone_link_connected"] == 1
+        assert during["softphone_salesforce_api_remaining"] > 0
+        await send(ws, type="answer", call_id=call_id)
+        await wait_for_call(ws, call_id, state="active")
+        await send(ws, type="hangup", call_id=call_id)
+        await next_of(ws, "log", call_id=call_id, state="queued")
+    eventually(lambda: scrape(proxy)["softphone_outbox_rows{state=written}"] == 1)
+    after = scrape(proxy)
+    assert after["softphone_calls{state=ringing}"] == 0
+    assert after["softphone_tasks_written"] == 1
+    assert after["softphone_sign_ins_total{outcome=ok}"] == 1
+    eventually(lambda: scrape(proxy)["softphone_agents_online"] == 0)
+
+
+def test_readyz_says_what_is_not_ready(tmp_path: Path) -> None:
+    """With no PBX to talk to, /readyz answers 503 naming the link; /healthz stays 200."""
+    with running_proxy(
+        tmp_path,
+        wait_for_link=False,
+        cti_url="bridge+ws://127.0.0.1:9/bridge",
+        salesforce_url="browser://",
+    ) as proxy:
+        ready = httpx.get(f"{proxy.base_url}/readyz")
+        assert ready.status_code == 503
+        assert ready.json() == {
+            "ready": False,
+            "link": "not connected",
+            "store": "ok",
+            "salesforce": "ok",
+        }
+        assert httpx.get(f"{proxy.base_url}/healthz").status_code == 200
+
+
+def test_readyz_is_ready_when_everything_is_up(proxy: RunningProxy) -> None:
+    """The demo's link, store and Salesforce all up: 200."""
+    assert httpx.get(f"{proxy.base_url}/readyz").json()["ready"] is True
+
+
+def test_a_metrics_token_keeps_metrics_private(tmp_path: Path) -> None:
+    """With SOFTPHONE_METRICS_TOKEN set, /metrics wants that bearer token."""
+    with running_proxy(tmp_path, metrics_token="s3cret-scrape") as proxy:
+        assert httpx.get(f"{proxy.base_url}/metrics").status_code == 401
+        wrong = {"authorization": "Bearer nope"}
+        assert httpx.get(f"{proxy.base_url}/metrics", headers=wrong).status_code == 401
+        assert "softphone_calls" in str(scrape(proxy, authorization="Bearer s3cret-scrape"))
