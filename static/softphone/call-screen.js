@@ -2,6 +2,7 @@
 // dialling (from the field, a list, search or Salesforce's click-to-dial), and the agent state.
 import { capabilities, stateText } from "./capabilities.js";
 import { detail, el, formatDuration } from "./dom.js";
+import { on } from "./events.js";
 import { t } from "./i18n.js";
 import { bindEditor } from "./notes.js";
 import { $, notice, send, serverNow, settings, show, state } from "./state.js";
@@ -95,7 +96,7 @@ export function changeState() {
   send({ type: "set_state", state: value, reason: reason || "" });
 }
 
-export function renderStatus() {
+function renderStatus() {
   const status = state.status;
   if (!status) return;
   $("state-control").hidden = false;
@@ -229,4 +230,9 @@ export function renderCall(call) {
   };
   tick();
   if (call.answered_at && s !== "cleared") state.timer = setInterval(tick, 1000);
+}
+
+// The agent's state is drawn when the server tells it, apart from the redraw of the screens.
+export function setupCallScreen() {
+  on("status", renderStatus);
 }

@@ -1,6 +1,7 @@
 // Favorites and call history: one entry each is a button that calls, a star, and the record.
 import { pickNumber } from "./call-screen.js";
-import { el, formatDuration, icon, iconButton } from "./dom.js";
+import { el, formatDuration, icon, iconButton, setupTabs } from "./dom.js";
+import { emit } from "./events.js";
 import { t } from "./i18n.js";
 import { popRecord } from "./messages.js";
 import { $, displayNumber, notice, send, state } from "./state.js";
@@ -113,10 +114,10 @@ export function renderLists() {
   $("history-empty").hidden = list.length > 0;
 }
 
-export function setupLists(setupTabs, render) {
+export function setupLists() {
   $("favorite-form").addEventListener("submit", addFavorite);
   setupTabs($("history-tabs"), (tab) => {
     state.historyList = tab.dataset.list;
-    render();
+    emit("changed");
   });
 }

@@ -1,16 +1,12 @@
 // Messages from the server, and the pops they owe. A pop is opened by one page only: the one
 // the server names as used last pops at once, the others wait a moment and pop only if the
 // server still has not heard of the pop (that page may have closed meanwhile).
+import { emit } from "./events.js";
 import { t } from "./i18n.js";
 import { flushNotes, notesStatus, resetEditor } from "./notes.js";
 import { callMoved, notifyIncoming } from "./notifications.js";
-import { render } from "./render.js";
-import { searchError, searchResults } from "./search.js";
-import { settingsSaved, settingsRefused } from "./settings.js";
 import { $, LIVE_LOGS, POPPED_KEY, debug, notice, send, state, toast } from "./state.js";
 import { tabStorage } from "./storage.js";
-import { codesFromLog } from "./wrap-up.js";
-import { renderStatus } from "./call-screen.js";
 
 const WHO_OBJECTS = new Set(["Contact", "Lead"]);
 const ERROR_KEYS = {
@@ -20,6 +16,8 @@ const ERROR_KEYS = {
   call_in_progress: "errorCallInProgress",
   already_logged: "errorAlreadyLogged",
 };
+// The search's own errors go to the search ("search_error"); any other is for the notice line.
+const SEARCH_ERRORS = new Set(["slow_down", "search_unavailable", "search_failed"]);
 // How long a page the agent is not using waits for the one they use to open a pop.
 const POP_GRACE_MS = 2000;
 // A page tells the server it is in use at most this often (focus, clicks and keys are many).
@@ -49,34 +47,37 @@ export function receive(message) {
     state.status = message.status;
     state.logs = new Map((message.logs || []).filter((l) => LIVE_LOGS.has(l.state))
       .map((l) => [l.call_id, l]));
-    for (const log of state.logs.values()) codesFromLog(log);
+    for (const log of state.logs.values()) emit("live_log", log);
     if (message.data) state.data = message.data;
     if (message.wrap_up) state.wrapUp = message.wrap_up;
-    renderStatus();
+    emit("status");
     for (const call of message.calls) popIfOwed(call);
     // Notes typed while the connection was down are sent now.
     if (state.editor.dirty) flushNotes();
   } else if (message.type === "agent") {
     state.status = message.status;
-    renderStatus();
+    emit("status");
   } else if (message.type === "call") {
     receiveCall(message.call);
   } else if (message.type === "log") {
     receiveLog(message);
   } else if (message.type === "data") {
     state.data = message.data;
-    if (state.savingSettings) settingsSaved(message.data.settings);
+    if (state.savingSettings) emit("settings_saved", message.data.settings);
     else if (state.draft && !state.draft.dirty) state.draft = structuredClone(message.data.settings);
   } else if (message.type === "search_results") {
-    searchResults(message);
+    emit("search_results", message);
     return;
   } else if (message.type === "error") {
-    if (searchError(message)) return;
+    if (SEARCH_ERRORS.has(message.code)) {
+      emit("search_error", message);
+      return;
+    }
     showError(message);
   } else {
     return;
   }
-  render();
+  emit("changed");
 }
 
 function receiveCall(call) {
@@ -87,7 +88,7 @@ function receiveCall(call) {
     setTimeout(() => {
       if (state.calls.get(call.call_id)?.state === "cleared") {
         state.calls.delete(call.call_id);
-        render();
+        emit("changed");
       }
     }, 2500);
     return;
@@ -103,7 +104,7 @@ function showError(message) {
   const key = ERROR_KEYS[message.code];
   notice(key ? t(key) : message.message);
   if (message.call_id) state.wrapBusy.delete(message.call_id);
-  if (state.savingSettings) settingsRefused();
+  if (state.savingSettings) emit("settings_refused");
 }
 
 function receiveLog(message) {
@@ -111,7 +112,7 @@ function receiveLog(message) {
   state.picks.delete(log.call_id);
   if (LIVE_LOGS.has(log.state)) {
     state.logs.set(log.call_id, log);
-    codesFromLog(log);
+    emit("live_log", log);
     const editor = state.editor;
     if (editor.callId === log.call_id && editor.saving && !editor.dirty) {
       editor.saving = false;

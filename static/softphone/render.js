@@ -1,6 +1,7 @@
 // Which screen shows, drawn from the state; the agent's focus survives every redraw.
 import { currentCall, renderCall } from "./call-screen.js";
 import { applyTooltips, visible } from "./dom.js";
+import { on } from "./events.js";
 import { t } from "./i18n.js";
 import { renderLists } from "./lists.js";
 import { bindEditor } from "./notes.js";
@@ -10,8 +11,13 @@ import { $, show, state } from "./state.js";
 import { updateUtilityItem } from "./utility-item.js";
 import { clearWrapUp, renderWrapUp, wrappingLogs } from "./wrap-up.js";
 
+// Whoever changed the state asks for a redraw with emit("changed"); only this module draws.
+export function setupRender() {
+  on("changed", render);
+}
+
 // Re-renders keep the agent's focus: on the same element, or on its replacement (data-key).
-export function render() {
+function render() {
   const active = document.activeElement;
   const hadFocus = active && active !== document.body;
   const key = active?.dataset?.key;

@@ -4,10 +4,10 @@
 // opens instead, in the agent's session.
 import { currentCall, logIdOf, pickNumber } from "./call-screen.js";
 import { el, icon, iconButton } from "./dom.js";
+import { emit, on } from "./events.js";
 import { t } from "./i18n.js";
 import { isFavorite, toggleFavorite } from "./lists.js";
 import { popRecord } from "./messages.js";
-import { render } from "./render.js";
 import { $, notice, send, state, toast } from "./state.js";
 import { pickRecord, wrappingLogs } from "./wrap-up.js";
 
@@ -78,7 +78,7 @@ async function searchInSalesforce(q) {
   status(ok ? t("searchOpened") : t("searchFailed"));
 }
 
-export function searchResults(message) {
+function searchResults(message) {
   // An answer to a query the agent has typed past is no news.
   if (message.query !== query()) return;
   search.results = { query: message.query, records: message.records, phones: message.phones };
@@ -87,27 +87,21 @@ export function searchResults(message) {
   renderSearch();
 }
 
-// The search's own errors; anything else is for the notice line.
-export function searchError(message) {
+// The search's own errors (messages.js sends only these here; others go to the notice line).
+function searchError(message) {
   if (message.code === "slow_down") {
     // One search at a time: ask again once the agent has paused.
     clearTimeout(search.timer);
     search.timer = setTimeout(ask, DEBOUNCE_MS);
-    return true;
-  }
-  if (message.code === "search_unavailable") {
+  } else if (message.code === "search_unavailable") {
     search.unavailableUntil = Date.now() + UNAVAILABLE_MS;
     search.results = null;
     renderSearch();
     const q = query();
     if (q.length >= MIN_QUERY) searchInSalesforce(q);
-    return true;
-  }
-  if (message.code === "search_failed") {
+  } else if (message.code === "search_failed") {
     status(t("searchFailed"));
-    return true;
   }
-  return false;
 }
 
 // The call log a result can become the record of: the call under way, else the wrap-up shown.
@@ -144,7 +138,7 @@ function resultItem(record, phone, logId) {
     const log = iconButton("log", t("logAgainst", { name: record.name }), `${key}-log`, () => {
       if (pickRecord(logId, { object: record.object, id: record.id, name: record.name })) {
         toast(t("loggedAgainst", { name: record.name }));
-        render();
+        emit("changed");
       } else {
         notice(t("errorOffline"));
       }
@@ -197,6 +191,8 @@ function keydown(event) {
 }
 
 export function setupSearch() {
+  on("search_results", searchResults);
+  on("search_error", searchError);
   $("search").addEventListener("input", typed);
   $("search-block").addEventListener("keydown", keydown);
 }

@@ -1,9 +1,9 @@
 // Signing in and out, and the agent socket's life: each sign-in refusal is said plainly.
 import { AgentSocket } from "./agent-socket.js";
+import { emit } from "./events.js";
 import { t } from "./i18n.js";
 import { receive } from "./messages.js";
 import { resetEditor } from "./notes.js";
-import { render } from "./render.js";
 import { clearSearch } from "./search.js";
 import { $, SESSION_KEY, httpBase, show, state, wsUrl } from "./state.js";
 import { localStore, tabStorage } from "./storage.js";
@@ -233,7 +233,7 @@ export function startSession() {
   });
   state.socket.open();
   state.host.clickToDial(true);
-  render();
+  emit("changed");
 }
 
 function connectionStatus(status) {

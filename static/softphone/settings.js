@@ -1,9 +1,9 @@
 // The agent's own settings: a draft edited here, saved to the server (it follows the agent),
 // plus this browser's desktop notifications, and which PBX the call center says it is.
 import { applyTooltips, iconButton, setupTabs } from "./dom.js";
+import { emit, on } from "./events.js";
 import { t } from "./i18n.js";
 import { notificationState, setNotifications } from "./notifications.js";
-import { render } from "./render.js";
 import { $, notice, send, state } from "./state.js";
 
 const POP_RULES = ["ani", "dnis", "ivr", "new_contact"];
@@ -24,24 +24,24 @@ function openSettings() {
   state.view = "settings";
   state.draft = structuredClone(state.data.settings);
   $("settings-status").textContent = "";
-  render();
+  emit("changed");
   $("settings-title").focus();
 }
 
 function closeSettings() {
   state.view = "main";
   state.draft = null;
-  render();
+  emit("changed");
   $("open-settings").focus();
 }
 
-export function settingsSaved(saved) {
+function settingsSaved(saved) {
   state.savingSettings = false;
   state.draft = structuredClone(saved);
   $("settings-status").textContent = t("settingsSaved");
 }
 
-export function settingsRefused() {
+function settingsRefused() {
   state.savingSettings = false;
   $("settings-status").textContent = "";
 }
@@ -60,7 +60,7 @@ function moveRule(rule, to) {
   if (to !== null) order.splice(Math.max(0, Math.min(to, order.length)), 0, rule);
   state.draft.pop_order = order;
   draftChanged();
-  render();
+  emit("changed");
   $("settings-status").textContent = to === null
     ? t("ruleMovedOff", { rule: ruleName(rule) })
     : t("ruleMoved", { rule: ruleName(rule), n: order.indexOf(rule) + 1, count: order.length });
@@ -155,6 +155,8 @@ function saveSettings(event) {
 }
 
 export function setupSettings() {
+  on("settings_saved", settingsSaved);
+  on("settings_refused", settingsRefused);
   $("open-settings").addEventListener("click", () => {
     if (state.view === "settings") closeSettings();
     else openSettings();
@@ -163,7 +165,7 @@ export function setupSettings() {
   $("settings-form").addEventListener("submit", saveSettings);
   setupTabs($("settings-tabs"), (tab) => {
     state.settingsTab = tab.dataset.panel;
-    render();
+    emit("changed");
   });
   for (const [id, field] of Object.entries(CHECKS)) {
     $(id).addEventListener("change", () => {

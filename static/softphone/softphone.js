@@ -3,16 +3,16 @@
 // Anything that comes from outside (names, numbers, notes) is only ever set as text.
 // This module wires the page together; each screen and concern has its own module.
 import {
-  changeState, clickedToDial, command, consultCommand, dial, numberCommand,
+  changeState, clickedToDial, command, consultCommand, dial, numberCommand, setupCallScreen,
 } from "./call-screen.js";
 import { connectHost } from "./cti-host.js";
-import { setupTabs } from "./dom.js";
+import { emit } from "./events.js";
 import { loadStrings } from "./i18n.js";
 import { setupLists } from "./lists.js";
 import { markActive } from "./messages.js";
 import { setupNotes } from "./notes.js";
 import { askOnce } from "./notifications.js";
-import { render, standalonePop } from "./render.js";
+import { setupRender, standalonePop } from "./render.js";
 import { setupSearch } from "./search.js";
 import {
   resumeSession, setupExtension, setupSso, signIn, signOut, startSession,
@@ -82,7 +82,7 @@ async function readCallCenter() {
     console.warn(`[softphone] the call center names ${origin} as its server, `
       + `but this page comes from ${location.origin}: check the CTI adapter URL`);
   }
-  if (state.view === "settings") render();
+  if (state.view === "settings") emit("changed");
 }
 
 async function main() {
@@ -92,10 +92,12 @@ async function main() {
   $("signout").addEventListener("click", signOut);
   setupSso();
   setupExtension();
+  setupRender();
+  setupCallScreen();
   setupCallControls();
   setupNotes();
   setupWrapUp();
-  setupLists(setupTabs, render);
+  setupLists();
   setupSettings();
   setupSearch();
   trackActiveTab();

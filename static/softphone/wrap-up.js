@@ -1,10 +1,10 @@
 // Wrap-up: the panel of a call that has ended and is not logged yet (notes, record, codes,
 // the admin's actions, the countdown to the automatic save), and the record pick.
 import { clock, el, formatDuration } from "./dom.js";
+import { emit, on } from "./events.js";
 import { t } from "./i18n.js";
 import { recordOf } from "./messages.js";
 import { flushNotes } from "./notes.js";
-import { render } from "./render.js";
 import { $, notice, send, serverNow, state } from "./state.js";
 
 // The server's default wrap-up actions, translated; an admin's own labels are shown as they are.
@@ -87,7 +87,7 @@ function codesFor(log) {
 
 // Codes chosen in another tab (or echoed from ours) are the truth, except in a select the
 // agent is using right now.
-export function codesFromLog(log) {
+function codesFromLog(log) {
   const codes = codesFor(log);
   const shown = wrappingLogs()[0]?.call_id === log.call_id;
   for (const [field, id] of Object.entries(CODE_SELECTS)) {
@@ -183,7 +183,7 @@ function wrapUp(callId, action) {
   }
   state.wrapBusy.add(callId);
   if (action.new_task) state.newTaskFor.add(callId);
-  render();
+  emit("changed");
 }
 
 // A code chosen here is told to the server at once: every tab shows it, and a required
@@ -198,10 +198,11 @@ function codeChanged(field, value) {
     type: "set_codes", call_id: log.call_id,
     classification: codes.classification, account_code: codes.account_code,
   });
-  render();
+  emit("changed");
 }
 
 export function setupWrapUp() {
+  on("live_log", codesFromLog);
   for (const [field, id] of Object.entries(CODE_SELECTS)) {
     $(id).addEventListener("change", (event) => codeChanged(field, event.target.value));
   }
