@@ -12,6 +12,7 @@ from collections.abc import Callable
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from proxy.errors import ProxyError
 from proxy.store import AgentRecord, Store
 
 # `__Host-`: the browser keeps it only if Secure, for path / and this host alone.
@@ -22,7 +23,7 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 
-class SignInFailed(Exception):
+class SignInFailed(ProxyError):
     """Why a sign-in was refused: wrong_credentials, locked_out (with `retry_after` seconds) or
     seats_full."""
 

@@ -10,7 +10,6 @@ and its Task rows are committed in one transaction and the Task writer is woken.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -18,7 +17,7 @@ from dataclasses import replace
 
 from proxy.agents.desk import AgentDesk
 from proxy.agents.feed import AgentFeed
-from proxy.seams import Resource
+from proxy.seams import BackgroundLoop, Resource
 from proxy.store import Store
 from softphone.agentdata import HistoryEntry
 from softphone.calllog import (
@@ -37,7 +36,7 @@ from softphone.calllog import (
 from softphone.calls import Call
 from softphone.errors import CommandRefused
 from softphone.events import CallState
-from softphone.messages import LogUpdate, LogView
+from softphone.messages.to_page import LogUpdate, LogView
 from softphone.pops import RecordRef
 
 log = logging.getLogger(__name__)
@@ -72,20 +71,19 @@ class CallJournal(Resource):
         self.clock = clock
         self.logs: dict[Key, CallLog] = {}
         self._lock = asyncio.Lock()
-        self._ticker: asyncio.Task[None] | None = None
+        self._ticker = BackgroundLoop(
+            "journal wrap-up timer", self._tick, log=log, first_backoff=TICK_SECONDS
+        )
 
     async def start(self) -> None:
         for unfinished in await self.store.unfinished_call_logs():
             self.logs[(unfinished.agent, unfinished.call_id)] = unfinished
         if self.logs:
             log.info("%d call logs unfinished at the last stop, resumed", len(self.logs))
-        self._ticker = asyncio.create_task(self._tick(), name="journal wrap-up timer")
+        await self._ticker.start()
 
     async def aclose(self) -> None:
-        if self._ticker is not None:
-            self._ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ticker
+        await self._ticker.aclose()
 
     def views(self, agent: str) -> tuple[LogView, ...]:
         return tuple(
@@ -256,14 +254,8 @@ class CallJournal(Resource):
         await self.feed.publish(entry.agent, lambda seq: LogUpdate(seq=seq, log=view, then=then))
 
     async def _tick(self) -> None:
-        while True:
-            await asyncio.sleep(TICK_SECONDS)
-            try:
-                await self.finish_due()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("wrap-up timer failed; retrying")
+        await asyncio.sleep(TICK_SECONDS)
+        await self.finish_due()
 
     async def finish_due(self) -> None:
         """Log the calls whose wrap-up time is over (unless the agent is still in work)."""

@@ -12,11 +12,10 @@ hundred or thousand short rows, so reading it every 2 s costs the database next 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
-from proxy.seams import Resource
+from proxy.seams import BackgroundLoop, Resource
 from proxy.store import AgentRecord, Store
 
 log = logging.getLogger(__name__)
@@ -46,18 +45,17 @@ class RosterWatcher(Resource):
         self.poll_seconds = poll_seconds
         self.agents: list[AgentRecord] = []
         self._last: tuple[tuple[str, str, str, str], ...] | None = None
-        self._task: asyncio.Task[None] | None = None
+        # A database hiccup: the next poll tries again, later and later while it lasts.
+        self._loop = BackgroundLoop(
+            "roster watcher", self._poll, log=log, first_backoff=poll_seconds
+        )
 
     async def start(self) -> None:
         await self.check()  # the links monitor the roster from their first connect
-        self._task = asyncio.create_task(self._run(), name="roster watcher")
+        await self._loop.start()
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loop.aclose()
 
     async def check(self) -> bool:
         """Read the roster now; True (and the hook called) when it changed."""
@@ -74,12 +72,6 @@ class RosterWatcher(Resource):
         await self.changed(agents)
         return True
 
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.poll_seconds)
-            try:
-                await self.check()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # a database hiccup: the next poll tries again
-                log.warning("roster not read: %s", exc)
+    async def _poll(self) -> None:
+        await asyncio.sleep(self.poll_seconds)
+        await self.check()

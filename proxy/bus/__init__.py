@@ -1,16 +1,35 @@
-"""Event buses, chosen by the scheme of SOFTPHONE_BUS_URL."""
+"""Event buses: the `Broadcast` facade over a backend chosen by the scheme of SOFTPHONE_BUS_URL."""
 
 from __future__ import annotations
 
-from proxy.bus.base import EventBus, Message, SlowConsumer, Subscription
+from proxy.bus.base import BusBackend, Deliver, EventBus, Message, SlowConsumer, Subscription
+from proxy.bus.broadcast import Broadcast
 from proxy.seams import SchemeRegistry
 
-BUSES = SchemeRegistry("event bus", "SOFTPHONE_BUS_URL", {"memory": "proxy.bus.memory:MemoryBus"})
+BUSES = SchemeRegistry(
+    "event bus", "SOFTPHONE_BUS_URL", {"memory": "proxy.bus.memory:MemoryBackend"}
+)
 
 
 def open_bus(url: str) -> EventBus:
-    bus: EventBus = BUSES.load(url)(url)
-    return bus
+    """The bus for `url`: fan-out and slow-consumer policy here, messages moved by the backend."""
+    backend = BUSES.load(url)
+
+    def connect(deliver: Deliver) -> BusBackend:
+        made: BusBackend = backend(url, deliver)
+        return made
+
+    return Broadcast(connect)
 
 
-__all__ = ["BUSES", "EventBus", "Message", "SlowConsumer", "Subscription", "open_bus"]
+__all__ = [
+    "BUSES",
+    "Broadcast",
+    "BusBackend",
+    "Deliver",
+    "EventBus",
+    "Message",
+    "SlowConsumer",
+    "Subscription",
+    "open_bus",
+]

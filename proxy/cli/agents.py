@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from proxy.agents.auth import hash_password
+from proxy.errors import ProxyError
 from proxy.settings import Settings
 from proxy.store import AgentRecord, open_store
 from proxy.store.base import AgentKind
@@ -27,7 +28,7 @@ _USER_ID = re.compile(r"^005[A-Za-z0-9]{12}([A-Za-z0-9]{3})?$")
 MIN_PASSWORD = 8
 
 
-class RosterError(ValueError):
+class RosterError(ProxyError, ValueError):
     """A roster entry that cannot be saved, with the reason an admin can act on."""
 
 

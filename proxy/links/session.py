@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from proxy.errors import LinkUnavailable
-from proxy.seams import Resource
+from proxy.seams import BackgroundLoop, Resource
 from softphone.events import LinkEvent
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,10 @@ class ReconnectingLink(Resource):
         self._index = 0
         self._events: asyncio.Queue[LinkEvent | object] = asyncio.Queue()
         self._pending: dict[Any, asyncio.Future[Any]] = {}
-        self._task: asyncio.Task[None] | None = None
+        # The loop's step is the whole reconnect policy (`_run`: failover, jittered backoff,
+        # `prefer()`), which never returns and logs its own failures: the loop adds only the
+        # task's start and stop, and a log should `_run` itself ever break.
+        self._loop = BackgroundLoop(f"{self.kind} {urls[0]}", self._run, log=log)
         self._switch = asyncio.Event()
         self._up = False
         self.reconnects = 0
@@ -103,14 +106,10 @@ class ReconnectingLink(Resource):
         return self.urls[self._index]
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"{self.kind} {self.urls[0]}")
+        await self._loop.start()
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loop.aclose()
         self._events.put_nowait(_CLOSED)
 
     def prefer(self, index: int) -> None:

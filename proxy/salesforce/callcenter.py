@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 
 from lxml import etree
 
+from proxy.errors import ProxyError
+
 Mode = Literal["Classic", "Lightning", "Classic_and_Lightning"]
 Vendor = Literal["maxacd", "mivoice", "generic"]
 MODES: tuple[Mode, ...] = ("Classic", "Lightning", "Classic_and_Lightning")
@@ -26,7 +28,7 @@ _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,39}$")
 _PREFIX = re.compile(r"^[0-9]{0,4}$")
 
 
-class CallCenterError(ValueError):
+class CallCenterError(ProxyError, ValueError):
     """An option Salesforce would refuse, or that would break the softphone; names the rule."""
 
 

@@ -28,7 +28,7 @@ from typing import Any
 
 from proxy.errors import SalesforceError
 from proxy.salesforce.base import SalesforceApi
-from proxy.seams import Resource
+from proxy.seams import BackgroundLoop, Resource
 from proxy.store import OutboxRow, Store
 from softphone.soql import soql_field_equals
 
@@ -83,37 +83,31 @@ class TaskWriter(Resource):
         self.written = 0
         self._wake = asyncio.Event()
         self._soonest = math.inf
-        self._task: asyncio.Task[None] | None = None
+        # A failed pass (the store or Salesforce down) is retried after a backoff, or at once
+        # when new rows are queued.
+        self._loop = BackgroundLoop(
+            "task writer", self._pass, log=log, first_backoff=poll_seconds, wake=self._wake
+        )
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="task writer")
+        await self._loop.start()
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._loop.aclose()
 
     def wake(self) -> None:
         """New rows are queued: write them now rather than at the next poll."""
         self._wake.set()
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                busy = await self.drain_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("Task writer pass failed; retrying")
-                busy = False
-            if not busy:
-                # Sleep until new rows are queued, a failed row's retry is due, or the poll.
-                wait = min(self.poll_seconds, self._soonest - self.clock())
-                self._soonest = math.inf
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), max(wait, 0.01))
+    async def _pass(self) -> None:
+        if await self.drain_once():
+            return
+        # Sleep until new rows are queued, a failed row's retry is due, or the poll.
+        wait = min(self.poll_seconds, self._soonest - self.clock())
+        self._soonest = math.inf
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), max(wait, 0.01))
 
     async def drain_once(self) -> bool:
         """Write the rows due now; True when there may be more due straight away."""

@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from proxy.errors import ProxyError
 from softphone.events import AgentState, CallState, Direction, Party
 
 
-class SimError(Exception):
+class SimError(ProxyError):
     """The PBX refuses: `code` for programs, `message` for people."""
 
     def __init__(self, code: str, message: str) -> None:

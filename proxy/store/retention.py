@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
 
-from proxy.seams import Resource
+from proxy.seams import BackgroundLoop, Resource
 from proxy.store import PurgeCounts, Store
 
 log = logging.getLogger(__name__)
@@ -28,16 +27,21 @@ class Retention(Resource):
         self.days = days
         self.every_seconds = every_seconds
         self.clock = clock
-        self._task: asyncio.Task[None] | None = None
+        # A failed purge is tried again a whole period later, like a good one: no backoff
+        # shorter than the period, so a broken store is not hammered with purges.
+        self._loop = BackgroundLoop(
+            "retention purge",
+            self._pass,
+            log=log,
+            first_backoff=every_seconds,
+            max_backoff=every_seconds,
+        )
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="retention")
+        await self._loop.start()
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._loop.aclose()
 
     async def purge_now(self) -> PurgeCounts:
         now = self.clock()
@@ -52,12 +56,6 @@ class Retention(Resource):
         )
         return counts
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.purge_now()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("retention purge failed; trying again next time")
-            await asyncio.sleep(self.every_seconds)
+    async def _pass(self) -> None:
+        await self.purge_now()
+        await asyncio.sleep(self.every_seconds)

@@ -48,7 +48,7 @@ CONNECT_TIMEOUT_SECONDS = 2.0
 Message = dict[str, str]
 
 
-class AmiLoginRefused(ConnectionError):
+class AmiLoginRefused(LinkUnavailable):
     """Asterisk refused the manager user or its secret (manager.conf)."""
 
 
@@ -163,7 +163,9 @@ class AmiLink(ReconnectingLink):
         try:
             reply = await self._action(writer, fields, action_id)
             if reply.get("Response") != "Success":
-                raise ConnectionError(f"{fields['Action']} refused: {reply.get('Message', '')}")
+                # Not a command's failure: without the list the connection cannot be resynced.
+                message = f"{fields['Action']} refused: {reply.get('Message', '')}"
+                raise LinkUnavailable(message)
             await asyncio.wait_for(done, COMMAND_TIMEOUT_SECONDS)
             return self._lists[action_id]
         finally:
@@ -236,7 +238,7 @@ class AmiLink(ReconnectingLink):
                 return message
             data = await reader.read(65536)
             if not data:
-                raise ConnectionError("Asterisk closed the connection during login")
+                raise LinkUnavailable("Asterisk closed the connection during login")
             parser.feed(data)
 
     async def _session(self, writer: asyncio.StreamWriter) -> None:
@@ -268,13 +270,13 @@ class AmiLink(ReconnectingLink):
                     data = await reader.read(65536)
             except TimeoutError:
                 writer.transport.abort()
-                raise ConnectionError(f"silent for {self.stale_seconds:g} s") from None
+                raise LinkUnavailable(f"silent for {self.stale_seconds:g} s") from None
             if not data:
                 try:
                     parser.close()
                 except AmiProtocolError as exc:
                     log.error("AMI message skipped [call_id=%s]: %s", exc.call_id, exc)
-                raise ConnectionError("Asterisk closed the connection")
+                raise LinkUnavailable("Asterisk closed the connection")
             parser.feed(data)
             while True:
                 try:

@@ -17,8 +17,8 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from proxy.errors import LinkProtocolError
 from proxy.links.base import split_urls
-from softphone.errors import ProtocolError
 
 BANNER_PREFIX = "Asterisk Call Manager/"
 MAX_BLOCK_BYTES = 64 * 1024
@@ -30,7 +30,7 @@ _OPENERS = ("Event", "Response", "Action")
 _CALL_KEYS = ("Uniqueid", "Linkedid", "DestUniqueid", "TransfererUniqueid")
 
 
-class AmiProtocolError(ProtocolError):
+class AmiProtocolError(LinkProtocolError):
     """An AMI message that breaks the wire format; `call_id` is its Uniqueid/Linkedid or "-"."""
 
     def __init__(self, message: str, call_id: str = "-") -> None:

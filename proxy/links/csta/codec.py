@@ -15,6 +15,7 @@ from typing import Final
 
 from lxml import etree
 
+from proxy.errors import LinkProtocolError
 from softphone.errors import ProtocolError
 
 HEADER_BYTES: Final = 8
@@ -31,7 +32,7 @@ _DTD = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 Element = etree._Element
 
 
-class FrameError(ProtocolError):
+class FrameError(LinkProtocolError):
     """A frame that breaks the framing rules.
 
     `fatal`: the length header itself is broken, so where the next frame starts is unknown and

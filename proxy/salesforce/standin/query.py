@@ -9,12 +9,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from proxy.errors import ProxyError
 from proxy.salesforce.standin.org import SCHEMA, Record, StandinOrg
 
 _SOSL_RESERVED = set("?&|!{}[]()^~*:\\\"'+-")
 
 
-class QueryError(Exception):
+class QueryError(ProxyError):
+    """A query the stand-in org cannot run, as Salesforce would refuse it (`code`)."""
+
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
