@@ -22,7 +22,7 @@ from proxy.agents.seating import Seating
 from proxy.errors import SalesforceError
 from proxy.links import CtiLink, LinkCommand
 from proxy.salesforce.lookup import RecordMatcher
-from proxy.seams import Resource
+from proxy.seams import BackgroundLoop, Resource
 from proxy.store import Store
 from softphone.agents import AgentKind, AgentStatus, check_agent_command
 from softphone.calls import Call, CallStateMachine
@@ -114,14 +114,15 @@ class Switchboard(Seating, Resource):
         self._statuses: dict[str, AgentStatus] = {}
         self._lookups: set[asyncio.Task[None]] = set()
         self._looking: set[tuple[str, str]] = set()
-        self._task: asyncio.Task[None] | None = None
+        self._consumer = BackgroundLoop("switchboard", self._consume, log=log)
 
     async def start(self) -> None:
         await self.load_identities()
-        self._task = asyncio.create_task(self._consume(), name="switchboard")
+        await self._consumer.start()
 
     async def aclose(self) -> None:
-        tasks = [t for t in (self._task, *self._lookups) if t is not None]
+        await self._consumer.aclose()
+        tasks = list(self._lookups)
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -291,6 +292,7 @@ class Switchboard(Seating, Resource):
                 # One bad event must never stop the other agents' events.
                 call_id = getattr(event, "call_id", "-")
                 log.exception("event not applied [call_id=%s]", call_id)
+        raise StopAsyncIteration  # the link is closed: the loop ends, no second read
 
     async def _handle(self, event: LinkEvent) -> None:
         # The one way in: from here on, agents' keys and the proxy's call ids only.
