@@ -53,7 +53,7 @@ def run(rounds: int = 6) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(demo=True, database_url=f"sqlite+aiosqlite:///{Path(tmp)}/f.db")
         with serving_in_thread(settings) as (base_url, app):
-            while not app.state.services.board.link.connected:
+            while not app.state.services.link.connected:
                 time.sleep(0.02)
             times = asyncio.run(main(base_url))
     print(

@@ -112,7 +112,7 @@ def run(agents: int = 1000, calls_per_agent: int = 3) -> None:
                     database_url=database_url,
                 )
                 with serving_in_thread(settings) as (base_url, app):
-                    while not app.state.services.board.link.connected:  # noqa: ASYNC110
+                    while not app.state.services.link.connected:  # noqa: ASYNC110
                         await asyncio.sleep(0.02)
                     return await _run(base_url, bridge, tokens)
 

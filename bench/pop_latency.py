@@ -225,7 +225,7 @@ def run(agents: int = 100, calls: int = 300) -> None:
         addresses = asyncio.run(_seed_agents(database_url, agents))
         settings = Settings(demo=True, database_url=database_url)
         with serving_in_thread(settings) as (base_url, app):
-            while not app.state.services.board.link.connected:
+            while not app.state.services.link.connected:
                 time.sleep(0.02)
             proxy = asyncio.run(_proxy_run(base_url, app, addresses, calls))
     relay_url, relay_server, relay_thread = _serve_relay()

@@ -11,15 +11,23 @@ from fastapi import FastAPI
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from proxy.agents.auth import Authenticator, hash_password
+from proxy.agents.commands import Commands
 from proxy.agents.desk import AgentDesk
 from proxy.agents.feed import AgentFeed
 from proxy.agents.journal import CallJournal
-from proxy.agents.roster import RosterWatcher, roster_devices
+from proxy.agents.lookups import Lookups
+from proxy.agents.pages import Pages
+from proxy.agents.roster import RosterWatcher
+from proxy.agents.seating import Seating
+from proxy.agents.signin import SignIns
+from proxy.agents.states import AgentStates
 from proxy.agents.switchboard import Switchboard
+from proxy.agents.views import AgentViews
 from proxy.bus import BUSES, open_bus
 from proxy.links import LINKS, open_link, split_urls
 from proxy.salesforce import SALESFORCE, open_salesforce
 from proxy.salesforce.lookup import RecordMatcher
+from proxy.salesforce.oauth import single_sign_on
 from proxy.salesforce.standin.org import demo_org, demo_user_id
 from proxy.salesforce.tasks import TaskWriter
 from proxy.services import Services
@@ -34,7 +42,8 @@ from proxy.web.headers import SecurityHeaders, allowed_sources
 from proxy.web.metrics import Metrics
 from proxy.web.origins import CrossSiteGuard, ForwardedHeader, origin_check
 from proxy.web.routes import api_router, mount_demo, mount_static
-from proxy.web.sso import single_sign_on, sso_router
+from proxy.web.sso import sso_router
+from softphone.identities import Identities
 
 log = logging.getLogger(__name__)
 DEMO_AGENTS = [
@@ -124,7 +133,54 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
                 log.warning("no Salesforce integration user: call logs are kept, not written")
             retention = await stack.enter_async_context(Retention(store, settings.retention_days))
             link = open_link(settings.cti_url, self_url=self_url)
-            board: Switchboard | None = None
+            matcher = RecordMatcher(
+                api,
+                cache_seconds=settings.lookup_cache_seconds,
+                budget_floor=settings.api_budget_floor,
+            )
+            # The switchboard's parts, each built once from the ones it needs.
+            identities = Identities()
+            states = AgentStates()
+            pages = Pages()
+            journal = CallJournal(
+                store,
+                feed,
+                desk,
+                rules=settings.wrap_up_rules(),
+                wrap_up_seconds=settings.wrap_up_seconds,
+                region=settings.phone_region,
+                in_work=states.in_work,
+                queued=writer.wake if writer is not None else lambda: None,
+            )
+            views = AgentViews(
+                states,
+                pages,
+                feed,
+                journal,
+                link,
+                region=settings.phone_region,
+                reason_codes=tuple(settings.reason_codes),
+                acd_groups=tuple(settings.acd_groups),
+            )
+            lookups = Lookups(
+                matcher,
+                settings.match_settings(),
+                states,
+                views,
+                desk,
+                pop_decided=metrics.pop_seconds.observe,
+            )
+            commands = Commands(
+                link,
+                identities,
+                states,
+                views,
+                journal,
+                dialing=settings.dialing_options(),
+                reason_codes=tuple(settings.reason_codes),
+            )
+            seating = Seating(identities, link, store, states, views, lookups, journal)
+            board = Switchboard(link, identities, states, views, lookups, journal, seating)
 
             async def roster_changed(agents: Sequence[AgentRecord]) -> None:
                 # Agents added while the proxy runs join the simulator too (it keeps the rest).
@@ -132,45 +188,15 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
                     # ACD agents start in the first group, so queued calls find them.
                     groups = tuple(settings.acd_groups[:1]) if agent.kind == "acd" else ()
                     pbx.add_agent(agent.extension, groups)
-                if board is not None:  # devices change hands, and it tells the link what to monitor
-                    await board.roster_changed(agents)
-                else:  # at start, before the switchboard: the link's first connect has them
-                    await link.monitor(roster_devices(agents))
+                # Devices change hands, and the link is told what to monitor.
+                await seating.roster_changed(agents)
 
             # Entered before the link starts, so its first connect monitors the roster.
             await stack.enter_async_context(RosterWatcher(store, roster_changed))
             await stack.enter_async_context(link)
-            matcher = RecordMatcher(
-                api,
-                cache_seconds=settings.lookup_cache_seconds,
-                budget_floor=settings.api_budget_floor,
-            )
             await matcher.warm_up()
-            board = Switchboard(
-                link,
-                feed,
-                matcher,
-                settings.match_settings(),
-                dialing=settings.dialing_options(),
-                reason_codes=tuple(settings.reason_codes),
-                acd_groups=tuple(settings.acd_groups),
-                desk=desk,
-                store=store,
-            )
-            journal = await stack.enter_async_context(
-                CallJournal(
-                    store,
-                    feed,
-                    desk,
-                    rules=settings.wrap_up_rules(),
-                    wrap_up_seconds=settings.wrap_up_seconds,
-                    region=settings.phone_region,
-                    in_work=board.in_work,
-                    queued=writer.wake if writer is not None else lambda: None,
-                )
-            )
-            board.journal = journal
-            board.pop_decided = metrics.pop_seconds.observe
+            await stack.enter_async_context(journal)
+            await stack.enter_async_context(lookups)
             await stack.enter_async_context(board)
             auth = Authenticator(
                 store,
@@ -180,20 +206,29 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
                 lockout_minutes=settings.lockout_minutes,
             )
             app.state.services = Services(
-                settings,
-                store,
-                bus,
-                auth,
-                board,
-                desk,
-                journal,
-                writer,
-                retention,
-                pbx if simulated else None,
-                org,
-                asyncio.get_running_loop(),
-                metrics,
-                single_sign_on(settings, org),
+                settings=settings,
+                store=store,
+                bus=bus,
+                link=link,
+                salesforce=api,
+                auth=auth,
+                signins=SignIns(auth, seating, store),
+                identities=identities,
+                states=states,
+                pages=pages,
+                views=views,
+                lookups=lookups,
+                commands=commands,
+                seating=seating,
+                desk=desk,
+                journal=journal,
+                writer=writer,
+                retention=retention,
+                pbx=pbx if simulated else None,
+                org=org,
+                loop=asyncio.get_running_loop(),
+                metrics=metrics,
+                sso=single_sign_on(settings, org),
             )
             yield
 

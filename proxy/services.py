@@ -13,31 +13,52 @@ from typing import TYPE_CHECKING
 from starlette.requests import HTTPConnection
 
 from proxy.agents.auth import Authenticator
+from proxy.agents.commands import Commands
 from proxy.agents.desk import AgentDesk
 from proxy.agents.journal import CallJournal
-from proxy.agents.switchboard import Switchboard
+from proxy.agents.lookups import Lookups
+from proxy.agents.pages import Pages
+from proxy.agents.seating import Seating
+from proxy.agents.signin import SignIns
+from proxy.agents.states import AgentStates
+from proxy.agents.views import AgentViews
 from proxy.bus import EventBus
+from proxy.links import CtiLink
+from proxy.salesforce.base import SalesforceApi
 from proxy.settings import Settings
 from proxy.store import Store
 from proxy.store.retention import Retention
 from proxy.web.metrics import Metrics
+from softphone.identities import Identities
 
 if TYPE_CHECKING:
+    from proxy.salesforce.oauth import SingleSignOn
     from proxy.salesforce.standin.org import StandinOrg
     from proxy.salesforce.tasks import TaskWriter
     from proxy.simulator.pbx import SimulatedPbx
-    from proxy.web.sso import SingleSignOn
 
 
 @dataclass
 class Services:
-    """Everything the endpoints use, built in the lifespan and closed with it."""
+    """Everything the endpoints use, built in the lifespan and closed with it; each piece by
+    itself, so no handler reaches through one piece for another."""
 
     settings: Settings
     store: Store
     bus: EventBus
+    link: CtiLink
+    # None without an integration user (call logs are kept, not written).
+    salesforce: SalesforceApi | None
     auth: Authenticator
-    board: Switchboard
+    signins: SignIns
+    # The switchboard's parts (proxy/agents): who is who, the state, what pages see, ...
+    identities: Identities
+    states: AgentStates
+    pages: Pages
+    views: AgentViews
+    lookups: Lookups
+    commands: Commands
+    seating: Seating
     desk: AgentDesk
     journal: CallJournal
     writer: TaskWriter | None

@@ -6,11 +6,11 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from softphone.commands import AgentOp
 from softphone.errors import CommandRefused
 from softphone.events import AgentEvent, AgentState
 
 AgentKind = Literal["regular", "hot_desk", "acd"]
-AgentOp = Literal["set_state", "acd_login", "acd_logout", "cancel_work", "login", "logout"]
 _REASON = re.compile(r"^[0-9A-Za-z _-]{1,32}$")
 
 
@@ -26,6 +26,43 @@ class AgentStatus:
     @classmethod
     def of(cls, event: AgentEvent) -> AgentStatus:
         return cls(event.state, event.reason, event.groups, event.work_seconds)
+
+
+@dataclass(frozen=True)
+class AgentFlags:
+    """An agent as PBXs report them: separate switches (logged in, DND, make busy, wrap-up),
+    each set by its own event, which `agent_event` turns into the one state a page shows."""
+
+    # None: the PBX has not said (CSTA reports nothing for a device never logged on to ACD).
+    logged_in: bool | None = True
+    dnd: bool = False
+    work: bool = False
+    busy: bool = False
+    reason: str = ""  # make busy's reason code
+    groups: tuple[str, ...] = ()
+
+
+def agent_event(agent: str, flags: AgentFlags) -> AgentEvent:
+    """The one rule for every link: logged out first (so an agent who logged off can log in
+    again from the page, DND or not), then do not disturb, wrap-up, make busy, ready.
+
+    DND outranks an unknown login: the PBX reported it, and no login was ever reported. The
+    reason travels only with make busy, the one state it explains.
+    """
+    if flags.logged_in is False:
+        state = AgentState.LOGGED_OUT
+    elif flags.dnd:
+        state = AgentState.DND
+    elif flags.logged_in is None:
+        state = AgentState.LOGGED_OUT
+    elif flags.work:
+        state = AgentState.WORK
+    elif flags.busy:
+        state = AgentState.BUSY
+    else:
+        state = AgentState.READY
+    reason = flags.reason[:32] if state == AgentState.BUSY else ""
+    return AgentEvent(agent=agent, state=state, reason=reason, groups=flags.groups)
 
 
 def check_agent_command(

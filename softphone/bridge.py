@@ -11,34 +11,13 @@ from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from softphone.commands import CommandOp
 from softphone.errors import ProtocolError
 from softphone.events import AgentEvent, CallEvent
 
 BRIDGE_VERSION = 2
 HEARTBEAT_SECONDS = 1.0
 _T = TypeVar("_T")
-
-CommandOp = Literal[
-    # call control
-    "answer",
-    "hangup",
-    "hold",
-    "retrieve",
-    "redirect",
-    "dial",
-    "consult",
-    "transfer",
-    "complete_transfer",
-    "conference",
-    "dtmf",
-    # agent control
-    "set_state",
-    "acd_login",
-    "acd_logout",
-    "cancel_work",
-    "login",
-    "logout",
-]
 
 
 class _Frame(BaseModel):

@@ -90,7 +90,7 @@ class RunningProxy:
         while time.monotonic() < deadline:
             for leg in httpx.get(f"{self.base_url}/sim/calls").json():
                 if leg["call_id"] == pbx_id and leg["agent"]:
-                    known = self.services.board.identities.known(leg["agent"], pbx_id)
+                    known = self.services.identities.known(leg["agent"], pbx_id)
                     if known is not None:
                         return known
             time.sleep(0.02)
@@ -98,7 +98,7 @@ class RunningProxy:
 
     def pbx_call_id(self, call_id: str) -> str:
         """The simulator's id for the call pages know as `call_id`."""
-        found = self.services.board.identities.pbx_call(call_id)
+        found = self.services.identities.pbx_call(call_id)
         assert found is not None, f"no call {call_id} in progress"
         return found[1]
 
@@ -127,7 +127,7 @@ def running_proxy(
 
 def _wait_for_link(proxy: RunningProxy) -> None:
     deadline = time.monotonic() + 10
-    while not proxy.services.board.link.connected:
+    while not proxy.services.link.connected:
         if time.monotonic() > deadline:
             raise RuntimeError("CTI link did not connect")
         time.sleep(0.02)

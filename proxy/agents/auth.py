@@ -82,26 +82,39 @@ class Authenticator:
         reveal who is on the roster either.
         """
         address = address.strip()
-        until = await self.store.locked_until(address)
-        if until > self.clock():
-            raise self._locked(until)
+        await self.check_lock(address)
         agent = await self.store.get_agent(address)
         stored = agent.password_hash if agent is not None else _DUMMY_HASH
         # argon2 is deliberately slow: keep it off the event loop.
         ok = await asyncio.to_thread(_verify, stored, password)
         if agent is None or not ok:
-            locked = await self.store.sign_in_failed(
-                address,
-                self.clock(),
-                limit=self.lockout_attempts,
-                window=self.lockout_seconds,
-                lock_seconds=self.lockout_seconds,
-            )
+            locked = await self.wrong_password(address)
             if locked:
                 raise self._locked(locked)
             raise SignInFailed("wrong_credentials", "Wrong sign-in address or password")
-        await self.store.sign_in_succeeded(address)
+        await self.right_password(address)
         return await self.sign_in_as(agent), agent
+
+    # --- the lockout, for agents' addresses and for any other secret (the admin password) ---
+    async def check_lock(self, key: str) -> None:
+        """`SignInFailed` locked_out while `key` is locked after too many wrong passwords."""
+        until = await self.store.locked_until(key)
+        if until > self.clock():
+            raise self._locked(until)
+
+    async def wrong_password(self, key: str) -> float:
+        """Count a wrong password for `key`: when it is now locked until (0: not locked)."""
+        return await self.store.sign_in_failed(
+            key,
+            self.clock(),
+            limit=self.lockout_attempts,
+            window=self.lockout_seconds,
+            lock_seconds=self.lockout_seconds,
+        )
+
+    async def right_password(self, key: str) -> None:
+        """The right password for `key`: its count of wrong ones starts again."""
+        await self.store.sign_in_succeeded(key)
 
     async def sign_in_as(self, agent: AgentRecord) -> str:
         """A new session token for an agent whose identity is already proven (e.g. by

@@ -1,19 +1,21 @@
-"""The switchboard's roster side: who holds which device, hot-desk sign-in and sign-out, and
-the devices links monitor. The mapping itself is the core's (`softphone.identities`).
+"""Who holds which device: the roster, hot-desk sign-in and sign-out, and the devices links
+monitor. The mapping itself is the core's (`softphone.identities`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from proxy.agents.journal import CallJournal
+from proxy.agents.lookups import Lookups
+from proxy.agents.roster import roster_devices
+from proxy.agents.states import AgentStates
+from proxy.agents.views import AgentViews
 from proxy.errors import LinkError
 from proxy.links import CtiLink, LinkCommand
 from proxy.store import AgentRecord, Store
-from softphone.agents import AgentStatus
-from softphone.calls import Call, CallStateMachine
 from softphone.events import CallState
 from softphone.identities import Identities, Move, RosterEntry
 
@@ -21,52 +23,57 @@ log = logging.getLogger(__name__)
 
 
 class Seating:
-    """Mixed into the switchboard, whose state and publishing it uses."""
+    def __init__(
+        self,
+        identities: Identities,
+        link: CtiLink,
+        store: Store,
+        states: AgentStates,
+        views: AgentViews,
+        lookups: Lookups,
+        journal: CallJournal,
+    ) -> None:
+        self.identities = identities
+        self.link = link
+        self.store = store
+        self.states = states
+        self.views = views
+        self.lookups = lookups
+        self.journal = journal
+        self._loaded = False
+        self._monitored: frozenset[str] | None = None
 
-    identities: Identities
-    link: CtiLink
-    store: Store | None
-    journal: CallJournal | None
-    _statuses: dict[str, AgentStatus]
-    _monitored: frozenset[str] | None = None
-
-    def machine(self, agent: str) -> CallStateMachine:
-        raise NotImplementedError
-
-    async def _publish_call(self, call: Call, then: Callable[[], None] | None = None) -> None:
-        raise NotImplementedError
-
-    async def _publish_status(self, agent: str) -> None:
-        raise NotImplementedError
-
-    def _look_up(self, call: Call) -> Callable[[], None] | None:
-        raise NotImplementedError
+    def device_of(self, address: str) -> str:
+        """The device the agent holds now ("" for none)."""
+        return self.identities.device_of(address)
 
     async def load_identities(self) -> None:
         """At start: the whole roster (so a device's calls are its agent's even while nobody is
         signed in), and the ids of the calls the proxy had when it stopped (from their logs)."""
-        agents = await self.store.list_agents() if self.store is not None else []
+        agents = await self.store.list_agents()
         self.identities.set_roster(_entries(agents))
         extensions = {a.address: a.extension for a in agents}
-        if self.journal is not None:
-            for entry in self.journal.logs.values():
-                if entry.state != "open":
-                    continue
-                if entry.pbx_call_id:
-                    self.identities.seed(entry.device, entry.pbx_call_id, entry.call_id)
-                else:  # a log from before the proxy's own ids: its key was the PBX's id
-                    device = extensions.get(entry.agent, "")
-                    self.identities.seed(device, entry.call_id, entry.call_id)
+        for entry in self.journal.logs.values():
+            if entry.state != "open":
+                continue
+            if entry.pbx_call_id:
+                self.identities.seed(entry.device, entry.pbx_call_id, entry.call_id)
+            else:  # a log from before the proxy's own ids: its key was the PBX's id
+                device = extensions.get(entry.agent, "")
+                self.identities.seed(device, entry.call_id, entry.call_id)
+        self._loaded = True
         await self._monitor()
 
-    async def roster_changed(self, agents: Iterable[AgentRecord]) -> None:
+    async def roster_changed(self, agents: Sequence[AgentRecord]) -> None:
         """The roster was edited (agents add, remove, import): devices change hands at once."""
+        if not self._loaded:  # before start: the link's first connect monitors the roster
+            await self.link.monitor(roster_devices(agents))
+            return
         await self._rehome(self.identities.set_roster(_entries(agents)))
         await self._monitor()
 
     async def reload_roster(self) -> None:
-        if self.store is not None:
-            await self.roster_changed(await self.store.list_agents())
+        await self.roster_changed(await self.store.list_agents())
 
     async def sit(self, address: str, extension: str = "") -> str:
         """A hot-desk agent signs in at `extension` (their roster one when empty): they hold it
@@ -103,18 +110,18 @@ class Seating:
         one, whose log of them ends, and new for the next, with a pop if still ringing."""
         for move in moves:
             for call_id in self.identities.calls_at(move.device):
-                call = self.machine(move.from_).calls.pop(call_id, None)
+                call = self.states.machine(move.from_).calls.pop(call_id, None)
                 if call is None:
                     continue
                 gone = replace(call, state=CallState.CLEARED, reason="moved")
-                await self._publish_call(gone)
+                await self.views.publish_call(gone)
                 moved = replace(call, agent=move.to)
-                self.machine(move.to).calls[call_id] = moved
-                await self._publish_call(moved, then=self._look_up(moved))
-            status = self._statuses.pop(move.from_, None)
+                self.states.machine(move.to).calls[call_id] = moved
+                await self.views.publish_call(moved, then=self.lookups.look_up(moved))
+            status = self.states.statuses.pop(move.from_, None)
             if status is not None:
-                self._statuses[move.to] = status
-                await self._publish_status(move.to)
+                self.states.statuses[move.to] = status
+                await self.views.publish_status(move.to)
 
     async def _monitor(self) -> None:
         devices = self.identities.devices()

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from proxy.seams import AsyncResource
-from softphone.bridge import CommandOp
 from softphone.capabilities import LinkCapabilities
+from softphone.commands import CommandOp
 from softphone.events import LinkEvent
 
 # A comma starts the next address only where a scheme follows, so options may hold lists

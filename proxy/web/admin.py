@@ -11,11 +11,12 @@ import base64
 import html
 import secrets
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
+from proxy.agents.auth import SignInFailed
 from proxy.services import services_of
 from softphone.phone import mask
 
@@ -37,9 +38,11 @@ async def _authorized(request: Request) -> Response | None:
     password = services.settings.admin_password.get_secret_value()
     if not password:
         return Response(status_code=404)
-    store = services.store
-    until = await store.locked_until(LOCK_KEY)
-    if until > time.time():
+    # The agents' lockout, under a key no agent address can be.
+    auth = services.auth
+    try:
+        await auth.check_lock(LOCK_KEY)
+    except SignInFailed:
         return Response("too many wrong passwords; try later", status_code=429)
     header = request.headers.get("authorization", "")
     try:
@@ -47,27 +50,76 @@ async def _authorized(request: Request) -> Response | None:
     except (ValueError, UnicodeDecodeError):
         user, given = "", ""
     if header.startswith("Basic ") and user == "admin" and secrets.compare_digest(given, password):
-        await store.sign_in_succeeded(LOCK_KEY)
+        await auth.right_password(LOCK_KEY)
         return None
     if header:
-        settings = services.settings
-        await store.sign_in_failed(
-            LOCK_KEY,
-            time.time(),
-            limit=settings.lockout_attempts,
-            window=settings.lockout_minutes * 60,
-            lock_seconds=settings.lockout_minutes * 60,
-        )
+        await auth.wrong_password(LOCK_KEY)
     return _unauthorized()
 
 
-async def status(services: Services) -> dict[str, Any]:
-    board, settings = services.board, services.settings
-    link = board.link
-    api = board.matcher.api
+class LinkStatus(TypedDict):
+    connected: bool
+    address: str
+    reconnects: int
+    failovers: int
+
+
+class AgentRow(TypedDict):
+    agent: str
+    pages: int
+    state: str
+    reason: str
+
+
+class CallRow(TypedDict):
+    agent: str
+    call_id: str
+    state: str
+    direction: str
+    number: str
+    since: int
+
+
+class PopRow(TypedDict):
+    at: int
+    call_id: str
+    agent: str
+    pop: str
+    rule: str
+    ms: float
+
+
+class DeadLetter(TypedDict):
+    call_object: str
+    error: str
+
+
+class ApiBudget(TypedDict):
+    used: int
+    limit: int
+
+
+class Status(TypedDict):
+    """What `/admin` shows and `/admin/status.json` returns."""
+
+    link: LinkStatus
+    agents: list[AgentRow]
+    calls: list[CallRow]
+    recent_pops: list[PopRow]
+    outbox: dict[str, int]
+    dead_letters: list[DeadLetter]
+    api: ApiBudget | None
+    salesforce: str
+
+
+async def status(services: Services) -> Status:
+    settings, states, views = services.settings, services.states, services.views
+    online = services.pages.online
+    link = services.link
+    api = services.salesforce
     usage = api.api_usage if api is not None else None
-    statuses = {a: board.status_view(a) for a in board.profiles}
-    calls = [
+    statuses = {a: views.status_view(a) for a in states.profiles}
+    calls: list[CallRow] = [
         {
             "agent": agent,
             "call_id": call.call_id,
@@ -76,8 +128,8 @@ async def status(services: Services) -> dict[str, Any]:
             "number": mask(call.ani or call.dnis),
             "since": round(time.time() - call.started_at),
         }
-        for agent in sorted(board.profiles)
-        for call in board.machine(agent).calls.values()
+        for agent in sorted(states.profiles)
+        for call in states.machine(agent).calls.values()
     ]
     dead = await services.store.outbox_rows("dead")
     return {
@@ -90,12 +142,12 @@ async def status(services: Services) -> dict[str, Any]:
         "agents": [
             {
                 "agent": agent,
-                "pages": board.online.get(agent, 0),
+                "pages": online.get(agent, 0),
                 "state": statuses[agent].state.value,
                 "reason": statuses[agent].reason,
             }
             for agent in sorted(statuses)
-            if board.online.get(agent, 0) > 0
+            if online.get(agent, 0) > 0
         ],
         "calls": calls,
         "recent_pops": [
@@ -107,7 +159,7 @@ async def status(services: Services) -> dict[str, Any]:
                 "rule": p.pop.rule,
                 "ms": round(p.seconds * 1000, 1),
             }
-            for p in reversed(board.recent_pops)
+            for p in reversed(services.lookups.recent_pops)
         ],
         "outbox": await services.store.outbox_counts(),
         "dead_letters": [{"call_object": r.call_object, "error": r.last_error} for r in dead],
@@ -116,7 +168,7 @@ async def status(services: Services) -> dict[str, Any]:
     }
 
 
-def _table(headers: list[str], rows: list[list[Any]], empty: str) -> str:
+def _table(headers: list[str], rows: list[list[str | int | float]], empty: str) -> str:
     if not rows:
         return f'<p class="muted">{html.escape(empty)}</p>'
     head = "".join(f"<th scope=col>{html.escape(h)}</th>" for h in headers)
@@ -126,7 +178,7 @@ def _table(headers: list[str], rows: list[list[Any]], empty: str) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def render(data: dict[str, Any]) -> str:
+def render(data: Status) -> str:
     link = data["link"]
     link_state = (
         '<span class="ok">connected</span>'

@@ -24,34 +24,37 @@ from pydantic import BaseModel
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from proxy.agents.auth import SESSION_COOKIE
-from proxy.agents.switchboard import AgentCommand, AgentProfile
+from proxy.agents.commands import AgentCommand
+from proxy.agents.states import AgentProfile
 from proxy.bus import Message, SlowConsumer, Subscription
 from proxy.errors import LinkError, SalesforceError
 from proxy.settings import Settings
 from proxy.store import AgentRecord
 from proxy.web.origins import origin_check
 from softphone.errors import CommandRefused, ProtocolError
-from softphone.messages import (
+from softphone.messages.from_page import (
     Active,
-    AgentView,
-    ErrorMessage,
     FavoriteAdd,
     FavoriteRemove,
     Hello,
     PickRecord,
     Ping,
-    Pong,
     Popped,
     QuickNoteEdit,
     SaveNotes,
     SaveSettings,
     Search,
-    SearchResults,
     SetCodes,
-    Welcome,
     WrapUp,
-    WrapUpView,
     parse_client_message,
+)
+from softphone.messages.to_page import (
+    AgentView,
+    ErrorMessage,
+    Pong,
+    SearchResults,
+    Welcome,
+    WrapUpView,
 )
 
 if TYPE_CHECKING:
@@ -66,7 +69,7 @@ SEARCH_INTERVAL = 0.3
 
 
 async def serve_agent_socket(ws: WebSocket, services: Services) -> None:
-    auth, board = services.auth, services.board
+    auth, pages = services.auth, services.pages
     settings = services.settings
     origin = ws.headers.get("origin")
     if not origin_check(settings).allows(origin, ws.headers.get("host", "")):
@@ -83,20 +86,24 @@ async def serve_agent_socket(ws: WebSocket, services: Services) -> None:
         await ws.send_text(error.model_dump_json())
         await ws.close(1008, "not signed in")
         return
-    board.register(agent.address, AgentProfile(agent.kind, agent.salesforce_user_id))
+    services.states.register(agent.address, AgentProfile(agent.kind, agent.salesforce_user_id))
     connection = AgentConnection(ws, agent, services)
-    board.page_active(agent.address, connection.page)  # a page just opened is the one in use
+    pages.active(agent.address, connection.page)  # a page just opened is the one in use
     try:
         await connection.run()
     finally:
-        board.page_closed(agent.address, connection.page)
+        pages.closed(agent.address, connection.page)
 
 
 class AgentConnection:
     def __init__(self, ws: WebSocket, agent: AgentRecord, services: Services) -> None:
         self.ws = ws
         self.agent = agent
-        self.board = services.board
+        self.views = services.views
+        self.pages = services.pages
+        self.commands = services.commands
+        self.lookups = services.lookups
+        self.seating = services.seating
         self.bus = services.bus
         self.desk = services.desk
         self.journal = services.journal
@@ -120,9 +127,9 @@ class AgentConnection:
         address = self.agent.address
         # Calls, logs and status are read in one step with the sequence number they reflect;
         # the agent data is read after it, so a change racing the read arrives as an update.
-        seq, calls = self.board.snapshot(address)
+        seq, calls = self.views.snapshot(address)
         logs = self.journal.views(address)
-        status = self.board.status_view(address)
+        status = self.views.status_view(address)
         self.floor = seq
         # Updates published while the data is read wait until the welcome is out: a page
         # must never apply an update and then a welcome older than it.
@@ -133,7 +140,7 @@ class AgentConnection:
             self.held = None
             raise
         # A hot-desk agent's extension is the one they signed in at today.
-        extension = self.board.identities.device_of(address) or self.agent.extension
+        extension = self.seating.device_of(address) or self.agent.extension
         agent = AgentView(address=address, name=self.agent.name, extension=extension)
         self.enqueue(
             Welcome(
@@ -223,9 +230,7 @@ class AgentConnection:
             raise CommandRefused("slow_down", "One search at a time; try again in a moment")
         self.last_search = now
         try:
-            records, phones = await self.board.matcher.search_people(
-                query, self.board.match_settings
-            )
+            records, phones = await self.lookups.search_people(query)
         except SalesforceError as exc:
             raise CommandRefused("search_failed", f"Salesforce search failed: {exc.code}") from None
         self.enqueue(SearchResults(query=query, records=tuple(records), phones=phones))
@@ -234,12 +239,19 @@ class AgentConnection:
         """Carry out one command for this socket's own agent (never another's)."""
         me = self.agent.address
         if isinstance(message, Popped):
-            await self.board.popped(me, message.call_id)
+            await self.commands.popped(me, message.call_id)
         elif isinstance(message, Active):
-            self.board.page_active(me, self.page)
+            self.pages.active(me, self.page)
         elif isinstance(message, AgentCommand):
-            await self.board.command(me, message)
-        elif isinstance(message, SaveNotes):
+            await self.commands.command(me, message)
+        elif isinstance(message, SaveNotes | PickRecord | WrapUp | SetCodes):
+            await self._log(me, message)
+        else:
+            await self._desk(me, message)
+
+    async def _log(self, me: str, message: SaveNotes | PickRecord | WrapUp | SetCodes) -> None:
+        """The agent's call log: notes, the record it is about, codes, the wrap-up."""
+        if isinstance(message, SaveNotes):
             await self.journal.save_notes(me, message.call_id, message.notes, message.quick_notes)
         elif isinstance(message, PickRecord):
             await self.journal.pick(me, message.call_id, message.record)
@@ -247,11 +259,14 @@ class AgentConnection:
             await self.journal.wrap_up(
                 me, message.call_id, message.action, message.classification, message.account_code
             )
-        elif isinstance(message, SetCodes):
+        else:
             await self.journal.set_codes(
                 me, message.call_id, message.classification, message.account_code
             )
-        elif isinstance(message, SaveSettings):
+
+    async def _desk(self, me: str, message: BaseModel) -> None:
+        """The agent's own lists and settings, and their search."""
+        if isinstance(message, SaveSettings):
             await self.desk.save_settings(me, message.settings)
         elif isinstance(message, FavoriteAdd):
             await self.desk.add_favorite(me, message.favorite)

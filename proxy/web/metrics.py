@@ -61,21 +61,21 @@ class Metrics:
         )
 
     async def refresh(self, services: Services) -> None:
-        board = services.board
-        self.agents_online.set(sum(1 for n in board.online.values() if n > 0))
-        self.sockets.set(sum(board.online.values()))
-        counts = board.call_counts()
+        online = services.pages.online
+        self.agents_online.set(sum(1 for n in online.values() if n > 0))
+        self.sockets.set(sum(online.values()))
+        counts = services.states.call_counts()
         for state in CallState:
             if state != CallState.CLEARED:
                 self.calls.labels(state.value).set(counts.get(state, 0))
-        api = board.matcher.api
+        api = services.salesforce
         usage = api.api_usage if api is not None else None
         if usage is not None:
             used, limit = usage
             self.api_used.set(used)
             self.api_limit.set(limit)
             self.api_remaining.set(max(0, limit - used))
-        link = board.link
+        link = services.link
         self.link_connected.set(1 if link.connected else 0)
         self.link_reconnects.set(link.reconnects)
         self.link_failovers.set(link.failovers)

@@ -12,13 +12,14 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
 from proxy.agents.auth import SESSION_COOKIE, SignInFailed
+from proxy.agents.signin import ExtensionRequired
 from proxy.errors import LinkError
 from proxy.salesforce.standin.org import StandinOrg
 from proxy.services import services_of
 from proxy.web.agent_socket import serve_agent_socket
 from proxy.web.metrics import CONTENT_TYPE
 from softphone.errors import CommandRefused
-from softphone.messages import AgentView
+from softphone.messages.to_page import AgentView
 
 if TYPE_CHECKING:
     from proxy.services import Services
@@ -60,50 +61,46 @@ def _token(authorization: str, request: Request) -> str:
     return bearer or request.cookies.get(SESSION_COOKIE, "")
 
 
+async def sign_in(body: SignIn, request: Request, response: Response) -> SessionCreated:
+    """POST /api/v1/sessions: a password sign-in, the refusals said as HTTP statuses."""
+    services = services_of(request)
+    metrics = services.metrics
+    try:
+        signed = await services.signins.password(body.address, body.password, body.extension)
+    except ExtensionRequired as exc:
+        # A hot-desk agent names the phone they sit at; the page asks only them.
+        detail = {
+            "code": exc.code,
+            "message": exc.message,
+            "default_extension": exc.default_extension,
+        }
+        raise HTTPException(400, detail) from None
+    except SignInFailed as exc:
+        metrics.sign_ins.labels(exc.code).inc()
+        status = {"locked_out": 429, "seats_full": 403}.get(exc.code, 401)
+        headers = {"retry-after": str(exc.retry_after)} if exc.retry_after else None
+        detail = {"code": exc.code, "message": exc.message}
+        raise HTTPException(status, detail, headers=headers) from None
+    except (CommandRefused, LinkError) as exc:
+        # Signed in but not seated at the phone they named: no session (signins saw to it).
+        metrics.sign_ins.labels("refused").inc()
+        code = exc.code
+        message = exc.message if isinstance(exc, CommandRefused) else str(exc)
+        status = 502 if isinstance(exc, LinkError) else 400
+        status = 409 if code == "extension_taken" else status
+        raise HTTPException(status, {"code": code, "message": message}) from None
+    metrics.sign_ins.labels("ok").inc()
+    _session_cookie(response, signed.token, int(services.auth.session_seconds))
+    agent = signed.agent
+    view = AgentView(address=agent.address, name=agent.name, extension=signed.extension)
+    return SessionCreated(token=signed.token, agent=view)
+
+
 def api_router() -> APIRouter:
     router = APIRouter()
 
-    @router.post("/api/v1/sessions", status_code=201, responses={401: {"description": "refused"}})
-    async def sign_in(body: SignIn, request: Request, response: Response) -> SessionCreated:
-        auth = services_of(request).auth
-        metrics = services_of(request).metrics
-        try:
-            token, agent = await auth.sign_in(body.address, body.password)
-        except SignInFailed as exc:
-            metrics.sign_ins.labels(exc.code).inc()
-            status = {"locked_out": 429, "seats_full": 403}.get(exc.code, 401)
-            headers = {"retry-after": str(exc.retry_after)} if exc.retry_after else None
-            detail = {"code": exc.code, "message": exc.message}
-            raise HTTPException(status, detail, headers=headers) from None
-        board = services_of(request).board
-        extension = agent.extension
-        wanted = body.extension.strip()
-        seated = board.identities.device_of(agent.address) if agent.kind == "hot_desk" else ""
-        if agent.kind == "hot_desk" and not wanted and not seated:
-            # A hot-desk agent names the phone they sit at; the page asks only them.
-            await auth.sign_out(token)
-            detail = {
-                "code": "extension_required",
-                "message": "Enter the extension of the phone you are at",
-                "default_extension": agent.extension,
-            }
-            raise HTTPException(400, detail)
-        if agent.kind == "hot_desk" or wanted:
-            try:
-                extension = await board.sit(agent.address, wanted or seated)
-            except (CommandRefused, LinkError) as exc:
-                # Signed in but not seated is no sign-in: the session just made goes again.
-                await auth.sign_out(token)
-                metrics.sign_ins.labels("refused").inc()
-                code = exc.code
-                message = exc.message if isinstance(exc, CommandRefused) else str(exc)
-                status = 502 if isinstance(exc, LinkError) else 400
-                status = 409 if code == "extension_taken" else status
-                raise HTTPException(status, {"code": code, "message": message}) from None
-        metrics.sign_ins.labels("ok").inc()
-        _session_cookie(response, token, int(auth.session_seconds))
-        view = AgentView(address=agent.address, name=agent.name, extension=extension)
-        return SessionCreated(token=token, agent=view)
+    refused: dict[int | str, dict[str, str]] = {401: {"description": "refused"}}
+    router.post("/api/v1/sessions", status_code=201, responses=refused)(sign_in)
 
     @router.get("/api/v1/sessions/current")
     async def current_session(
@@ -115,7 +112,7 @@ def api_router() -> APIRouter:
         agent = await services_of(request).auth.agent_for(_token(authorization, request))
         if agent is None:
             return CurrentSession(agent=None)
-        device = services_of(request).board.identities.device_of(agent.address)
+        device = services_of(request).seating.device_of(agent.address)
         view = AgentView(
             address=agent.address, name=agent.name, extension=device or agent.extension
         )
@@ -128,7 +125,7 @@ def api_router() -> APIRouter:
         agent = await services.auth.agent_for(token)
         await services.auth.sign_out(token)
         if agent is not None and agent.kind == "hot_desk":
-            await services.board.stand(agent.address)  # the phone is free for the next agent
+            await services.seating.stand(agent.address)  # the phone is free for the next agent
         response = Response(status_code=204)
         _session_cookie(response, "", 0)  # forgotten at once
         return response
@@ -164,13 +161,13 @@ def api_router() -> APIRouter:
 
 
 async def readiness(services: Services) -> dict[str, str]:
-    checks = {"link": "ok" if services.board.link.connected else "not connected"}
+    checks = {"link": "ok" if services.link.connected else "not connected"}
     try:
         await services.store.outbox_counts()
         checks["store"] = "ok"
     except Exception as exc:  # any database error means not ready, said plainly
         checks["store"] = f"error: {type(exc).__name__}"
-    api = services.board.matcher.api
+    api = services.salesforce
     error = getattr(api, "last_error", "") if api is not None else ""
     checks["salesforce"] = "ok" if not error else f"error: {error}"
     return checks

@@ -112,7 +112,7 @@ def test_reload_during_ringing_still_pops(page: Page, proxy: RunningProxy) -> No
     expect(phone.get_by_role("heading", name="Maria Chen")).to_be_visible()
     expect(page.get_by_role("tab", name="Contact: Maria Chen")).to_be_visible()
     # The page reports the pop once the host has opened it: poll, do not race it.
-    machine = proxy.services.board.machine("1004")
+    machine = proxy.services.states.machine("1004")
     deadline = time.monotonic() + 10
     while not machine.calls[call_id].pop_delivered and time.monotonic() < deadline:
         time.sleep(0.05)

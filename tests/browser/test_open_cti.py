@@ -141,7 +141,7 @@ def test_two_tabs_ring_and_only_the_one_used_last_pops(
     second.wait_for_timeout(3500)
     expect(second.get_by_role("tab")).to_have_count(1)  # Home only
     expect(first.get_by_role("tab")).to_have_count(2)
-    assert proxy.services.board.machine("1002").calls[call_id].pop_delivered
+    assert proxy.services.states.machine("1002").calls[call_id].pop_delivered
     first.screenshot(path=artifacts / "23-two-tabs-popped.png")
     second.screenshot(path=artifacts / "24-two-tabs-not-popped.png")
     context.close()

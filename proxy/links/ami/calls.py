@@ -23,8 +23,9 @@ from pydantic import ValidationError
 
 from proxy.links.ami.channels import IGNORED_EVENTS, agent_of, device_of, member_agent, number
 from proxy.links.ami.protocol import AmiOptions, AmiProtocolError, call_id_of
+from softphone.agents import AgentFlags, agent_event
 from softphone.errors import InvalidIvrTag
-from softphone.events import AgentEvent, AgentState, CallEvent, Direction, LinkEvent, Snapshot
+from softphone.events import CallEvent, Direction, LinkEvent, Snapshot
 from softphone.ivr import parse_ivr
 
 V = TypeVar("V")
@@ -380,8 +381,7 @@ class AmiCalls:
             return []
         paused = message.get("Paused", "").lower() in ("1", "true", "yes")
         reason = message.get("PausedReason") or message.get("Reason", "")
-        state = AgentState.BUSY if paused else AgentState.READY
-        return [AgentEvent(agent=agent, state=state, reason=reason[:32] if paused else "")]
+        return [agent_event(agent, AgentFlags(busy=paused, reason=reason))]
 
     def _originate_response(self, message: dict[str, str]) -> list[LinkEvent]:
         channel_id = self._placing_actions.pop(message.get("ActionID", ""), "")

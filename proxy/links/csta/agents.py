@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from proxy.links.csta.codec import Element, descendant, device, local, text
-from softphone.events import AgentEvent, AgentState
+from softphone.agents import AgentFlags, agent_event
+from softphone.events import AgentEvent
 
 AGENT_EVENTS = frozenset(
     {
@@ -25,10 +26,17 @@ AGENT_EVENTS = frozenset(
 
 @dataclass
 class AgentRecord:
-    state: AgentState = AgentState.LOGGED_OUT
+    # None until the switch reports a login or an agent state: a device never logged on to ACD.
+    logged_in: bool | None = None
+    busy: bool = False
+    work: bool = False
     reason: str = ""
     groups: tuple[str, ...] = ()
     dnd: bool = False
+
+    def now(self, *, busy: bool = False, work: bool = False, reason: str = "") -> None:
+        """An agent-state event: the switch says the agent is logged on, in this one state."""
+        self.logged_in, self.busy, self.work, self.reason = True, busy, work, reason
 
 
 class CstaAgents(dict[str, AgentRecord]):
@@ -41,27 +49,30 @@ class CstaAgents(dict[str, AgentRecord]):
         if name == "AgentLoggedOnEvent":
             if group and group not in agent.groups:
                 agent.groups = (*agent.groups, group)[:32]
-            if agent.state == AgentState.LOGGED_OUT:
-                agent.state, agent.reason = AgentState.READY, ""
+            if not agent.logged_in:
+                agent.now()
         elif name == "AgentLoggedOffEvent":
             # Logged off one group stays logged on to the others; off all, or no group named: out.
             agent.groups = tuple(g for g in agent.groups if g != group) if group else ()
             if not agent.groups:
-                agent.state, agent.reason = AgentState.LOGGED_OUT, ""
+                agent.now()
+                agent.logged_in = False
         elif name == "AgentReadyEvent":
-            agent.state, agent.reason = AgentState.READY, ""
+            agent.now()
         elif name == "AgentNotReadyEvent":
-            agent.state, agent.reason = AgentState.BUSY, _reason_code(root)
+            agent.now(busy=True, reason=_reason_code(root))
         elif name == "AgentWorkingAfterCallEvent":
-            agent.state, agent.reason = AgentState.WORK, ""
+            agent.now(work=True)
         elif name == "DoNotDisturbEvent":
             agent.dnd = text(root, "doNotDisturbOn").lower() in ("true", "1")
         return self.event(at)
 
     def event(self, at: str) -> AgentEvent:
         agent = self.setdefault(at, AgentRecord())
-        state = AgentState.DND if agent.dnd else agent.state  # DND wins over make busy
-        return AgentEvent(agent=at, state=state, reason=agent.reason[:32], groups=agent.groups)
+        flags = AgentFlags(
+            agent.logged_in, agent.dnd, agent.work, agent.busy, agent.reason, agent.groups
+        )
+        return agent_event(at, flags)
 
 
 def _reason_code(root: Element) -> str:

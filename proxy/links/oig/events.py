@@ -18,11 +18,11 @@ from typing import Final
 from pydantic import ValidationError
 
 from proxy.links.oig.soap import Element, child, children, pairs, text
+from softphone.agents import AgentFlags, agent_event
 from softphone.devices import number_of
 from softphone.errors import ProtocolError
 from softphone.events import (
     AgentEvent,
-    AgentState,
     CallEvent,
     Direction,
     EventKind,
@@ -125,19 +125,10 @@ class AgentRecord:
     groups: set[str] = field(default_factory=set)
 
     def event(self, agent: str) -> AgentEvent:
-        if not self.logged_in:
-            state = AgentState.LOGGED_OUT
-        elif self.dnd:
-            state = AgentState.DND
-        elif self.work:
-            state = AgentState.WORK
-        elif self.busy:
-            state = AgentState.BUSY
-        else:
-            state = AgentState.READY
-        reason = self.reason if state == AgentState.BUSY else ""
-        groups = tuple(sorted(self.groups))
-        return AgentEvent(agent=agent, state=state, reason=reason, groups=groups)
+        flags = AgentFlags(
+            self.logged_in, self.dnd, self.work, self.busy, self.reason, tuple(sorted(self.groups))
+        )
+        return agent_event(agent, flags)
 
 
 def devices_of(call_event: Element) -> dict[str, dict[str, str]]:

@@ -281,7 +281,7 @@ async def test_a_required_classification_blocks_saving_and_cancelling_work(
             await wait_for_call(ws, call_id, state="active")
             await send(ws, type="hangup", call_id=call_id)
             await next_of(ws, "log", call_id=call_id, state="wrapping")
-            eventually(lambda: proxy.services.board.in_work("1001"))
+            eventually(lambda: proxy.services.states.in_work("1001"))
             await send(ws, type="cancel_work")
             assert (await next_of(ws, "error"))["code"] == "classification_required"
             await send(ws, type="wrap_up", call_id=call_id, action="save_exit")

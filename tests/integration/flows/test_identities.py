@@ -75,7 +75,7 @@ async def test_hot_desk_sign_in_takes_the_chosen_extension_and_only_one_agent_ho
             AgentRecord("kim@demo.example", "Kim", "2303", "hot_desk", hash_password("demo"))
         )
     )
-    proxy.run(proxy.services.board.reload_roster())
+    proxy.run(proxy.services.seating.reload_roster())
     token = proxy.sign_in(DESK, extension="2302")
     async with proxy.connect(token) as ws:
         welcome = await next_message(ws)
@@ -106,11 +106,11 @@ async def test_another_agents_call_cannot_be_touched(proxy: RunningProxy) -> Non
         await next_message(ws)
         await send(ws, type="answer", call_id=call_id)
         assert (await next_of(ws, "error"))["code"] == "no_such_call"
-    assert proxy.services.board.machine(MARIA).calls[call_id].state == "ringing"
+    assert proxy.services.states.machine(MARIA).calls[call_id].state == "ringing"
 
 
 def restart_pbx(proxy: RunningProxy) -> None:
-    link = proxy.services.board.link
+    link = proxy.services.link
     reconnects = link.reconnects
     httpx.post(f"{proxy.base_url}/sim/restart").raise_for_status()
     eventually(lambda: link.reconnects > reconnects and link.connected)

@@ -33,7 +33,7 @@ async def collect(ws: Any, seconds: float) -> list[dict[str, Any]]:
 
 async def wait_connected(proxy: RunningProxy, url_end: str, seconds: float = 5) -> float:
     start = time.monotonic()
-    link = proxy.services.board.link
+    link = proxy.services.link
     while not (link.connected and link.active_url.endswith(url_end)):
         assert time.monotonic() - start < seconds, "link did not come back"
         await asyncio.sleep(0.02)
@@ -64,7 +64,7 @@ async def test_drop_mid_call_rebuilds_without_duplicates(proxy: RunningProxy) ->
         seen = [m for m in await collect(ws, 1.0) if m["type"] == "call"]
     assert [(m["call"]["call_id"], m["call"]["state"]) for m in seen] == [(ended, "cleared")]
     assert seen[0]["call"]["reason"] == "gone"
-    assert list(proxy.services.board.machine("1001").calls) == [active]
+    assert list(proxy.services.states.machine("1001").calls) == [active]
 
 
 async def test_primary_killed_standby_serves_and_call_survives(proxy: RunningProxy) -> None:
@@ -81,7 +81,7 @@ async def test_primary_killed_standby_serves_and_call_survives(proxy: RunningPro
         await ws.send(json.dumps({"type": "hold", "call_id": call_id}))
         held = await wait_for_call(ws, call_id, state="held")
     assert held["call"]["ani"] == "+16504508810"
-    assert proxy.services.board.link.active_url.endswith("/sim/bridge-standby")
+    assert proxy.services.link.active_url.endswith("/sim/bridge-standby")
 
 
 async def test_stalled_primary_is_abandoned_within_three_seconds(proxy: RunningProxy) -> None:
@@ -107,7 +107,7 @@ async def test_malformed_frame_is_logged_skipped_and_others_go_on(
         call_id = proxy.place_call(agent="1002", ani="+16504508810")
         await wait_for_call(ws, call_id, state="ringing")
     assert any("bridge frame skipped" in r.getMessage() for r in caplog.records)
-    assert proxy.services.board.link.connected
+    assert proxy.services.link.connected
 
 
 async def test_command_while_the_pbx_is_unreachable_says_so(proxy: RunningProxy) -> None:
@@ -138,4 +138,4 @@ async def test_restarted_bridge_is_reconnected_and_calls_kept(proxy: RunningProx
         fault(proxy, "up", "standby")
         seen = [m for m in await collect(ws, 0.5) if m["type"] == "call"]
     assert seen == []  # nothing changed, so the page hears nothing
-    assert list(proxy.services.board.machine("1001").calls) == [call_id]
+    assert list(proxy.services.states.machine("1001").calls) == [call_id]

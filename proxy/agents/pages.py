@@ -1,0 +1,36 @@
+"""Each agent's open softphone pages, and which of them opens the pops.
+
+The page used last opens owed pops at once; the others only if it has not within a few seconds
+(it may have just closed), which the pages decide from the owner each call view names.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+
+class Pages:
+    def __init__(self) -> None:
+        # Each agent's open pages, the one used last at the end.
+        self.open: dict[str, list[str]] = {}
+
+    @property
+    def online(self) -> Counter[str]:
+        """Open pages per agent."""
+        return Counter({agent: len(pages) for agent, pages in self.open.items() if pages})
+
+    def active(self, agent: str, page: str) -> None:
+        """A page opened, or the agent used it: it becomes the one that pops."""
+        pages = self.open.setdefault(agent, [])
+        if page in pages:
+            pages.remove(page)
+        pages.append(page)
+
+    def closed(self, agent: str, page: str) -> None:
+        pages = self.open.get(agent, [])
+        if page in pages:
+            pages.remove(page)
+
+    def pop_owner(self, agent: str) -> str:
+        pages = self.open.get(agent)
+        return pages[-1] if pages else ""

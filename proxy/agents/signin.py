@@ -1,0 +1,93 @@
+"""Signing an agent in, whichever way they prove who they are: the rules after the proof.
+
+A password sign-in (`password`) is checked by the `Authenticator` (lockout, seats), then a
+hot-desk agent is seated at the phone they are at: one they name, else the one they hold. A
+Salesforce single sign-on (`salesforce_user`) finds the roster agent with that Salesforce user
+id; seats are limited the same way, and nobody is asked for a phone (the popup has no field).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from proxy.agents.auth import Authenticator, SignInFailed
+from proxy.agents.seating import Seating
+from proxy.errors import LinkError
+from proxy.store import AgentRecord, Store
+from softphone.errors import CommandRefused
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    token: str
+    agent: AgentRecord
+    extension: str  # the phone they are at today
+
+
+class ExtensionRequired(SignInFailed):
+    """A hot-desk agent named no phone and holds none: the page asks them for one."""
+
+    def __init__(self, default_extension: str) -> None:
+        super().__init__("extension_required", "Enter the extension of the phone you are at")
+        self.default_extension = default_extension
+
+
+class NoAgent(SignInFailed):
+    """A Salesforce user with no roster agent."""
+
+    def __init__(self, who: str) -> None:
+        super().__init__(
+            "no_agent",
+            f"The Salesforce user {who} has no softphone agent. "
+            "Ask your administrator to add your Salesforce user id to the roster.",
+        )
+
+
+class SignIns:
+    def __init__(self, auth: Authenticator, seating: Seating, store: Store) -> None:
+        self.auth = auth
+        self.seating = seating
+        self.store = store
+
+    async def password(self, address: str, password: str, extension: str = "") -> SignedIn:
+        """A new session, or `SignInFailed` (`ExtensionRequired` among them), `CommandRefused`
+        (the phone may not be taken) or `LinkError` (the PBX would not log it in); on any of
+        them no session is left behind."""
+        token, agent = await self.auth.sign_in(address, password)
+        wanted = extension.strip()
+        hot_desk = agent.kind == "hot_desk"
+        seated = self.seating.device_of(agent.address) if hot_desk else ""
+        if hot_desk and not wanted and not seated:
+            await self.auth.sign_out(token)
+            raise ExtensionRequired(agent.extension)
+        if not (hot_desk or wanted):
+            return SignedIn(token, agent, agent.extension)
+        try:
+            device = await self.seating.sit(agent.address, wanted or seated)
+        except (CommandRefused, LinkError):
+            # Signed in but not seated is no sign-in: the session just made goes again.
+            await self.auth.sign_out(token)
+            raise
+        return SignedIn(token, agent, device)
+
+    async def salesforce_user(self, user_id: str, name: str = "") -> SignedIn:
+        """A session for the roster agent Salesforce says signed in, or `SignInFailed`
+        (`NoAgent` when the roster has nobody with that Salesforce user id)."""
+        agent = await self._agent_for_user(user_id)
+        if agent is None:
+            raise NoAgent(name or user_id)
+        token = await self.auth.sign_in_as(agent)
+        return SignedIn(token, agent, agent.extension)
+
+    async def _agent_for_user(self, user_id: str) -> AgentRecord | None:
+        if not user_id:
+            return None
+        for agent in await self.store.list_agents():
+            if _same_user(agent.salesforce_user_id, user_id):
+                return agent
+        return None
+
+
+def _same_user(a: str, b: str) -> bool:
+    """Salesforce ids come in 15 (case-sensitive) and 18 characters; the first 15 decide."""
+    return len(a) >= 15 and len(b) >= 15 and a[:15] == b[:15]
