@@ -77,25 +77,43 @@ def check_agent_command(
 ) -> None:
     """`CommandRefused`, with a reason the page can show, unless the agent may do `op` now."""
     if op == "set_state":
-        if state not in ("ready", "busy", "dnd"):
-            raise CommandRefused("bad_state", "The state must be ready, busy or do not disturb")
-        if state == "busy":
-            if not reason or not _REASON.match(reason):
-                raise CommandRefused("reason_required", "Choose a reason for make busy")
-            if reason_codes and reason not in reason_codes:
-                raise CommandRefused("bad_reason", f"{reason!r} is not one of the reason codes")
-        if status.state == AgentState.LOGGED_OUT and kind != "regular":
-            raise CommandRefused("logged_out", "Log in to an ACD group first")
+        _check_state(kind, status, state, reason, reason_codes)
     elif op in ("acd_login", "acd_logout"):
-        if kind != "acd":
-            raise CommandRefused("not_acd", "Only ACD agents log in to groups")
-        if not group or not _REASON.match(group):
-            raise CommandRefused("group_required", "Choose an ACD group")
-        if op == "acd_login" and group in status.groups:
-            raise CommandRefused("already", f"Already logged in to {group}")
-        if op == "acd_logout" and group not in status.groups:
-            raise CommandRefused("not_member", f"Not logged in to {group}")
-    elif op == "cancel_work":
+        _check_group(kind, status, op, group)
+    elif op in ("cancel_work", "logout", "login"):
+        _check_session(kind, status, op)
+    else:
+        raise CommandRefused("unknown_command", f"Unknown command {op!r}")
+
+
+def _check_state(
+    kind: AgentKind, status: AgentStatus, state: str, reason: str, reason_codes: tuple[str, ...]
+) -> None:
+    if state not in ("ready", "busy", "dnd"):
+        raise CommandRefused("bad_state", "The state must be ready, busy or do not disturb")
+    if state == "busy":
+        if not reason or not _REASON.match(reason):
+            raise CommandRefused("reason_required", "Choose a reason for make busy")
+        if reason_codes and reason not in reason_codes:
+            raise CommandRefused("bad_reason", f"{reason!r} is not one of the reason codes")
+    if status.state == AgentState.LOGGED_OUT and kind != "regular":
+        raise CommandRefused("logged_out", "Log in to an ACD group first")
+
+
+def _check_group(kind: AgentKind, status: AgentStatus, op: AgentOp, group: str) -> None:
+    if kind != "acd":
+        raise CommandRefused("not_acd", "Only ACD agents log in to groups")
+    if not group or not _REASON.match(group):
+        raise CommandRefused("group_required", "Choose an ACD group")
+    if op == "acd_login" and group in status.groups:
+        raise CommandRefused("already", f"Already logged in to {group}")
+    if op == "acd_logout" and group not in status.groups:
+        raise CommandRefused("not_member", f"Not logged in to {group}")
+
+
+def _check_session(kind: AgentKind, status: AgentStatus, op: AgentOp) -> None:
+    """Work timer, log out and log in (a desk phone user is always logged in)."""
+    if op == "cancel_work":
         if status.state != AgentState.WORK:
             raise CommandRefused("no_work_timer", "There is no work timer to cancel")
     elif op == "logout":
@@ -103,10 +121,8 @@ def check_agent_command(
             raise CommandRefused("no_logout", "A desk phone user does not log out")
         if status.state == AgentState.LOGGED_OUT:
             raise CommandRefused("logged_out", "Already logged out")
-    elif op == "login":
+    else:
         if kind == "regular":
             raise CommandRefused("no_logout", "A desk phone user is always logged in")
         if status.state != AgentState.LOGGED_OUT:
             raise CommandRefused("already", "Already logged in")
-    else:
-        raise CommandRefused("unknown_command", f"Unknown command {op!r}")

@@ -25,7 +25,7 @@ from softphone.agentdata import (
 from softphone.calllog import LogPolicy
 from softphone.errors import CommandRefused
 from softphone.matching import MatchSettings
-from softphone.messages import AgentData, DataUpdate
+from softphone.messages.to_page import AgentData, DataUpdate
 
 
 class AgentDesk:

@@ -36,7 +36,7 @@ from softphone.calllog import (
 from softphone.calls import Call
 from softphone.errors import CommandRefused
 from softphone.events import CallState
-from softphone.messages import LogUpdate, LogView
+from softphone.messages.to_page import LogUpdate, LogView
 from softphone.pops import RecordRef
 
 log = logging.getLogger(__name__)

@@ -66,17 +66,9 @@ class CallCenterOptions:
             )
         if not self.shown_name.strip() or len(self.shown_name) > 255:
             raise CallCenterError("display name: 1 to 255 characters")
-        for label, url in (("url", self.url), ("standby url", self.standby_url)):
-            if label == "standby url" and not url:
-                continue
-            parts = urlsplit(url)
-            if parts.scheme not in ("https", "http") or not parts.netloc:
-                raise CallCenterError(f"{label} {url!r}: an absolute http(s) URL")
-            if parts.scheme != "https" and self.mode != "Classic":
-                raise CallCenterError(
-                    f"{label} {url!r}: Lightning loads only https adapter URLs "
-                    f"(mode {self.mode}); http is possible in Classic only"
-                )
+        self._check_url("url", self.url)
+        if self.standby_url:
+            self._check_url("standby url", self.standby_url)
         if self.standby_url and not 1000 <= self.timeout_ms <= 60000:
             raise CallCenterError("timeout: 1000 to 60000 ms before the standby URL is used")
         if self.mode != "Classic" and not 240 <= self.height <= 2560:
@@ -91,6 +83,16 @@ class CallCenterOptions:
         for label, value in prefixes:
             if not _PREFIX.match(value):
                 raise CallCenterError(f"{label} {value!r}: up to 4 digits")
+
+    def _check_url(self, label: str, url: str) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("https", "http") or not parts.netloc:
+            raise CallCenterError(f"{label} {url!r}: an absolute http(s) URL")
+        if parts.scheme != "https" and self.mode != "Classic":
+            raise CallCenterError(
+                f"{label} {url!r}: Lightning loads only https adapter URLs "
+                f"(mode {self.mode}); http is possible in Classic only"
+            )
 
 
 def _section(parent: etree._Element, name: str, label: str) -> etree._Element:

@@ -134,6 +134,21 @@ class RecordMatcher:
         steps: list[tuple[str, list[RecordRef] | _Query]] = []
         for rule, step in plan.steps:
             steps.append((rule, await self._resolve(step, settings, owner_id, call.call_id)))
+        pop = matching.decide_pop(await self._answer(steps), plan)
+        if call.ani:
+            log.info(
+                "caller %s: pop %s by %s [call_id=%s]",
+                mask(call.ani),
+                pop.kind,
+                pop.rule or "-",
+                call.call_id,
+            )
+        return pop
+
+    async def _answer(
+        self, steps: list[tuple[str, list[RecordRef] | _Query]]
+    ) -> list[tuple[str, list[RecordRef]]]:
+        """Each rule's matches: known ones as they are, the others asked of Salesforce."""
         # Only the lookups before the first rule already known to match are worth asking.
         needed: list[_Query] = []
         for _, item in steps:
@@ -152,16 +167,7 @@ class RecordMatcher:
                 if item.cache_key is not None:
                     self._phone_cache[item.cache_key] = (self.clock(), records)
                 results.append((step_rule, item.to_refs(records)))
-        pop = matching.decide_pop(results, plan)
-        if call.ani:
-            log.info(
-                "caller %s: pop %s by %s [call_id=%s]",
-                mask(call.ani),
-                pop.kind,
-                pop.rule or "-",
-                call.call_id,
-            )
-        return pop
+        return results
 
     async def _resolve(
         self,

@@ -55,9 +55,18 @@ def capabilities(options: AmiOptions) -> LinkCapabilities:
 
 def plan(command: LinkCommand, calls: AmiCalls) -> Plan:
     """The actions for `command`; `LinkCommandFailed` when Asterisk cannot do it."""
-    op, options = command.op, calls.options
     channel = calls.channel_of(command.call_id)
-    context = options.context
+    for planner in (_on_call, _to_number, _for_agent):
+        found = planner(command, calls, channel)
+        if found is not None:
+            return found
+    what = f"{command.op} {command.state}".strip()
+    raise LinkCommandFailed("not_supported", f"Asterisk cannot {what} through the manager")
+
+
+def _on_call(command: LinkCommand, calls: AmiCalls, channel: str) -> Plan | None:
+    """What the agent does to a call they are on (None: not such a command)."""
+    op = command.op
     if op in ("answer", "hold", "retrieve"):
         leg = calls.legs.get(command.call_id)
         if op == "retrieve" and leg is not None and leg.consult:
@@ -74,7 +83,15 @@ def plan(command: LinkCommand, calls: AmiCalls) -> Plan:
         leg = calls.legs.get(command.call_id)
         if leg is None or not leg.peer:
             raise LinkCommandFailed("no_such_call", "The caller of that call is not known")
-        return Plan([_goto("Redirect", leg.peer, command.number, context, Priority="1")])
+        return Plan(
+            [_goto("Redirect", leg.peer, command.number, calls.options.context, Priority="1")]
+        )
+    return None
+
+
+def _to_number(command: LinkCommand, calls: AmiCalls, channel: str) -> Plan | None:
+    """A number dialled: a new call, a consultation, a transfer, or digits on the call."""
+    op, context = command.op, calls.options.context
     if op == "transfer":
         return Plan([_goto("BlindTransfer", channel, command.number, context)])
     if op == "consult":
@@ -92,6 +109,12 @@ def plan(command: LinkCommand, calls: AmiCalls) -> Plan:
         action = _goto("Originate", calls.device_of(command.agent), command.number, context)
         action |= {"Priority": "1", "Async": "true", "ChannelId": channel_id, "Timeout": "30000"}
         return Plan([action], call_id=channel_id)
+    return None
+
+
+def _for_agent(command: LinkCommand, calls: AmiCalls, channel: str) -> Plan | None:
+    """The agent's queue state: paused (busy) or not, and which queues they are in."""
+    op = command.op
     if op == "set_state" and command.state in ("ready", "busy"):
         action = {"Action": "QueuePause", "Interface": calls.device_of(command.agent)}
         action["Paused"] = "true" if command.state == "busy" else "false"
@@ -110,8 +133,7 @@ def plan(command: LinkCommand, calls: AmiCalls) -> Plan:
         if op == "acd_login":
             action["MemberName"] = command.agent
         return Plan([action])
-    what = f"{op} {command.state}".strip()
-    raise LinkCommandFailed("not_supported", f"Asterisk cannot {what} through the manager")
+    return None
 
 
 def _goto(action: str, channel: str, number: str, context: str, **extra: str) -> dict[str, str]:

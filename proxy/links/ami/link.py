@@ -12,7 +12,7 @@ Asterisk sends every channel's events on one manager session, so monitoring is a
 `monitor()` sets which devices count (the roster's extensions as `tech/extension`, and the
 `devices` extras), then a fresh `CoreShowChannels` brings in calls already at a new device.
 
-See `ami_calls` for the channel -> agent rule and the call ids, `ami_commands` for what each
+See `ami.legs` for the channel -> agent rule and the call ids, `ami.commands` for what each
 command becomes, docs/links.md for the Asterisk side.
 """
 

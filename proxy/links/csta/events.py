@@ -1,24 +1,21 @@
-"""CSTA events and snapshots, translated into the proxy's own `CallEvent` and `AgentEvent`.
+"""CSTA events, translated into the proxy's own `CallEvent` and `AgentEvent`.
 
 CSTA reports connections (a call at a device); the proxy wants calls as one agent sees them.
-`CstaCalls` keeps what each monitored device's calls look like (direction, caller, parties,
-our connection's state) so every event can be reported whole, a call keeps its id when the
-PBX renames it in a transfer or conference, and a consultation call knows which call it
-consults from.
+`CstaCalls` reads each event into the call book (`callbook.CallBook`: what each monitored
+device's calls look like, and their snapshots) and reports the call whole, as it now is.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
 from proxy.links.csta import codec as csta_codec
-from proxy.links.csta.agents import AGENT_EVENTS, CstaAgents
-from proxy.links.csta.codec import Element, child, children, descendant, local, text
+from proxy.links.csta.agents import AGENT_EVENTS
+from proxy.links.csta.callbook import CallBook, Tracked
+from proxy.links.csta.codec import Element, child, children, local, text
 from softphone.devices import dialable, read_device
 from softphone.errors import ProtocolError
 from softphone.events import (
@@ -65,76 +62,8 @@ def snake(name: str) -> str:
     return _CAMEL.sub("_", name).lower()
 
 
-@dataclass
-class Tracked:
-    """One call at one monitored device, as far as the link has seen it."""
-
-    our_id: str  # the id the proxy knows the call by; stays when CSTA renames the call
-    csta_id: str
-    device: str
-    direction: Direction
-    leg: str = "alerting"  # our connection: initiated, alerting, connected, hold
-    ani: str = ""
-    dnis: str = ""
-    queue: str = ""
-    ivr: tuple[str, ...] = ()
-    call_data: str = ""
-    consult_of: str = ""
-    consulting: bool = False  # a ConsultationCall from this call is under way
-    held_reason: str = ""
-    conference: bool = False
-    parties: dict[str, PartyStatus] = field(default_factory=dict)
-
-
-class CstaCalls:
-    """The calls and agent states of the monitored devices; turns CSTA events into ours."""
-
-    def __init__(self, devices: Iterable[str]) -> None:
-        self.devices = set(devices)
-        self.monitors: dict[str, str] = {}  # monitorCrossRefID -> device, this connection's
-        self.calls: dict[tuple[str, str], Tracked] = {}  # (device, CSTA callID)
-        self.agents = CstaAgents()
-        self._queues: dict[str, str] = {}  # CSTA callID -> the queue it waited in
-        self._consulting: dict[str, str] = {}  # device -> our id of the call consulting
-        self._consult_of: dict[tuple[str, str], str] = {}  # a consultation not seen yet
-
-    # --- the link's side ---------------------------------------------------------------------
-    def find(self, device_id: str, our_id: str) -> Tracked | None:
-        return next(
-            (c for c in self.calls.values() if c.device == device_id and c.our_id == our_id),
-            None,
-        )
-
-    def csta_id(self, device_id: str, our_id: str) -> str:
-        """The CSTA callID to act on for our call id (the same unless the PBX renamed it)."""
-        call = self.find(device_id, our_id)
-        return call.csta_id if call is not None else our_id
-
-    def consultation_of(self, device_id: str, our_id: str) -> Tracked | None:
-        """The consultation call made from `our_id`, or else the device's other live call."""
-        others = [c for c in self.calls.values() if c.device == device_id and c.our_id != our_id]
-        linked = next((c for c in others if c.consult_of == our_id), None)
-        return linked or next((c for c in others if c.leg == "connected"), None)
-
-    def consult_started(self, device_id: str, our_id: str) -> None:
-        self._consulting[device_id] = our_id
-        call = self.find(device_id, our_id)
-        if call is not None:
-            call.consulting = True
-
-    def consult_ended(self, device_id: str, our_id: str, new_csta_id: str = "") -> None:
-        """The ConsultationCall answered (with the new call) or failed (without one)."""
-        self._consulting.pop(device_id, None)
-        call = self.find(device_id, our_id)
-        if call is not None and not new_csta_id:
-            call.consulting = False
-        new = self.calls.get((device_id, new_csta_id))
-        if new is not None and not new.consult_of:
-            new.consult_of = our_id
-        elif new is None and new_csta_id:  # its events come after the answer
-            if len(self._consult_of) > 1000:
-                self._consult_of.clear()
-            self._consult_of[(device_id, new_csta_id)] = our_id
+class CstaCalls(CallBook):
+    """The monitored devices' calls and agents; turns CSTA events into ours."""
 
     # --- events ------------------------------------------------------------------------------
     def translate(self, root: Element) -> list[LinkEvent]:
@@ -397,38 +326,7 @@ class CstaCalls:
             self._queues[csta_id] = queue
         return []
 
-    # --- snapshots ---------------------------------------------------------------------------
-    def snapshot(self, at: str, response: Element) -> list[CallEvent]:
-        """The device's calls from a SnapshotDeviceResponse; calls no longer there are dropped."""
-        seen: dict[str, Tracked] = {}
-        for info in (e for e in response.iter() if local(e) == "snapshotDeviceResponseInfo"):
-            csta_id = text(info, "connectionIdentifier", "callID")
-            found = descendant(child(info, "localCallState"), "localConnectionState")
-            state = (found.text or "").strip() if found is not None else ""
-            if not csta_id or state not in _SNAPSHOT_LEGS:
-                continue
-            leg = _SNAPSHOT_LEGS[state]
-            call = self.calls.get((at, csta_id))
-            if call is None:
-                direction = Direction.OUTBOUND if leg == "initiated" else Direction.INBOUND
-                call = Tracked(csta_id, csta_id, at, direction, leg)
-            elif call.leg != leg:
-                call.leg = leg
-            seen[csta_id] = call
-        for key in [k for k in self.calls if k[0] == at]:
-            del self.calls[key]
-        for csta_id, call in seen.items():
-            self.calls[(at, csta_id)] = call
-        return [self.event(call) for call in seen.values()]
 
-
-_SNAPSHOT_LEGS = {
-    "alerting": "alerting",
-    "queued": "alerting",
-    "initiated": "initiated",
-    "connected": "connected",
-    "hold": "hold",
-}
 _CALL_HANDLERS = {
     "DeliveredEvent": CstaCalls._delivered,
     "EstablishedEvent": CstaCalls._established,

@@ -22,15 +22,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import re
-from dataclasses import dataclass
-from urllib.parse import parse_qs, urlsplit
 
 from proxy.errors import LinkCommandFailed, LinkUnavailable
 from proxy.links.base import LinkCommand
 from proxy.links.csta.codec import (
     EVENT_INVOKE_ID,
-    NAMESPACES,
     Element,
     Fields,
     FrameDecoder,
@@ -44,6 +40,7 @@ from proxy.links.csta.codec import (
     text,
 )
 from proxy.links.csta.events import CstaCalls, snake
+from proxy.links.csta.options import CstaOptions, address_of, read_url
 from proxy.links.session import ReconnectingLink
 from softphone.capabilities import EVERYTHING, LinkCapabilities
 from softphone.errors import ProtocolError
@@ -62,23 +59,6 @@ _ERROR_CODES = {
     "invalidDestination": "invalid_number",
 }
 _AGENT_STATES = {"ready": "ready", "busy": "notReady"}
-
-
-@dataclass(frozen=True)
-class CstaOptions:
-    devices: tuple[str, ...] = ()
-    edition: str = "3"
-    heartbeat: float = 1.0
-    register: bool = False
-
-    @property
-    def namespace(self) -> str:
-        return NAMESPACES[self.edition]
-
-    @property
-    def stale_seconds(self) -> float:
-        # Two and a half heartbeats of silence: the switch is gone, and failover stays < 3 s.
-        return 2.5 * self.heartbeat
 
 
 class CstaLink(ReconnectingLink):
@@ -206,7 +186,7 @@ class CstaLink(ReconnectingLink):
 
     # --- the connection ------------------------------------------------------------------------
     async def _serve(self, url: str) -> None:
-        host, port = _address(url)
+        host, port = address_of(url)
         # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
         # lands as the connection opens, and aclose() would then wait forever.
         async with asyncio.timeout(CONNECT_TIMEOUT_SECONDS):
@@ -356,59 +336,6 @@ def _refused(service: str, error: Element) -> LinkCommandFailed:
     return LinkCommandFailed(code[:64], f"{service} refused by the switch: {kind} {value}".strip())
 
 
-def _address(url: str) -> tuple[str, int]:
-    parts = urlsplit(url)
-    if not parts.hostname or parts.port is None:
-        raise ValueError(f"CSTA address {url!r} needs a host and a port: csta://host:port")
-    return parts.hostname, parts.port
-
-
-_SEPARATORS = re.compile(r"[\s;,+]+")
-
-
-def _devices(spec: str) -> tuple[str, ...]:
-    found: list[str] = []
-    for item in _SEPARATORS.split(spec):
-        first, dash, last = item.partition("-")
-        if dash and first.isdigit() and last.isdigit() and len(first) == len(last):
-            width = len(first)
-            found += [str(n).zfill(width) for n in range(int(first), int(last) + 1)][:10_000]
-        elif item:
-            found.append(item)
-    return tuple(dict.fromkeys(found))
-
-
-def split_addresses(url: str) -> list[str]:
-    """`csta://a:1?devices=1,2,csta://b:2` -> both addresses: a piece without a scheme or a
-    `host:port` shape belongs to the address before it (a comma inside the query)."""
-    pieces: list[str] = []
-    for piece in (p.strip() for p in url.split(",")):
-        starts = piece.startswith("csta://") or re.match(r"^[\w.-]+:\d+(?:[/?]|$)", piece)
-        if pieces and not starts:
-            pieces[-1] += "," + piece
-        elif piece:
-            pieces.append(piece if piece.startswith("csta://") else f"csta://{piece}")
-    return pieces
-
-
 def open_csta_link(url: str, *, self_url: str) -> CstaLink:
     """`csta://host:port[?devices=…&ed=3|4&heartbeat=1&register=0]`, or `primary,standby`."""
-    addresses = split_addresses(url)
-    query: dict[str, str] = {}
-    for address in addresses:
-        for key, values in parse_qs(urlsplit(address).query).items():
-            query.setdefault(key, ",".join(values))
-    for address in addresses:
-        _address(address)  # a bad address fails at start, not at first connect
-    edition = query.get("ed", "3")
-    if edition not in NAMESPACES:
-        raise ValueError(f"CSTA edition ed={edition!r}: use 3 or 4")
-    options = CstaOptions(
-        devices=_devices(query.get("devices", "")),
-        edition=edition,
-        heartbeat=float(query.get("heartbeat", "1")),
-        register=query.get("register", "0") in ("1", "true", "yes"),
-    )
-    if options.heartbeat <= 0:
-        raise ValueError("CSTA heartbeat must be a positive number of seconds")
-    return CstaLink(addresses, options)
+    return CstaLink(*read_url(url))

@@ -149,6 +149,18 @@ def _number(devices: dict[str, dict[str, str]], *names: str) -> str:
     return ""
 
 
+def _reason(kind: EventKind, cause: str, *, held: bool) -> str:
+    """Why, in the proxy's words: a consultation hold, a failure's cause, or a hold recall."""
+    if kind == "held" and cause in _CONSULTATION_CAUSES:
+        return "consultation"
+    if kind == "failed":
+        return _FAILURE_CAUSES.get(cause, cause.lower()[:64])
+    if kind == "delivered" and held:
+        # A call held too long rings back at the device that held it (whatever the cause).
+        return "hold_recall"
+    return ""
+
+
 def _queue(devices: dict[str, dict[str, str]]) -> str:
     """The ACD group or path the call came through: its number, else its name."""
     for name in _QUEUE_DEVICES:
@@ -234,15 +246,7 @@ class OigCalls:
         if kind_name == "CALL_QUEUED":
             tracked.queue = _queue(devices) or tracked.queue
         tracked.global_id = attributes.get("CURRENT_GLOBAL_CALL_ID", "")[:64] or tracked.global_id
-        cause = text(event, "cause")
-        reason = ""
-        if kind == "held" and cause in _CONSULTATION_CAUSES:
-            reason = "consultation"
-        elif kind == "failed":
-            reason = _FAILURE_CAUSES.get(cause, cause.lower()[:64])
-        elif kind == "delivered" and tracked.held:
-            # A call held too long rings back at the device that held it (whatever the cause).
-            reason = "hold_recall"
+        reason = _reason(kind, text(event, "cause"), held=tracked.held)
         if kind == "held":
             tracked.held = reason != "consultation"
         elif kind in ("delivered", "retrieved", "established", "conferenced"):

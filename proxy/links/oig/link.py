@@ -40,8 +40,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from proxy.errors import LinkCommandFailed, LinkUnavailable
+from proxy.errors import LinkUnavailable
 from proxy.links.base import LinkCommand
+from proxy.links.oig.commands import Step, command_steps, state_steps
 from proxy.links.oig.events import OigCalls
 from proxy.links.oig.ha import HaCallbackListener
 from proxy.links.oig.options import POLL_SECONDS, STALE_SECONDS, OigOptions, parse_oig_urls
@@ -176,77 +177,16 @@ class OigLink(ReconnectingLink):
         # its CALL_ORIGINATED event.
         return ""
 
-    async def _steps(
-        self, session: SoapSession, command: LinkCommand
-    ) -> list[tuple[str, list[tuple[str, str]]]]:
+    async def _steps(self, session: SoapSession, command: LinkCommand) -> list[Step]:
         """The OIG requests (without sessionId) that carry out `command`, in order."""
-        op, at = command.op, command.agent
-        device = ("objectId", await self._object(session, at))
-        call = ("localCallId", command.call_id)
-        on_call = {
-            "answer": "answerCall",
-            "hangup": "clearCall",
-            "hold": "holdCall",
-            "retrieve": "retrieveCall",
-            "complete_transfer": "transferCall",
-            "conference": "conferenceCall",
-        }
-        if op in on_call:
-            return [(on_call[op], [device, call])]
-        if op == "redirect":
-            return [("redirectCall", [device, call, ("redirectDn", command.number)])]
-        if op == "dtmf":
-            return [("outPulseDigits", [device, call, ("digits", command.digits)])]
-        if op == "dial":
-            return [("makeCall", [device, ("number", command.number)])]
-        if op == "consult":
-            return [("consultationCall", [device, call, ("number", command.number)])]
-        if op == "transfer":
-            # No single-step transfer in StandardCCService: consult the number, then transfer.
-            consult = ("consultationCall", [device, call, ("number", command.number)])
-            return [consult, ("transferCall", [device, call])]
-        if op == "set_state":
-            return self._state_steps(command, device)
-        if op == "cancel_work":
-            return [("advCancelACDWorkTimer", [device])]
-        if op in ("acd_login", "acd_logout"):
-            presence = "true" if op == "acd_login" else "false"
-            group = [("groupDn", command.group), ("presenceValue", presence)]
-            return [("advSetACDAgentPresence", [device, *group])]
-        if op == "login":
-            phone = ("objectId", await self._object(session, command.number or at))
-            return [("advLoginACDAgent", [phone, ("agentDn", at)])]
-        if op == "logout":
-            return [("advLogoutACDAgent", [device])]
-        raise LinkCommandFailed("not_supported", f"The OIG link cannot {op}")
-
-    def _state_steps(
-        self, command: LinkCommand, device: tuple[str, str]
-    ) -> list[tuple[str, list[tuple[str, str]]]]:
-        record = self.calls.agent(command.agent)
-        if command.state == "dnd":
-            return [("setDeviceDND", [device, ("dndState", "true")])]
-        if command.state == "busy":
-            record.reason = command.reason
-            code = self.options.busy_codes.get(command.reason)
-            if code is None and command.reason.isdigit():
-                code = int(command.reason)
-            if code is None:
-                log.warning(
-                    "make busy reason %r has no busy_codes entry: sent without a code",
-                    command.reason,
-                )
-                return [("advSetACDAgentMakeBusy", [device, ("busyState", "true")])]
-            busy = [("busyState", "true"), ("busyCode", str(code))]
-            return [("advSetACDAgentMakeBusyWithCode", [device, *busy])]
-        if command.state == "ready":
-            steps: list[tuple[str, list[tuple[str, str]]]] = []
-            if record.dnd:
-                steps.append(("setDeviceDND", [device, ("dndState", "false")]))
-            if record.busy or not record.dnd:
-                steps.append(("advSetACDAgentMakeBusy", [device, ("busyState", "false")]))
-            return steps
-        raise LinkCommandFailed("not_supported", f"The OIG link has no state {command.state!r}")
+        device = await self._object(session, command.agent)
+        if command.op == "set_state":
+            record = self.calls.agent(command.agent)
+            return state_steps(command, device, record, self.options.busy_codes)
+        phone = ""
+        if command.op == "login":
+            phone = await self._object(session, command.number or command.agent)
+        return command_steps(command, device, phone)
 
     async def _object(self, session: SoapSession, device: str) -> str:
         """The gateway's objectId for `device`: known from the monitors, else looked up."""

@@ -35,6 +35,11 @@ def _error(status: int, code: str, message: str) -> Outcome:
 
 def create_standin_app(org: StandinOrg) -> Starlette:
     """A Starlette app answering as `https://<instance>/services/...` does."""
+    return Starlette(routes=[*_oauth_routes(org), *_data_routes(org)])
+
+
+def _oauth_routes(org: StandinOrg) -> list[Route]:
+    """Sign-in: tokens by every grant the proxy uses, the web server flow, userinfo."""
 
     async def token(request: Request) -> Response:
         # OAuth posts application/x-www-form-urlencoded; parse_qs reads it without extra packages.
@@ -61,6 +66,16 @@ def create_standin_app(org: StandinOrg) -> Starlette:
             return JSONResponse(body, status_code=401)
         name, email = org.users[user_id]
         return JSONResponse({"user_id": user_id, "name": name, "email": email})
+
+    return [
+        Route("/services/oauth2/token", token, methods=["POST"]),
+        Route("/services/oauth2/authorize", authorize),
+        Route("/services/oauth2/userinfo", userinfo),
+    ]
+
+
+def _data_routes(org: StandinOrg) -> list[Route]:
+    """The REST API: versions, then every data call behind the session and limit checks."""
 
     async def api(request: Request) -> Response:
         header = request.headers.get("authorization", "")
@@ -89,15 +104,10 @@ def create_standin_app(org: StandinOrg) -> Starlette:
     async def versions(_: Request) -> Response:
         return JSONResponse([{"version": "60.0", "url": "/services/data/v60.0"}])
 
-    return Starlette(
-        routes=[
-            Route("/services/oauth2/token", token, methods=["POST"]),
-            Route("/services/oauth2/authorize", authorize),
-            Route("/services/oauth2/userinfo", userinfo),
-            Route("/services/data/", versions),
-            Route("/services/data/v{version}/{path:path}", api, methods=["GET", "POST", "PATCH"]),
-        ]
-    )
+    return [
+        Route("/services/data/", versions),
+        Route("/services/data/v{version}/{path:path}", api, methods=["GET", "POST", "PATCH"]),
+    ]
 
 
 def _with_usage(org: StandinOrg, response: Response) -> Response:

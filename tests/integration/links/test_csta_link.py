@@ -14,7 +14,8 @@ import pytest
 
 from proxy.errors import LinkCommandFailed, LinkUnavailable
 from proxy.links import LinkCommand, open_link
-from proxy.links.csta.link import CstaLink, open_csta_link, split_addresses
+from proxy.links.csta.link import CstaLink, open_csta_link
+from proxy.links.csta.options import split_addresses
 from softphone.events import AgentEvent, AgentState, CallEvent, Direction, Snapshot
 from tests.harness import next_message, running_proxy, wait_for_call, wait_for_ringing
 from tests.integration.links.link_peers import calls, next_of

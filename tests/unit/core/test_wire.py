@@ -8,7 +8,8 @@ from softphone.bridge import BridgeEvent, Command, parse_from_bridge, parse_to_b
 from softphone.calls import Call
 from softphone.errors import ProtocolError
 from softphone.events import CallState, Direction
-from softphone.messages import CallCommand, CallView, Hello, NumberCommand, parse_client_message
+from softphone.messages.from_page import CallCommand, Hello, NumberCommand, parse_client_message
+from softphone.messages.to_page import CallView
 
 
 def test_client_messages_parse_by_type() -> None:

@@ -8,7 +8,7 @@ from proxy.links.ami.commands import capabilities as ami_capabilities
 from proxy.links.ami.protocol import AmiOptions
 from softphone.capabilities import EVERYTHING, LinkCapabilities
 from softphone.errors import CommandRefused
-from softphone.messages import StatusView
+from softphone.messages.to_page import StatusView
 
 
 def test_asterisk_lacks_conference_dnd_work_timer_phone_login_and_recall() -> None:
