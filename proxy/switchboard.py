@@ -114,14 +114,17 @@ class Switchboard(Seating, Resource):
         self._statuses: dict[str, AgentStatus] = {}
         self._lookups: set[asyncio.Task[None]] = set()
         self._looking: set[tuple[str, str]] = set()
+        self._relogin: dict[str, str] = {}
         self._task: asyncio.Task[None] | None = None
+        self._seats_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.load_identities()
         self._task = asyncio.create_task(self._consume(), name="switchboard")
+        self._seats_task = asyncio.create_task(self._free_seats_every(), name="seats")
 
     async def aclose(self) -> None:
-        tasks = [t for t in (self._task, *self._lookups) if t is not None]
+        tasks = [t for t in (self._task, self._seats_task, *self._lookups) if t is not None]
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -326,6 +329,7 @@ class Switchboard(Seating, Resource):
             await self.journal.close_missing(present)
         for agent_event in snapshot.agents:
             await self._agent(agent_event)
+        self.resynced()
         log.info("resynchronised: %d calls, %d agents", len(snapshot.calls), len(snapshot.agents))
 
     async def _apply(self, event: CallEvent, *, absolute: bool = False) -> None:

@@ -11,12 +11,11 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
-from proxy.errors import LinkError
+from proxy import signin
 from proxy.metrics import CONTENT_TYPE
 from proxy.salesforce.standin.org import StandinOrg
 from proxy.web.agent_socket import serve_agent_socket
-from proxy.web.auth import SESSION_COOKIE, SignInFailed
-from softphone.errors import CommandRefused
+from proxy.web.auth import SESSION_COOKIE
 from softphone.messages import AgentView
 
 if TYPE_CHECKING:
@@ -59,49 +58,37 @@ def _token(authorization: str, request: Request) -> str:
     return bearer or request.cookies.get(SESSION_COOKIE, "")
 
 
+# Sign-in refusals counted under their own name; the rest (the phone's) as "refused".
+_METRIC = {c: c for c in ("wrong_credentials", "locked_out", "seats_full")}
+_STATUS = {"wrong_credentials": 401, "locked_out": 429, "seats_full": 403, "extension_taken": 409}
+
+
+def refusal(exc: signin.SignInRefused) -> tuple[int, dict[str, str], dict[str, str] | None]:
+    """A refused sign-in as HTTP: status, detail and headers."""
+    status = 502 if exc.pbx else _STATUS.get(exc.code, 400)
+    detail = {"code": exc.code, "message": exc.message}
+    if exc.default_extension:
+        detail["default_extension"] = exc.default_extension
+    headers = {"retry-after": str(exc.retry_after)} if exc.retry_after else None
+    return status, detail, headers
+
+
 def api_router() -> APIRouter:
     router = APIRouter()
 
     @router.post("/api/v1/sessions", status_code=201, responses={401: {"description": "refused"}})
     async def sign_in(body: SignIn, request: Request, response: Response) -> SessionCreated:
-        auth = request.app.state.services.auth
-        metrics = request.app.state.services.metrics
+        services = request.app.state.services
         try:
-            token, agent = await auth.sign_in(body.address, body.password)
-        except SignInFailed as exc:
-            metrics.sign_ins.labels(exc.code).inc()
-            status = {"locked_out": 429, "seats_full": 403}.get(exc.code, 401)
-            headers = {"retry-after": str(exc.retry_after)} if exc.retry_after else None
-            detail = {"code": exc.code, "message": exc.message}
-            raise HTTPException(status, detail, headers=headers) from None
-        board = request.app.state.services.board
-        extension = agent.extension
-        wanted = body.extension.strip()
-        seated = board.identities.device_of(agent.address) if agent.kind == "hot_desk" else ""
-        if agent.kind == "hot_desk" and not wanted and not seated:
-            # A hot-desk agent names the phone they sit at; the page asks only them.
-            await auth.sign_out(token)
-            detail = {
-                "code": "extension_required",
-                "message": "Enter the extension of the phone you are at",
-                "default_extension": agent.extension,
-            }
-            raise HTTPException(400, detail)
-        if agent.kind == "hot_desk" or wanted:
-            try:
-                extension = await board.sit(agent.address, wanted or seated)
-            except (CommandRefused, LinkError) as exc:
-                # Signed in but not seated is no sign-in: the session just made goes again.
-                await auth.sign_out(token)
-                metrics.sign_ins.labels("refused").inc()
-                code = exc.code
-                message = exc.message if isinstance(exc, CommandRefused) else str(exc)
-                status = 502 if isinstance(exc, LinkError) else 400
-                status = 409 if code == "extension_taken" else status
-                raise HTTPException(status, {"code": code, "message": message}) from None
-        metrics.sign_ins.labels("ok").inc()
-        _session_cookie(response, token, int(auth.session_seconds))
-        view = AgentView(address=agent.address, name=agent.name, extension=extension)
+            token, view = await signin.sign_in(
+                services.auth, services.board, body.address, body.password, body.extension
+            )
+        except signin.SignInRefused as exc:
+            if exc.code != "extension_required":  # a question to the agent, not a refusal
+                services.metrics.sign_ins.labels(_METRIC.get(exc.code, "refused")).inc()
+            raise HTTPException(*refusal(exc)) from None
+        services.metrics.sign_ins.labels("ok").inc()
+        _session_cookie(response, token, int(services.auth.session_seconds))
         return SessionCreated(token=token, agent=view)
 
     @router.get("/api/v1/sessions/current")
@@ -123,11 +110,7 @@ def api_router() -> APIRouter:
     @router.delete("/api/v1/sessions", status_code=204)
     async def sign_out(request: Request, authorization: str = Header(default="")) -> Response:
         services = request.app.state.services
-        token = _token(authorization, request)
-        agent = await services.auth.agent_for(token)
-        await services.auth.sign_out(token)
-        if agent is not None and agent.kind == "hot_desk":
-            await services.board.stand(agent.address)  # the phone is free for the next agent
+        await signin.sign_out(services.auth, services.board, _token(authorization, request))
         response = Response(status_code=204)
         _session_cookie(response, "", 0)  # forgotten at once
         return response

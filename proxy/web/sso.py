@@ -23,10 +23,10 @@ import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from proxy import signin
 from proxy.salesforce.standin.org import StandinOrg, pkce_challenge
 from proxy.settings import Settings
 from proxy.store import AgentRecord
-from proxy.web.auth import SignInFailed
 from softphone.messages import AgentView
 
 if TYPE_CHECKING:
@@ -35,17 +35,19 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 PENDING_SECONDS = 600.0
 MAX_PENDING = 1000
+MAX_EXTENSION = 16
 
 
 @dataclass
 class PendingLogins:
-    """PKCE verifiers by OAuth state: short-lived, single use, and bounded in number."""
+    """PKCE verifiers (and the extension a hot-desk agent gave) by OAuth state: short-lived,
+    single use, and bounded in number."""
 
     ttl: float = PENDING_SECONDS
     limit: int = MAX_PENDING
-    _by_state: OrderedDict[str, tuple[str, float]] = field(default_factory=OrderedDict)
+    _by_state: OrderedDict[str, tuple[str, float, str]] = field(default_factory=OrderedDict)
 
-    def new(self) -> tuple[str, str]:
+    def new(self, extension: str = "") -> tuple[str, str]:
         """A fresh (state, verifier) pair, remembered until taken or expired."""
         now = time.monotonic()
         while self._by_state and (
@@ -53,15 +55,16 @@ class PendingLogins:
         ):
             self._by_state.popitem(last=False)
         state, verifier = secrets.token_urlsafe(32), secrets.token_urlsafe(64)
-        self._by_state[state] = (verifier, now + self.ttl)
+        self._by_state[state] = (verifier, now + self.ttl, extension)
         return state, verifier
 
-    def take(self, state: str) -> str | None:
-        """The verifier for `state` if it is known and fresh; either way it is forgotten."""
+    def take(self, state: str) -> tuple[str, str] | None:
+        """The verifier and extension for `state` if it is known and fresh; either way it is
+        forgotten."""
         found = self._by_state.pop(state, None)
         if found is None or found[1] < time.monotonic():
             return None
-        return found[0]
+        return found[0], found[2]
 
 
 @dataclass
@@ -100,11 +103,12 @@ def single_sign_on(settings: Settings, org: StandinOrg | None) -> SingleSignOn |
 class SsoRefused(Exception):
     """A sign-in that cannot finish: `code` for the page's script, `message` for the agent."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, default_extension: str = "") -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.default_extension = default_extension
 
 
 def sso_router() -> APIRouter:
@@ -116,11 +120,15 @@ def sso_router() -> APIRouter:
         return {"sso": request.app.state.services.sso is not None}
 
     @router.get("/sso/start", include_in_schema=False)
-    async def start(request: Request) -> Response:
+    async def start(request: Request, extension: str = "") -> Response:
+        """`extension`: the phone a hot-desk agent is at, asked for by the page when a first
+        try ended in extension_required; kept with the state until the callback."""
         sso: SingleSignOn | None = request.app.state.services.sso
         if sso is None:
             return _page(404, {"error": "off"}, "Sign in with Salesforce is not configured.")
-        state, verifier = sso.pending.new()
+        if len(extension) > MAX_EXTENSION:
+            return _page(400, {"error": "bad_extension"}, "An extension is 1 to 16 digits.")
+        state, verifier = sso.pending.new(extension.strip())
         query = urlencode(
             {
                 "response_type": "code",
@@ -139,19 +147,21 @@ def sso_router() -> APIRouter:
     ) -> Response:
         services: Services = request.app.state.services
         try:
-            agent, token = await _finish(services, request, code, state, error)
+            token, view = await _finish(services, request, code, state, error)
         except SsoRefused as exc:
             if exc.code in ("seats_full", "no_agent"):
                 services.metrics.sign_ins.labels(exc.code).inc()
             log.info("Salesforce sign-in refused: %s", exc.code)
-            return _page(exc.status, {"error": exc.code, "message": exc.message}, exc.message)
+            outcome = {"error": exc.code, "message": exc.message}
+            if exc.default_extension:
+                outcome["default_extension"] = exc.default_extension
+            return _page(exc.status, outcome, exc.message)
         services.metrics.sign_ins.labels("ok").inc()
-        log.info("agent %s signed in with Salesforce", agent.address)
-        view = AgentView(address=agent.address, name=agent.name, extension=agent.extension)
+        log.info("agent %s signed in with Salesforce", view.address)
         return _page(
             200,
             {"token": token, "agent": view.model_dump()},
-            f"Signed in as {agent.name}. You can close this window.",
+            f"Signed in as {view.name}. You can close this window.",
         )
 
     return router
@@ -167,12 +177,12 @@ def _redirect_uri(request: Request) -> str:
 
 async def _finish(
     services: Services, request: Request, code: str, state: str, error: str
-) -> tuple[AgentRecord, str]:
+) -> tuple[str, AgentView]:
     sso = services.sso
     if sso is None:
         raise SsoRefused(404, "off", "Sign in with Salesforce is not configured.")
-    verifier = sso.pending.take(state) if state else None
-    if verifier is None:
+    pending = sso.pending.take(state) if state else None
+    if pending is None:
         raise SsoRefused(
             400,
             "state_mismatch",
@@ -182,6 +192,7 @@ async def _finish(
         raise SsoRefused(403, "denied", "Salesforce sign-in was cancelled or denied.")
     if not code:
         raise SsoRefused(400, "no_code", "Salesforce sent no authorization code.")
+    verifier, extension = pending
     user = await _salesforce_user(sso, code, verifier, _redirect_uri(request))
     user_id = str(user.get("user_id", ""))
     agent = await _agent_for_user(services, user_id)
@@ -192,10 +203,18 @@ async def _finish(
             f"The Salesforce user {user.get('name') or user_id} has no softphone agent. "
             "Ask your administrator to add your Salesforce user id to the roster.",
         )
+    # A hot-desk agent is seated exactly as at a password sign-in: at the phone they hold
+    # already (another tab, or before a restart), else at the one they name. Naming none ends
+    # in extension_required, which the page answers by showing the Extension field; "Sign in
+    # with Salesforce" again then brings it here (Salesforce remembers them: one click). Not
+    # the phone they sat at last time: hot desks change, and a call ringing at the wrong desk
+    # is worse than being asked.
     try:
-        return agent, await services.auth.sign_in_as(agent)
-    except SignInFailed as exc:
-        raise SsoRefused(403, exc.code, exc.message) from None
+        return await signin.open_session(services.auth, services.board, agent, extension)
+    except signin.SignInRefused as exc:
+        status = 502 if exc.pbx else 409 if exc.code == "extension_taken" else 403
+        status = 400 if exc.code in ("extension_required", "bad_extension") else status
+        raise SsoRefused(status, exc.code, exc.message, exc.default_extension) from None
 
 
 async def _salesforce_user(
