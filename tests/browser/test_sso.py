@@ -78,8 +78,9 @@ def test_a_hot_desk_agent_signing_in_with_salesforce_is_asked_for_the_phone(
             with page.expect_popup() as opened:
                 button.click()
             popup = opened.value
-            popup.get_by_role("link", name="Sign in as Casey Novak").click()
-            popup.wait_for_event("close", timeout=SLOW)
+            # Waited for from before the click: the popup may close before a later wait starts.
+            with popup.expect_event("close", timeout=SLOW):
+                popup.get_by_role("link", name="Sign in as Casey Novak").click()
             if not attempt:
                 expect(phone.get_by_role("alert").first).to_contain_text("again", timeout=SLOW)
                 expect(extension).to_have_value("1005")
