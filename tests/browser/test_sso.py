@@ -45,8 +45,9 @@ def test_sign_in_with_salesforce_in_a_popup_makes_the_phone_ready(
         with page.expect_popup() as opened:
             button.click()
         popup = opened.value
-        popup.get_by_role("link", name="Sign in as Alex Morgan").click()
-        popup.wait_for_event("close", timeout=SLOW)
+        # Waited for from before the click: the popup may close before a later wait starts.
+        with popup.expect_event("close", timeout=SLOW):
+            popup.get_by_role("link", name="Sign in as Alex Morgan").click()
         expect(phone.get_by_text("Ready for calls")).to_be_visible(timeout=SLOW)
         expect(phone.get_by_role("heading", name="Alex Morgan")).to_be_visible()
     finally:
