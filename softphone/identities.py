@@ -156,6 +156,10 @@ class Identities:
         entry = self._roster.get(address)
         return entry.kind if entry is not None else None
 
+    def seats(self) -> dict[str, str]:
+        """Every hot-desk seat held now: address -> device."""
+        return dict(self._seats)
+
     def devices(self) -> frozenset[str]:
         """What links must monitor: every roster extension and every hot-desk seat."""
         return frozenset(e.extension for e in self._roster.values()) | frozenset(
@@ -185,6 +189,16 @@ class Identities:
     def pbx_call(self, proxy_id: str) -> tuple[str, str] | None:
         """The (device, PBX id) of a call in progress, else None."""
         return self._pbx.get(proxy_id)
+
+    def renew(self, proxy_id: str) -> str:
+        """The call goes on under a new id (it changed agents: each agent's log of it is its
+        own Task, and CallObject stays the call id); the old id no longer names it."""
+        found = self._pbx.pop(proxy_id, None)
+        if found is None:
+            return proxy_id
+        new_id = self._calls[found] = self._new_id()
+        self._pbx[new_id] = found
+        return new_id
 
     def calls_at(self, device: str) -> list[str]:
         return [p for (d, _), p in self._calls.items() if d == device]

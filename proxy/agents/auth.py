@@ -75,8 +75,9 @@ class Authenticator:
             retry_after=max(1, math.ceil(until - self.clock())),
         )
 
-    async def sign_in(self, address: str, password: str) -> tuple[str, AgentRecord]:
-        """A new session token, or `SignInFailed` that never says which part was wrong.
+    async def check_password(self, address: str, password: str) -> AgentRecord:
+        """The agent these credentials prove, or `SignInFailed` that never says which part
+        was wrong. No session yet: `sign_in_as` makes it once the sign-in can finish.
 
         Unknown addresses are counted and locked like known ones, so the lockout does not
         reveal who is on the roster either.
@@ -93,7 +94,7 @@ class Authenticator:
                 raise self._locked(locked)
             raise SignInFailed("wrong_credentials", "Wrong sign-in address or password")
         await self.right_password(address)
-        return await self.sign_in_as(agent), agent
+        return agent
 
     # --- the lockout, for agents' addresses and for any other secret (the admin password) ---
     async def check_lock(self, key: str) -> None:

@@ -1,9 +1,11 @@
 """Signing an agent in, whichever way they prove who they are: the rules after the proof.
 
-A password sign-in (`password`) is checked by the `Authenticator` (lockout, seats), then a
-hot-desk agent is seated at the phone they are at: one they name, else the one they hold. A
-Salesforce single sign-on (`salesforce_user`) finds the roster agent with that Salesforce user
-id; seats are limited the same way, and nobody is asked for a phone (the popup has no field).
+A password sign-in (`password`) is checked by the `Authenticator` (lockout); a Salesforce single
+sign-on (`salesforce_user`) finds the roster agent with that Salesforce user id. Either way the
+same rules follow: seats are limited, and a hot-desk agent is seated at the phone they are at,
+one they name, else the one they already hold (another tab, or before a restart); one who names
+none and holds none is asked which (`ExtensionRequired`), before any session exists. A session
+ends with `sign_out`, and a hot-desk agent's phone is free once their last session has.
 """
 
 from __future__ import annotations
@@ -53,14 +55,33 @@ class SignIns:
         """A new session, or `SignInFailed` (`ExtensionRequired` among them), `CommandRefused`
         (the phone may not be taken) or `LinkError` (the PBX would not log it in); on any of
         them no session is left behind."""
-        token, agent = await self.auth.sign_in(address, password)
+        agent = await self.auth.check_password(address, password)
+        return await self._open(agent, extension)
+
+    async def salesforce_user(self, user_id: str, name: str = "", extension: str = "") -> SignedIn:
+        """A session for the roster agent Salesforce says signed in, or `SignInFailed`
+        (`NoAgent` when the roster has nobody with that Salesforce user id), seated as a
+        password sign-in is."""
+        agent = await self._agent_for_user(user_id)
+        if agent is None:
+            raise NoAgent(name or user_id)
+        return await self._open(agent, extension)
+
+    async def sign_out(self, token: str) -> None:
+        """The session ends; a hot-desk agent's phone is free once their last session has."""
+        agent = await self.auth.agent_for(token)
+        await self.auth.sign_out(token)
+        if agent is not None and agent.kind == "hot_desk":
+            await self.seating.free_seats()
+
+    async def _open(self, agent: AgentRecord, extension: str) -> SignedIn:
         wanted = extension.strip()
         hot_desk = agent.kind == "hot_desk"
         seated = self.seating.device_of(agent.address) if hot_desk else ""
         if hot_desk and not wanted and not seated:
-            await self.auth.sign_out(token)
             raise ExtensionRequired(agent.extension)
-        if not (hot_desk or wanted):
+        token = await self.auth.sign_in_as(agent)
+        if not (hot_desk or wanted):  # a desk agent naming a phone is refused: not_hot_desk
             return SignedIn(token, agent, agent.extension)
         try:
             device = await self.seating.sit(agent.address, wanted or seated)
@@ -69,15 +90,6 @@ class SignIns:
             await self.auth.sign_out(token)
             raise
         return SignedIn(token, agent, device)
-
-    async def salesforce_user(self, user_id: str, name: str = "") -> SignedIn:
-        """A session for the roster agent Salesforce says signed in, or `SignInFailed`
-        (`NoAgent` when the roster has nobody with that Salesforce user id)."""
-        agent = await self._agent_for_user(user_id)
-        if agent is None:
-            raise NoAgent(name or user_id)
-        token = await self.auth.sign_in_as(agent)
-        return SignedIn(token, agent, agent.extension)
 
     async def _agent_for_user(self, user_id: str) -> AgentRecord | None:
         if not user_id:

@@ -54,11 +54,12 @@ class Switchboard(Resource):
         self._consumer = BackgroundLoop("switchboard", self._consume, log=log)
 
     async def start(self) -> None:
-        await self.seating.load_identities()
+        await self.seating.start()
         await self._consumer.start()
 
     async def aclose(self) -> None:
         await self._consumer.aclose()
+        await self.seating.aclose()
 
     async def _consume(self) -> None:
         async for event in self.link.events():
@@ -105,6 +106,7 @@ class Switchboard(Resource):
         await self.journal.close_missing(present)
         for agent_event in snapshot.agents:
             await self._agent(agent_event)
+        self.seating.resynced()
         log.info("resynchronised: %d calls, %d agents", len(snapshot.calls), len(snapshot.agents))
 
     async def _apply(self, event: CallEvent, *, absolute: bool = False) -> None:

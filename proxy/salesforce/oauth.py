@@ -56,13 +56,14 @@ def pkce_challenge(verifier: str) -> str:
 
 @dataclass
 class PendingLogins:
-    """PKCE verifiers by OAuth state: short-lived, single use, and bounded in number."""
+    """PKCE verifiers (and the extension a hot-desk agent gave) by OAuth state: short-lived,
+    single use, and bounded in number."""
 
     ttl: float = PENDING_SECONDS
     limit: int = MAX_PENDING
-    _by_state: OrderedDict[str, tuple[str, float]] = field(default_factory=OrderedDict)
+    _by_state: OrderedDict[str, tuple[str, float, str]] = field(default_factory=OrderedDict)
 
-    def new(self) -> tuple[str, str]:
+    def new(self, extension: str = "") -> tuple[str, str]:
         """A fresh (state, verifier) pair, remembered until taken or expired."""
         now = time.monotonic()
         while self._by_state and (
@@ -70,15 +71,16 @@ class PendingLogins:
         ):
             self._by_state.popitem(last=False)
         state, verifier = secrets.token_urlsafe(32), secrets.token_urlsafe(64)
-        self._by_state[state] = (verifier, now + self.ttl)
+        self._by_state[state] = (verifier, now + self.ttl, extension)
         return state, verifier
 
-    def take(self, state: str) -> str | None:
-        """The verifier for `state` if it is known and fresh; either way it is forgotten."""
+    def take(self, state: str) -> tuple[str, str] | None:
+        """The verifier and extension for `state` if it is known and fresh; either way it is
+        forgotten."""
         found = self._by_state.pop(state, None)
         if found is None or found[1] < time.monotonic():
             return None
-        return found[0]
+        return found[0], found[2]
 
 
 @dataclass
@@ -98,9 +100,10 @@ class SingleSignOn:
         )
         return httpx.AsyncClient(verify=verify, timeout=self.timeout)
 
-    def authorize_url(self, redirect_uri: str) -> str:
-        """The org's authorize page for a new sign-in, its PKCE verifier kept for the callback."""
-        state, verifier = self.pending.new()
+    def authorize_url(self, redirect_uri: str, extension: str = "") -> str:
+        """The org's authorize page for a new sign-in, its PKCE verifier (and the phone a
+        hot-desk agent named) kept for the callback."""
+        state, verifier = self.pending.new(extension)
         query = urlencode(
             {
                 "response_type": "code",

@@ -68,7 +68,8 @@ class Store(AsyncResource, Protocol):
     async def list_agents(self) -> list[AgentRecord]: ...
 
     async def delete_agent(self, address: str) -> bool:
-        """Remove the agent and end their sessions; False if there was no such agent."""
+        """Remove the agent, end their sessions and free their seat; False if there was no
+        such agent."""
         ...
 
     async def create_session(self, token_hash: str, address: str, expires_at: float) -> None: ...
@@ -81,6 +82,17 @@ class Store(AsyncResource, Protocol):
 
     async def signed_in_agents(self, now: float) -> set[str]:
         """Addresses holding an unexpired session: the seats in use."""
+        ...
+
+    async def take_seat(self, address: str, device: str, now: float) -> bool:
+        """The hot-desk agent sits at `device` (leaving any other seat); False, and nothing
+        changed, when another agent holds it. Atomic across proxies sharing the database."""
+        ...
+
+    async def leave_seat(self, address: str) -> None: ...
+
+    async def list_seats(self) -> dict[str, str]:
+        """Every seat taken: hot-desk address -> device."""
         ...
 
     async def locked_until(self, address: str) -> float:

@@ -32,6 +32,14 @@ sessions = Table(
     Column("address", String(80), nullable=False, index=True),
     Column("expires_at", Float, nullable=False),
 )
+# The phone each signed-in hot-desk agent sits at; a device has at most one agent (UNIQUE).
+agent_seats = Table(
+    "agent_seats",
+    metadata,
+    Column("address", String(80), primary_key=True),
+    Column("device", String(32), nullable=False, unique=True),
+    Column("since", Float, nullable=False),
+)
 agent_settings = Table(
     "agent_settings",
     metadata,

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
 from proxy.seams import Resource
 from proxy.store.base import AgentKind, AgentRecord
 from proxy.store.calls import CallLogQueries
 from proxy.store.data import AgentDataQueries
-from proxy.store.schema import agents, sessions, sign_in_failures
+from proxy.store.schema import agent_seats, agents, sessions, sign_in_failures
 
 
 class SqlStore(AgentDataQueries, CallLogQueries, Resource):
@@ -39,6 +40,7 @@ class SqlStore(AgentDataQueries, CallLogQueries, Resource):
     async def delete_agent(self, address: str) -> bool:
         async with self.engine.begin() as conn:
             await conn.execute(delete(sessions).where(sessions.c.address == address))
+            await conn.execute(delete(agent_seats).where(agent_seats.c.address == address))
             gone = await conn.execute(delete(agents).where(agents.c.address == address))
         return bool(gone.rowcount)
 
@@ -66,6 +68,28 @@ class SqlStore(AgentDataQueries, CallLogQueries, Resource):
         query = select(sessions.c.address).where(sessions.c.expires_at > now).distinct()
         async with self.engine.connect() as conn:
             return set((await conn.execute(query)).scalars().all())
+
+    async def take_seat(self, address: str, device: str, now: float) -> bool:
+        holder = select(agent_seats.c.address).where(agent_seats.c.device == device)
+        values = {"address": address, "device": device, "since": now}
+        try:
+            async with self.engine.begin() as conn:
+                found = (await conn.execute(holder)).scalar_one_or_none()
+                if found is not None and found != address:
+                    return False
+                await conn.execute(self.upsert(agent_seats, values, ["address"]))
+        except IntegrityError:  # another proxy took the device between our read and write
+            return False
+        return True
+
+    async def leave_seat(self, address: str) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(delete(agent_seats).where(agent_seats.c.address == address))
+
+    async def list_seats(self) -> dict[str, str]:
+        query = select(agent_seats.c.address, agent_seats.c.device)
+        async with self.engine.connect() as conn:
+            return {row.address: row.device for row in await conn.execute(query)}
 
     async def locked_until(self, address: str) -> float:
         query = select(sign_in_failures.c.locked_until).where(sign_in_failures.c.address == address)

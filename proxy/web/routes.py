@@ -121,11 +121,7 @@ def api_router() -> APIRouter:
     @router.delete("/api/v1/sessions", status_code=204)
     async def sign_out(request: Request, authorization: str = Header(default="")) -> Response:
         services = services_of(request)
-        token = _token(authorization, request)
-        agent = await services.auth.agent_for(token)
-        await services.auth.sign_out(token)
-        if agent is not None and agent.kind == "hot_desk":
-            await services.seating.stand(agent.address)  # the phone is free for the next agent
+        await services.signins.sign_out(_token(authorization, request))
         response = Response(status_code=204)
         _session_cookie(response, "", 0)  # forgotten at once
         return response

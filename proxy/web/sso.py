@@ -18,16 +18,18 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from proxy.agents.auth import SignInFailed
-from proxy.agents.signin import SignedIn
-from proxy.errors import ProxyError
+from proxy.agents.signin import ExtensionRequired, SignedIn
+from proxy.errors import LinkError, ProxyError
 from proxy.salesforce.oauth import OAuthFailed
 from proxy.services import services_of
+from softphone.errors import CommandRefused
 from softphone.messages.to_page import AgentView
 
 if TYPE_CHECKING:
     from proxy.services import Services
 
 log = logging.getLogger(__name__)
+MAX_EXTENSION = 16
 
 
 class SsoResult(TypedDict, total=False):
@@ -37,16 +39,18 @@ class SsoResult(TypedDict, total=False):
     agent: dict[str, str]
     error: str
     message: str
+    default_extension: str
 
 
 class SsoRefused(ProxyError):
     """A sign-in that cannot finish: `code` for the page's script, `message` for the agent."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, default_extension: str = "") -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.default_extension = default_extension
 
 
 def sso_router() -> APIRouter:
@@ -58,11 +62,15 @@ def sso_router() -> APIRouter:
         return {"sso": services_of(request).sso is not None}
 
     @router.get("/sso/start", include_in_schema=False)
-    async def start(request: Request) -> Response:
+    async def start(request: Request, extension: str = "") -> Response:
+        """`extension`: the phone a hot-desk agent is at, asked for by the page when a first
+        try ended in extension_required; kept with the state until the callback."""
         sso = services_of(request).sso
         if sso is None:
             return _page(404, {"error": "off"}, "Sign in with Salesforce is not configured.")
-        return RedirectResponse(sso.authorize_url(_redirect_uri(request)), 302)
+        if len(extension) > MAX_EXTENSION:
+            return _page(400, {"error": "bad_extension"}, "An extension is 1 to 16 digits.")
+        return RedirectResponse(sso.authorize_url(_redirect_uri(request), extension.strip()), 302)
 
     @router.get("/sso/callback", include_in_schema=False)
     async def callback(
@@ -75,7 +83,10 @@ def sso_router() -> APIRouter:
             if exc.code in ("seats_full", "no_agent"):
                 services.metrics.sign_ins.labels(exc.code).inc()
             log.info("Salesforce sign-in refused: %s", exc.code)
-            return _page(exc.status, {"error": exc.code, "message": exc.message}, exc.message)
+            outcome: SsoResult = {"error": exc.code, "message": exc.message}
+            if exc.default_extension:
+                outcome["default_extension"] = exc.default_extension
+            return _page(exc.status, outcome, exc.message)
         agent = signed.agent
         services.metrics.sign_ins.labels("ok").inc()
         log.info("agent %s signed in with Salesforce", agent.address)
@@ -103,8 +114,8 @@ async def _finish(
     sso = services.sso
     if sso is None:
         raise SsoRefused(404, "off", "Sign in with Salesforce is not configured.")
-    verifier = sso.pending.take(state) if state else None
-    if verifier is None:
+    pending = sso.pending.take(state) if state else None
+    if pending is None:
         raise SsoRefused(
             400,
             "state_mismatch",
@@ -114,14 +125,28 @@ async def _finish(
         raise SsoRefused(403, "denied", "Salesforce sign-in was cancelled or denied.")
     if not code:
         raise SsoRefused(400, "no_code", "Salesforce sent no authorization code.")
+    verifier, extension = pending
     try:
         user = await sso.user_for_code(code, verifier, _redirect_uri(request))
     except OAuthFailed as exc:
         raise SsoRefused(502 if exc.upstream else 403, exc.code, exc.message) from None
+    # A hot-desk agent is seated exactly as at a password sign-in: at the phone they hold
+    # already (another tab, or before a restart), else at the one they name. Naming none ends
+    # in extension_required, which the page answers by showing the Extension field; "Sign in
+    # with Salesforce" again then brings it here (Salesforce remembers them: one click). Not
+    # the phone they sat at last time: hot desks change, and a call ringing at the wrong desk
+    # is worse than being asked.
     try:
-        return await services.signins.salesforce_user(user.user_id, user.name)
+        return await services.signins.salesforce_user(user.user_id, user.name, extension)
+    except ExtensionRequired as exc:
+        raise SsoRefused(400, exc.code, exc.message, exc.default_extension) from None
     except SignInFailed as exc:
         raise SsoRefused(403, exc.code, exc.message) from None
+    except CommandRefused as exc:
+        status = 409 if exc.code == "extension_taken" else 400
+        raise SsoRefused(status, exc.code, exc.message) from None
+    except LinkError as exc:
+        raise SsoRefused(502, exc.code, str(exc)) from None
 
 
 def _page(status: int, result: SsoResult, message: str) -> HTMLResponse:

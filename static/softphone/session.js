@@ -136,7 +136,10 @@ export async function setupSso() {
 
 function startSso() {
   $("signin-error").textContent = "";
-  ssoPopup = window.open("/sso/start", "softphone-sso", "popup,width=520,height=640");
+  // A hot-desk agent asked for their phone (below) names it on the next try.
+  const extension = $("extension-row").hidden ? "" : $("extension").value.trim();
+  const start = extension ? `/sso/start?extension=${encodeURIComponent(extension)}` : "/sso/start";
+  ssoPopup = window.open(start, "softphone-sso", "popup,width=520,height=640");
   if (!ssoPopup) $("signin-error").textContent = t("errorSsoPopupBlocked");
 }
 
@@ -145,6 +148,13 @@ function ssoFinished(event) {
   if (ssoPopup && event.source !== ssoPopup) return;
   ssoPopup = null;
   const { token, agent, error } = event.data;
+  if (!token && PHONE_REFUSALS[error]) {
+    // A hot-desk agent: the same question as after a password, answered by trying again.
+    const key = error === "extension_required" ? "errorSsoExtension" : PHONE_REFUSALS[error];
+    $("signin-error").textContent = t(key, { extension: $("extension").value });
+    askForExtension($("address").value.trim(), event.data);
+    return;
+  }
   if (!token || !agent) {
     const key = {
       no_agent: "errorSsoNoAgent",

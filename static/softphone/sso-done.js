@@ -9,6 +9,7 @@ try {
 }
 if (window.opener) {
   window.opener.postMessage(result, location.origin);
-  // On a refusal the page stays open: it says why, in words the agent can read.
-  if (result.token) window.close();
+  // On a refusal the page stays open: it says why, in words the agent can read. Asked for
+  // the phone they are at, a hot-desk agent answers on the softphone page, which says so.
+  if (result.token || result.error === "extension_required") window.close();
 }

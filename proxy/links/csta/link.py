@@ -75,6 +75,7 @@ class CstaLink(ReconnectingLink):
         self._writer: asyncio.StreamWriter | None = None
         self._ready = False
         self._invoke_ids = itertools.cycle(range(1, EVENT_INVOKE_ID))
+        self._held_back: list[tuple[Element, bytes]] | None = None  # events during a snapshot
 
     @property
     def capabilities(self) -> LinkCapabilities:
@@ -234,12 +235,21 @@ class CstaLink(ReconnectingLink):
 
     async def _snapshot(self, writer: asyncio.StreamWriter) -> None:
         """Every monitored device's calls as the switch has them, as one `Snapshot`."""
-        calls = []
-        for at in sorted(set(self.calls.monitors.values())):
-            answer = await self._request(writer, "SnapshotDevice", [("snapshotObject", at)])
-            calls += self.calls.snapshot(at, answer)
-        agents = [self.calls.agents.event(at) for at in self.calls.agents]
-        self.emit(Snapshot(calls=tuple(calls), agents=tuple(agents)))
+        # Events wait until it is out: a switch may send one right behind its last answer (in
+        # the same read), and applied first it would be wiped by the older snapshot, in the
+        # link's calls and in the proxy's (a call ringing after a restart, cleared as "gone").
+        self._held_back = []
+        try:
+            calls = []
+            for at in sorted(set(self.calls.monitors.values())):
+                answer = await self._request(writer, "SnapshotDevice", [("snapshotObject", at)])
+                calls += self.calls.snapshot(at, answer)
+            agents = [self.calls.agents.event(at) for at in self.calls.agents]
+            self.emit(Snapshot(calls=tuple(calls), agents=tuple(agents)))
+        finally:
+            held_back, self._held_back = self._held_back, None
+            for root, raw in held_back:
+                self._event(root, raw)
 
     async def _monitor_live(self) -> None:
         writer = self._writer
@@ -298,8 +308,10 @@ class CstaLink(ReconnectingLink):
                 if future is not None and not future.done():
                     future.set_result(root)
             elif name.endswith("Event"):
-                for event in self.calls.translate(root):
-                    self.emit(event)
+                if self._held_back is not None:
+                    self._held_back.append((root, raw))
+                else:
+                    self._event(root, raw)
             elif name == "SystemStatus":
                 answer = build(self.options.namespace, "SystemStatusResponse", [])
                 writer.write(encode_frame(invoke_id, answer))
@@ -307,6 +319,13 @@ class CstaLink(ReconnectingLink):
                 raise ProtocolError(f"unexpected CSTA message {name!r}")
         except ProtocolError as exc:
             # One bad document must not cost the connection, nor the other agents' events.
+            log.error("CSTA message skipped [call_id=%s]: %s", call_id_of(raw), exc)
+
+    def _event(self, root: Element, raw: bytes) -> None:
+        try:
+            for event in self.calls.translate(root):
+                self.emit(event)
+        except ProtocolError as exc:  # one bad event must not cost the ones after it
             log.error("CSTA message skipped [call_id=%s]: %s", call_id_of(raw), exc)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -17,7 +18,8 @@ CLI = [sys.executable, "-m", "proxy.cli"]
 
 
 async def test_simulate_call_command_rings_the_agent(proxy: RunningProxy) -> None:
-    """`softphone-proxy simulate call` prints the call id and the agent's phone rings."""
+    """`softphone-proxy simulate call` prints the simulator's call id and the agent's phone
+    rings (under the proxy's own id for that call)."""
     async with proxy.connect(proxy.sign_in("1003")) as ws:
         await next_message(ws)
         result = subprocess.run(
@@ -38,7 +40,9 @@ async def test_simulate_call_command_rings_the_agent(proxy: RunningProxy) -> Non
             check=False,
         )
         assert result.returncode == 0, result.stderr
-        call_id = result.stdout.strip()
+        pbx_id = result.stdout.strip()
+        assert pbx_id.startswith("sim-")
+        call_id = await asyncio.to_thread(proxy.proxy_call_id, pbx_id)
         popped = await wait_for_call(ws, call_id, matching=False)
         assert popped["call"]["caller_name"] == "Maria Chen"
 

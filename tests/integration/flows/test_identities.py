@@ -4,6 +4,7 @@ real PBXs number them (ids reused after a restart), end to end through the simul
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -139,3 +140,102 @@ async def test_a_pbx_restart_reusing_call_ids_logs_each_call_once(proxy: Running
     await asyncio.sleep(0.3)  # a duplicate would land by now
     counts = Counter(t["CallObject"] for t in org_of(proxy).tasks())
     assert counts == Counter(call_ids) and len(counts) == 6
+
+
+KIM = "kim@demo.example"  # a second hot-desk agent, added by the tests that need one
+
+
+def add_kim(proxy: RunningProxy) -> None:
+    kim = AgentRecord(KIM, "Kim", "2303", "hot_desk", hash_password("demo"))
+    proxy.run(proxy.services.store.put_agent(kim))
+    proxy.run(proxy.services.seating.reload_roster())
+
+
+def phone_state(proxy: RunningProxy, device: str) -> str:
+    assert proxy.services.pbx is not None
+    return str(proxy.services.pbx.agents[device].state.value)
+
+
+def current_extension(proxy: RunningProxy, token: str) -> str:
+    headers = {"authorization": f"Bearer {token}"}
+    agent = httpx.get(f"{proxy.base_url}/api/v1/sessions/current", headers=headers).json()["agent"]
+    return str(agent["extension"])
+
+
+async def test_a_hot_desk_seat_outlives_a_proxy_restart(tmp_path: Path) -> None:
+    """After a restart (the simulator's too, which forgets the phone), the hot-desk agent's
+    session still holds 2302: the phone is logged in again, rings on their page, and nobody
+    else can take it."""
+    with running_proxy(tmp_path) as proxy:
+        add_kim(proxy)
+        token = proxy.sign_in(DESK, extension="2302")
+    with running_proxy(tmp_path) as proxy:
+        assert current_extension(proxy, token) == "2302"
+        taken = sign_in(proxy, KIM, extension="2302")
+        assert (taken.status_code, taken.json()["detail"]["code"]) == (409, "extension_taken")
+        eventually(lambda: proxy.services.pbx is not None and "2302" in proxy.services.pbx.agents)
+        async with proxy.connect(token) as ws:
+            assert (await next_message(ws))["agent"]["extension"] == "2302"
+            call_id = proxy.place_call(agent="2302", ani=JAMES)
+            await wait_for_call(ws, call_id, state="ringing")
+
+
+async def test_a_hot_desk_phone_is_freed_when_the_agents_last_session_ends(
+    proxy: RunningProxy,
+) -> None:
+    """Signing out one of two sessions keeps the phone; once the other has expired (the clock
+    past its end), the next check frees the phone, logs it out, and Kim can sit there."""
+    add_kim(proxy)
+    seating = proxy.services.seating
+    first = proxy.sign_in(DESK, extension="2302")
+    second = proxy.sign_in(DESK)  # holds 2302 already: nothing to ask
+    assert current_extension(proxy, second) == "2302"
+    headers = {"authorization": f"Bearer {first}"}
+    assert httpx.delete(f"{proxy.base_url}/api/v1/sessions", headers=headers).status_code == 204
+    assert seating.device_of(DESK) == "2302" and phone_state(proxy, "2302") == "ready"
+    assert proxy.run(seating.free_seats()) == []
+    later = time.time() + proxy.services.auth.session_seconds + 60
+    assert proxy.run(seating.free_seats(now=later)) == [DESK]
+    assert seating.device_of(DESK) == ""
+    assert proxy.run(proxy.services.store.list_seats()) == {}
+    assert phone_state(proxy, "2302") == "logged_out"
+    assert sign_in(proxy, KIM, extension="2302").status_code == 201
+
+
+async def test_removing_a_seated_hot_desk_agent_frees_and_logs_out_the_phone(
+    proxy: RunningProxy,
+) -> None:
+    """An admin removes the hot-desk agent sitting at 2302: the phone is logged out and free."""
+    add_kim(proxy)
+    proxy.sign_in(DESK, extension="2302")
+    assert proxy.run(proxy.services.store.delete_agent(DESK))
+    proxy.run(proxy.services.seating.reload_roster())
+    assert phone_state(proxy, "2302") == "logged_out"
+    assert proxy.run(proxy.services.store.list_seats()) == {}
+    assert sign_in(proxy, KIM, extension="2302").status_code == 201
+
+
+async def test_a_call_that_changes_hands_is_logged_once_for_each_agent(
+    proxy: RunningProxy,
+) -> None:
+    """The hot-desk agent answers at 2302 and signs out mid-call; Kim sits at 2302 and gets
+    the call under a new id, then hangs up: two Tasks, one per agent, each written once."""
+    add_kim(proxy)
+    desk = proxy.sign_in(DESK, extension="2302")
+    async with proxy.connect(desk) as ws:
+        await next_message(ws)
+        call_id = proxy.place_call(agent="2302", ani=JAMES)
+        await wait_for_call(ws, call_id, state="ringing")
+        await send(ws, type="answer", call_id=call_id)
+        await wait_for_call(ws, call_id, state="active")
+    headers = {"authorization": f"Bearer {desk}"}
+    assert httpx.delete(f"{proxy.base_url}/api/v1/sessions", headers=headers).status_code == 204
+    async with proxy.connect(proxy.sign_in(KIM, extension="2302")) as ws:
+        (call,) = (await next_message(ws))["calls"]
+        assert call["state"] == "active" and call["call_id"] != call_id
+        await send(ws, type="hangup", call_id=call["call_id"])
+        await next_of(ws, "log", call_id=call["call_id"], state="queued")
+    eventually(lambda: len(org_of(proxy).tasks()) >= 2)
+    await asyncio.sleep(0.3)  # a duplicate would land by now
+    counts = Counter(t["CallObject"] for t in org_of(proxy).tasks())
+    assert counts == Counter([call_id, call["call_id"]])

@@ -54,6 +54,11 @@ class Peer(Protocol):
 
     async def drop(self) -> None: ...
 
+    async def restart(self) -> None:
+        """The PBX restarts: the connection drops, every call is forgotten (the link's next
+        snapshot is empty), and call ids used before may come again."""
+        ...
+
     def silence(self) -> None:
         """Stay connected but send nothing at all, heartbeats included."""
         ...
@@ -150,6 +155,13 @@ class BridgePeer:
 
     async def drop(self) -> None:
         await (await self.connected()).close()
+
+    async def restart(self) -> None:
+        self._snapshot = []
+        ws = await self.connected()
+        self._ready.clear()  # events wait for the link's next connection
+        self._current = None
+        await ws.close()
 
     def silence(self) -> None:
         self._silent = True

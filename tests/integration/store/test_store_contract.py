@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
@@ -192,3 +193,38 @@ async def test_a_roster_change_made_elsewhere_is_read_at_the_next_poll(
             await cli.delete_agent("maria@acme.example")
             assert await watcher.check() and seen[-1] == frozenset()
         assert len(seen) == 4
+
+
+async def test_a_device_holds_one_hot_desk_agent_at_most(store: Store) -> None:
+    """A seat taken is refused to a second agent, moves with its agent, is freed on leaving
+    and with the agent's removal, and two stores on one database (two proxies) agree."""
+    await store.put_agent(AgentRecord("desk@acme.example", "Dana", "2301", "hot_desk", "h"))
+    assert await store.take_seat("desk@acme.example", "2302", now=1.0)
+    assert await store.take_seat("desk@acme.example", "2302", now=2.0)  # again: still theirs
+    assert not await store.take_seat("kim@acme.example", "2302", now=3.0)
+    assert await store.list_seats() == {"desk@acme.example": "2302"}
+    assert await store.take_seat("desk@acme.example", "2303", now=4.0)  # moved: 2302 is free
+    assert await store.take_seat("kim@acme.example", "2302", now=5.0)
+    assert await store.list_seats() == {"desk@acme.example": "2303", "kim@acme.example": "2302"}
+    await store.leave_seat("kim@acme.example")
+    await store.leave_seat("kim@acme.example")  # leaving twice is not an error
+    assert await store.delete_agent("desk@acme.example")
+    assert await store.list_seats() == {}
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+async def test_two_proxies_racing_for_one_device_seat_one_agent(kind: str, tmp_path: Path) -> None:
+    """Two stores on one database (two proxies) seating different agents at one device at
+    once: exactly one wins, and the database says who."""
+    async with (
+        database_url(kind, tmp_path) as url,
+        open_store(url) as one,
+        open_store(url) as two,
+    ):
+        won = await asyncio.gather(
+            one.take_seat("a@acme.example", "2302", now=1.0),
+            two.take_seat("b@acme.example", "2302", now=1.0),
+        )
+        assert sorted(won) == [False, True]
+        winner = "a@acme.example" if won[0] else "b@acme.example"
+        assert await one.list_seats() == await two.list_seats() == {winner: "2302"}

@@ -7,13 +7,14 @@ import json
 import re
 import secrets
 import ssl
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from proxy.salesforce.standin.org import pkce_challenge
-from tests.harness import RunningProxy, next_message, running_proxy
+from tests.harness import RunningProxy, next_message, running_proxy, wait_for_call
 
 
 def browser_like(proxy: RunningProxy) -> httpx.Client:
@@ -23,9 +24,11 @@ def browser_like(proxy: RunningProxy) -> httpx.Client:
     return httpx.Client(verify=context, timeout=10)
 
 
-def choose(client: httpx.Client, proxy: RunningProxy, link_text: str) -> httpx.Response:
+def choose(
+    client: httpx.Client, proxy: RunningProxy, link_text: str, **query: str
+) -> httpx.Response:
     """Start at /sso/start, pick `link_text` on the stand-in's login page: the redirect back."""
-    start = client.get(f"{proxy.base_url}/sso/start")
+    start = client.get(f"{proxy.base_url}/sso/start", params=query)
     assert start.status_code == 302
     authorize = start.headers["location"]
     login = client.get(authorize)
@@ -162,3 +165,36 @@ def test_sso_honours_the_seat_limit(tmp_path: Path) -> None:
     assert page.status_code == 403
     assert result(page)["error"] == "seats_full"
     assert "seats are in use" in page.text
+
+
+async def test_a_hot_desk_agent_is_asked_for_the_phone_then_seated_there(
+    proxy: RunningProxy,
+) -> None:
+    """A hot-desk agent signing in with Salesforce and naming no phone gets extension_required
+    (their roster phone offered) and no token; naming 2302 on the second try seats them there,
+    and their page's calls are 2302's."""
+    store = proxy.services.store
+    casey = proxy.run(store.get_agent("1005"))
+    assert casey is not None
+    proxy.run(store.put_agent(replace(casey, kind="hot_desk")))
+    proxy.run(proxy.services.seating.reload_roster())
+    with browser_like(proxy) as client:
+        asked = client.get(choose(client, proxy, "Sign in as Casey Novak").headers["location"])
+        too_long = client.get(f"{proxy.base_url}/sso/start", params={"extension": "1" * 17})
+        back = choose(client, proxy, "Sign in as Casey Novak", extension="2302")
+        seated = client.get(back.headers["location"])
+    assert asked.status_code == 400
+    assert result(asked) == {
+        "type": "softphone-sso",
+        "error": "extension_required",
+        "message": "Enter the extension of the phone you are at",
+        "default_extension": "1005",
+    }
+    assert (too_long.status_code, result(too_long)["error"]) == (400, "bad_extension")
+    outcome = result(seated)
+    assert outcome["agent"] == {"address": "1005", "name": "Casey Novak", "extension": "2302"}
+    async with proxy.connect(outcome["token"]) as ws:
+        welcome = await next_message(ws)
+        assert welcome["agent"]["extension"] == "2302"
+        call_id = proxy.place_call(agent="2302")
+        await wait_for_call(ws, call_id, matching=False)

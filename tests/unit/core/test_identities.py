@@ -185,3 +185,16 @@ def test_a_log_from_before_keeps_its_old_call_object() -> None:
         pbx_call_id="sim-000001",
     )
     assert (old.call_object, new.call_object) == ("sim-000001@1001", "c01m8tbtstdc73pqgj6")
+
+
+def test_a_renewed_call_goes_on_under_its_new_id_only() -> None:
+    """After `renew`, the PBX's events and the agent's commands find the call by its new id;
+    the old id names nothing, and the PBX's id is unchanged."""
+    ids = identities()
+    ids.inbound(ring("2201", "17"))
+    assert ids.renew("p1") == "p2"
+    event = ids.inbound(ring("2201", "17", kind="established"))
+    assert isinstance(event, CallEvent) and (event.call_id, event.pbx_call_id) == ("p2", "17")
+    assert ids.outbound("maria@acme.com", "p2") == ("2201", "17")
+    assert ids.pbx_call("p1") is None and ids.calls_at("2201") == ["p2"]
+    assert ids.renew("p-unknown") == "p-unknown"

@@ -326,6 +326,14 @@ class AmiPeer:
         self._ready.clear()
         writer.close()
 
+    async def restart(self) -> None:
+        """Asterisk restarts: the manager connection drops, every channel is forgotten (the
+        link's next CoreShowChannels lists none), and call ids used before may come again."""
+        self._snapshot = []
+        for calls in (self._channels, self._calls, self._held, self._consulting):
+            calls.clear()
+        await self.drop()
+
     def silence(self) -> None:
         self._silent = True
 

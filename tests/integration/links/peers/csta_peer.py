@@ -419,6 +419,14 @@ class CstaPeer:
         self._ready.clear()
         writer.close()
 
+    async def restart(self) -> None:
+        """The switch restarts: the connection drops, every call is forgotten (the link's next
+        snapshots are empty), and call ids used before may come again."""
+        self._snapshot = []
+        self._calls.clear()
+        self._new_calls = 0
+        await self.drop()
+
     def silence(self) -> None:
         self._silent = True
 

@@ -442,6 +442,12 @@ class OigPeer:
         self._sessions.pop(session.id, None)
         session.events.put_nowait(_DROPPED)
 
+    async def restart(self) -> None:
+        """The gateway restarts: the session is gone (the link's next poll is refused and it
+        logs in again), every call is forgotten, and call ids used before may come again."""
+        self._snapshot = []
+        await self.drop()
+
     def silence(self) -> None:
         if self._current is not None:
             self._current.silent = True
