@@ -32,8 +32,8 @@ def agents(
     return result
 
 
-def signs_in(base_url: str, address: str, password: str) -> bool:
-    body = {"address": address, "password": password}
+def signs_in(base_url: str, address: str, password: str, extension: str = "") -> bool:
+    body = {"address": address, "password": password, "extension": extension}
     return httpx.post(f"{base_url}/api/v1/sessions", json=body).status_code == 201
 
 
@@ -60,12 +60,13 @@ def test_add_list_passwd_remove(tmp_path: Path) -> None:
     assert "maria@acme.example" in listed and "2201" in listed and "María Núñez" in listed
     assert "correct horse" not in listed
     with running_proxy(tmp_path, database_url=f"sqlite+aiosqlite:///{db}", demo=False) as proxy:
-        assert signs_in(proxy.base_url, "maria@acme.example", "correct horse")
+        # A hot-desk agent names the phone they sit at.
+        assert signs_in(proxy.base_url, "maria@acme.example", "correct horse", "2201")
         agents(db, "passwd", "maria@acme.example", "--password-stdin", stdin="battery staple\n")
-        assert not signs_in(proxy.base_url, "maria@acme.example", "correct horse")
-        assert signs_in(proxy.base_url, "maria@acme.example", "battery staple")
+        assert not signs_in(proxy.base_url, "maria@acme.example", "correct horse", "2201")
+        assert signs_in(proxy.base_url, "maria@acme.example", "battery staple", "2201")
         agents(db, "remove", "maria@acme.example")
-        assert not signs_in(proxy.base_url, "maria@acme.example", "battery staple")
+        assert not signs_in(proxy.base_url, "maria@acme.example", "battery staple", "2201")
     missing = agents(db, "remove", "maria@acme.example", status=1)
     assert "no agent" in missing.stderr
 
