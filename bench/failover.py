@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import websockets
 
-from proxy.server import serving_in_thread
 from proxy.settings import Settings
+from tests.harness import serving_in_thread
 
 
 async def _one(
@@ -52,7 +52,7 @@ def run(rounds: int = 6) -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(demo=True, database_url=f"sqlite+aiosqlite:///{Path(tmp)}/f.db")
-        with serving_in_thread(settings) as (base_url, app):
+        with serving_in_thread(settings) as (base_url, app, _loop):
             while not app.state.services.link.connected:
                 time.sleep(0.02)
             times = asyncio.run(main(base_url))

@@ -17,10 +17,10 @@ from typing import Any
 import websockets
 from websockets.asyncio.server import ServerConnection, serve
 
-from proxy.server import serving_in_thread
 from proxy.settings import Settings
 from proxy.store import AgentRecord
 from proxy.store.sql import SqlStore
+from tests.harness import serving_in_thread
 
 KINDS = ("delivered", "established", "cleared")
 
@@ -111,7 +111,7 @@ def run(agents: int = 1000, calls_per_agent: int = 3) -> None:
                     salesforce_url="browser://",
                     database_url=database_url,
                 )
-                with serving_in_thread(settings) as (base_url, app):
+                with serving_in_thread(settings) as (base_url, app, _loop):
                     while not app.state.services.link.connected:  # noqa: ASYNC110
                         await asyncio.sleep(0.02)
                     return await _run(base_url, bridge, tokens)

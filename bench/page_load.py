@@ -13,9 +13,9 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from proxy.server import serving_in_thread
 from proxy.settings import Settings
 from tests.browser.chromium import CHROMIUM, FLAGS
+from tests.harness import serving_in_thread
 
 STATIC = Path(__file__).resolve().parents[1] / "static" / "softphone"
 BUDGET_BYTES = 150 * 1024
@@ -40,7 +40,10 @@ def percentile(values: list[float], p: float) -> float:
 def run(loads: int = 20) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(demo=True, database_url=f"sqlite+aiosqlite:///{tmp}/bench.db")
-        with serving_in_thread(settings) as (base_url, _app), sync_playwright() as playwright:
+        with (
+            serving_in_thread(settings) as (base_url, _app, _loop),
+            sync_playwright() as playwright,
+        ):
             chromium = playwright.chromium
             browser = chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
             url = f"{base_url}/softphone/softphone.html"

@@ -24,10 +24,11 @@ from websockets.asyncio.client import ClientConnection
 from bench.relay import create_relay_app
 from proxy.agents.auth import hash_password
 from proxy.app import DEMO_PASSWORD
-from proxy.server import bind, serving_in_thread, url_of
+from proxy.server import bind, url_of
 from proxy.settings import Settings
 from proxy.store import AgentRecord
 from proxy.store.sql import SqlStore
+from tests.harness import serving_in_thread
 
 # Callers the demo org knows, with different stored formats, and numbers nobody knows.
 CALLERS = [
@@ -224,7 +225,7 @@ def run(agents: int = 100, calls: int = 300) -> None:
         database_url = f"sqlite+aiosqlite:///{Path(tmp)}/bench.db"
         addresses = asyncio.run(_seed_agents(database_url, agents))
         settings = Settings(demo=True, database_url=database_url)
-        with serving_in_thread(settings) as (base_url, app):
+        with serving_in_thread(settings) as (base_url, app, _loop):
             while not app.state.services.link.connected:
                 time.sleep(0.02)
             proxy = asyncio.run(_proxy_run(base_url, app, addresses, calls))

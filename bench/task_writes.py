@@ -17,11 +17,11 @@ import httpx
 from proxy.salesforce import open_salesforce
 from proxy.salesforce.standin.org import demo_org
 from proxy.salesforce.tasks import TaskWriter
-from proxy.server import serving_in_thread
 from proxy.settings import Settings
 from proxy.store.sql import SqlStore
 from softphone.calllog import CallLog
 from softphone.events import Direction
+from tests.harness import serving_in_thread
 
 LATENCY = 0.05
 
@@ -58,7 +58,7 @@ def _end_to_task(calls: int) -> list[float]:
         wrap_up_seconds=0,
     )
     samples = []
-    with serving_in_thread(settings) as (base_url, app):
+    with serving_in_thread(settings) as (base_url, app, _loop):
         org = app.state.services.org
         org.latency_seconds = LATENCY
         with httpx.Client(base_url=base_url) as client:

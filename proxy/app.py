@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -226,7 +225,6 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
                 retention=retention,
                 pbx=pbx if simulated else None,
                 org=org,
-                loop=asyncio.get_running_loop(),
                 metrics=metrics,
                 sso=single_sign_on(settings, org),
             )

@@ -1,13 +1,11 @@
-"""Running the app under uvicorn: one listening socket, bound before the app is built."""
+"""Running the app under uvicorn: one listening socket, bound before the app is built. (The
+tests and the bench serve it from a thread with `tests.harness.serving_in_thread`.)"""
 
 from __future__ import annotations
 
 import asyncio
 import socket
-import threading
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import uvicorn
 from fastapi import FastAPI
@@ -79,27 +77,3 @@ async def serve(
     if server.started and on_started is not None:
         on_started()
     await task
-
-
-@contextmanager
-def serving_in_thread(
-    app_settings: Settings, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning"
-) -> Iterator[tuple[str, FastAPI]]:
-    """The proxy served from a background thread with its own event loop: for tests and bench.
-
-    Yields the base URL and the app once it is accepting connections; stops it on exit.
-    """
-    sock = bind(host, port)
-    server, app = build_server(app_settings, sock, log_level=log_level)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the proxy did not start; see its log")
-        time.sleep(0.02)
-    try:
-        yield url_of(sock, tls=False), app
-    finally:
-        server.should_exit = True
-        thread.join(15)

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -65,8 +64,6 @@ class Services:
     retention: Retention
     pbx: SimulatedPbx | None
     org: StandinOrg | None
-    # The loop they run on, for callers on other threads (tests, the bench).
-    loop: asyncio.AbstractEventLoop
     metrics: Metrics
     # "Sign in with Salesforce", when configured (always in the demo).
     sso: SingleSignOn | None = None

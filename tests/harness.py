@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
@@ -16,7 +17,7 @@ import websockets
 from fastapi import FastAPI
 from websockets.asyncio.client import ClientConnection
 
-from proxy.server import serving_in_thread
+from proxy.server import bind, build_server, url_of
 from proxy.services import Services
 from proxy.settings import Settings
 
@@ -28,10 +29,39 @@ T = TypeVar("T")
 proxy_started: list[Callable[[RunningProxy], None]] = []
 
 
+@contextmanager
+def serving_in_thread(
+    app_settings: Settings, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning"
+) -> Iterator[tuple[str, FastAPI, asyncio.AbstractEventLoop]]:
+    """The proxy served from a background thread on an event loop of its own, for the tests and
+    the bench: the base URL, the app and that loop (to run coroutines on the proxy's own
+    services) once it accepts connections; stopped on exit."""
+    sock = bind(host, port)
+    server, app = build_server(app_settings, sock, log_level=log_level)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(
+        target=loop.run_until_complete, args=(server.serve(sockets=[sock]),), daemon=True
+    )
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the proxy did not start; see its log")
+        time.sleep(0.02)
+    try:
+        yield url_of(sock, tls=False), app, loop
+    finally:
+        server.should_exit = True
+        thread.join(15)
+        if not thread.is_alive():
+            loop.close()
+
+
 @dataclass
 class RunningProxy:
     base_url: str
     app: FastAPI
+    loop: asyncio.AbstractEventLoop
     # Where browsers reach the page (https through a TLS terminator), and where the console
     # playing Salesforce is: another site. Empty: both at `base_url`, same site.
     public_base: str = ""
@@ -67,7 +97,7 @@ class RunningProxy:
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run `coro` on the proxy's own loop (its store and services live there)."""
-        return asyncio.run_coroutine_threadsafe(coro, self.services.loop).result(10)
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(10)
 
     def sign_in(self, address: str = "1001", password: str = "demo", **extra: str) -> str:
         """A session token (`extension=` for a hot-desk agent's chosen phone)."""
@@ -116,8 +146,8 @@ def running_proxy(
         "database_url": f"sqlite+aiosqlite:///{tmp_path}/test.db",
     }
     values.update(overrides)
-    with serving_in_thread(Settings(**values)) as (base_url, app):
-        proxy = RunningProxy(base_url, app)
+    with serving_in_thread(Settings(**values)) as (base_url, app, loop):
+        proxy = RunningProxy(base_url, app, loop)
         for started in proxy_started:
             started(proxy)
         if wait_for_link:
