@@ -7,14 +7,7 @@ is read from its owner when `/metrics` is scraped, so no figure can drift from t
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-
-from softphone.events import CallState
-
-if TYPE_CHECKING:
-    from proxy.services import Services
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -59,30 +52,6 @@ class Metrics:
         self.tasks_written = Gauge(
             "softphone_tasks_written", "Tasks written since start", registry=r
         )
-
-    async def refresh(self, services: Services) -> None:
-        online = services.pages.online
-        self.agents_online.set(sum(1 for n in online.values() if n > 0))
-        self.sockets.set(sum(online.values()))
-        counts = services.states.call_counts()
-        for state in CallState:
-            if state != CallState.CLEARED:
-                self.calls.labels(state.value).set(counts.get(state, 0))
-        api = services.salesforce
-        usage = api.api_usage if api is not None else None
-        if usage is not None:
-            used, limit = usage
-            self.api_used.set(used)
-            self.api_limit.set(limit)
-            self.api_remaining.set(max(0, limit - used))
-        link = services.link
-        self.link_connected.set(1 if link.connected else 0)
-        self.link_reconnects.set(link.reconnects)
-        self.link_failovers.set(link.failovers)
-        for row_state, n in (await services.store.outbox_counts()).items():
-            self.outbox.labels(row_state).set(n)
-        if services.writer is not None:
-            self.tasks_written.set(services.writer.written)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

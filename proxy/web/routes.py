@@ -17,8 +17,9 @@ from proxy.errors import LinkError
 from proxy.salesforce.standin.org import StandinOrg
 from proxy.services import services_of
 from proxy.web.agent_socket import serve_agent_socket
-from proxy.web.metrics import CONTENT_TYPE
+from proxy.web.metrics import CONTENT_TYPE, Metrics
 from softphone.errors import CommandRefused
+from softphone.events import CallState
 from softphone.messages.to_page import AgentView
 
 if TYPE_CHECKING:
@@ -145,7 +146,7 @@ def api_router() -> APIRouter:
         token = services.settings.metrics_token.get_secret_value()
         if token and not secrets.compare_digest(authorization, f"Bearer {token}"):
             return Response(status_code=401, headers={"www-authenticate": "Bearer"})
-        await services.metrics.refresh(services)
+        await refresh_metrics(services.metrics, services)
         return Response(services.metrics.render(), media_type=CONTENT_TYPE)
 
     @router.websocket("/ws/agent")
@@ -207,3 +208,29 @@ def mount_demo(app: FastAPI, static: Path, org: StandinOrg | None, *, public_url
         if found is None:
             raise HTTPException(404, "no such record in the demo org")
         return JSONResponse({"object": found[0], "fields": found[1]})
+
+
+async def refresh_metrics(metrics: Metrics, services: Services) -> None:
+    """Gauges read when /metrics is scraped: pages, calls, the API budget, the link, the outbox."""
+    online = services.pages.online
+    metrics.agents_online.set(sum(1 for n in online.values() if n > 0))
+    metrics.sockets.set(sum(online.values()))
+    counts = services.states.call_counts()
+    for state in CallState:
+        if state != CallState.CLEARED:
+            metrics.calls.labels(state.value).set(counts.get(state, 0))
+    api = services.salesforce
+    usage = api.api_usage if api is not None else None
+    if usage is not None:
+        used, limit = usage
+        metrics.api_used.set(used)
+        metrics.api_limit.set(limit)
+        metrics.api_remaining.set(max(0, limit - used))
+    link = services.link
+    metrics.link_connected.set(1 if link.connected else 0)
+    metrics.link_reconnects.set(link.reconnects)
+    metrics.link_failovers.set(link.failovers)
+    for row_state, n in (await services.store.outbox_counts()).items():
+        metrics.outbox.labels(row_state).set(n)
+    if services.writer is not None:
+        metrics.tasks_written.set(services.writer.written)
