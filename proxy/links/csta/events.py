@@ -19,12 +19,8 @@ from proxy.links.csta.codec import Element, child, children, local, text
 from softphone.devices import dialable, read_device
 from softphone.errors import ProtocolError
 from softphone.events import (
-    MAX_CONFERENCE_PARTIES,
-    CallEvent,
     Direction,
-    EventKind,
     LinkEvent,
-    Party,
     PartyStatus,
 )
 from softphone.ivr import read_call_data
@@ -87,67 +83,6 @@ class CstaCalls(CallBook):
         except ValidationError as exc:
             first = exc.errors()[0]
             raise ProtocolError(f"{name}: {first['msg']} at {first['loc']}") from None
-
-    def _track(self, at: str, csta_id: str, direction: Direction, leg: str) -> Tracked:
-        if not csta_id:
-            raise ProtocolError("event without a callID")
-        call = self.calls.get((at, csta_id))
-        if call is None:
-            call = Tracked(csta_id, csta_id, at, direction, leg)
-            consulting = self._consult_of.pop((at, csta_id), "") or self._consulting.get(at, "")
-            if direction == Direction.OUTBOUND and consulting:
-                call.consult_of = consulting
-            call.queue = self._queues.pop(csta_id, "")
-            self.calls[(at, csta_id)] = call
-        return call
-
-    def _rekey(self, call: Tracked, new_csta_id: str) -> None:
-        if new_csta_id and new_csta_id != call.csta_id:
-            self.calls.pop((call.device, call.csta_id), None)
-            call.csta_id = new_csta_id
-            self.calls[(call.device, new_csta_id)] = call
-
-    def event(self, call: Tracked, kind: EventKind | None = None, reason: str = "") -> CallEvent:
-        """The call as it now is, as a `kind` event (by default: what its state says)."""
-        parties = tuple(
-            Party(number=number[:32], status=status)
-            for number, status in list(call.parties.items())[:MAX_CONFERENCE_PARTIES]
-        )
-        return CallEvent(
-            kind=kind or self._kind(call),
-            call_id=call.our_id,
-            agent=call.device,
-            device=call.device,
-            direction=call.direction,
-            ani=call.ani[:32],
-            dnis=call.dnis[:32],
-            ivr=call.ivr,
-            call_data=call.call_data,
-            queue=call.queue[:64],
-            global_call_id=call.csta_id,
-            consult_of=call.consult_of,
-            parties=parties,
-            reason=reason or (call.held_reason if call.leg == "hold" else ""),
-        )
-
-    @staticmethod
-    def _kind(call: Tracked) -> EventKind:
-        if call.leg == "alerting":
-            return "delivered"
-        if call.leg == "initiated":
-            return "originated"
-        if call.leg == "hold":
-            return "held"
-        if call.conference:
-            return "conferenced"
-        statuses = set(call.parties.values())
-        if call.direction == Direction.OUTBOUND and statuses == {PartyStatus.RINGING}:
-            return "delivered"  # dialled, the far end rings
-        return "established"
-
-    def _gone(self, call: Tracked, kind: EventKind, reason: str = "") -> list[LinkEvent]:
-        self.calls.pop((call.device, call.csta_id), None)
-        return [self.event(call, kind, reason)]
 
     def _delivered(self, root: Element, at: str) -> list[LinkEvent]:
         csta_id, _ = connection(root, "connection")
