@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from typing import Literal
 
+from softphone.commands import CallOp
 from softphone.errors import CommandRefused
 from softphone.events import (
     MAX_CONFERENCE_PARTIES,
@@ -22,18 +22,6 @@ from softphone.events import (
 from softphone.pops import Pop
 
 S = CallState
-CallOp = Literal[
-    "answer",
-    "hangup",
-    "hold",
-    "retrieve",
-    "redirect",
-    "consult",
-    "transfer",
-    "complete_transfer",
-    "conference",
-    "dtmf",
-]
 _ALLOWED: dict[str, frozenset[CallState]] = {
     "answer": frozenset({S.RINGING}),
     "hangup": frozenset({S.RINGING, S.DIALING, S.ACTIVE, S.HELD, S.CONFERENCE}),

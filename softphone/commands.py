@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import Literal
 
+# What may be done to a call the agent has (checked against its state by `softphone.calls`).
 CallOp = Literal[
     "answer",
     "hangup",
     "hold",
     "retrieve",
     "redirect",
-    "dial",
     "consult",
     "transfer",
     "complete_transfer",
@@ -23,4 +23,4 @@ CallOp = Literal[
     "dtmf",
 ]
 AgentOp = Literal["set_state", "acd_login", "acd_logout", "cancel_work", "login", "logout"]
-CommandOp = CallOp | AgentOp
+CommandOp = CallOp | Literal["dial"] | AgentOp
