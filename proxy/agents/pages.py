@@ -6,18 +6,24 @@ The page used last opens owed pops at once; the others only if it has not within
 
 from __future__ import annotations
 
-from collections import Counter
-
 
 class Pages:
     def __init__(self) -> None:
         # Each agent's open pages, the one used last at the end.
         self.open: dict[str, list[str]] = {}
 
-    @property
-    def online(self) -> Counter[str]:
-        """Open pages per agent."""
-        return Counter({agent: len(pages) for agent, pages in self.open.items() if pages})
+    def count(self, agent: str) -> int:
+        """Open pages of one agent, without counting everyone's (admin reads it per agent)."""
+        return len(self.open.get(agent, ()))
+
+    def totals(self) -> tuple[int, int]:
+        """Agents with a page open, and pages open, in one pass over the agents."""
+        agents = sockets = 0
+        for pages in self.open.values():
+            if pages:
+                agents += 1
+                sockets += len(pages)
+        return agents, sockets
 
     def active(self, agent: str, page: str) -> None:
         """A page opened, or the agent used it: it becomes the one that pops."""

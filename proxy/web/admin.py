@@ -112,25 +112,45 @@ class Status(TypedDict):
     salesforce: str
 
 
+def _agents_and_calls(services: Services) -> tuple[list[AgentRow], list[CallRow]]:
+    """The online agents' rows and every call's, in one pass over the agents: at 10,000 agents a
+    count rebuilt per agent froze the loop for over a minute (issue 16)."""
+    states, pages, views = services.states, services.pages, services.views
+    now = time.time()
+    agents: list[AgentRow] = []
+    calls: list[CallRow] = []
+    for agent in sorted(states.profiles):
+        open_pages = pages.count(agent)
+        if open_pages:
+            view = views.status_view(agent)
+            agents.append(
+                {
+                    "agent": agent,
+                    "pages": open_pages,
+                    "state": view.state.value,
+                    "reason": view.reason,
+                }
+            )
+        # Read, not `machine()`: a status page must not create a call book for every agent.
+        machine = states.machines.get(agent)
+        for call in machine.calls.values() if machine is not None else ():
+            calls.append(
+                {
+                    "agent": agent,
+                    "call_id": call.call_id,
+                    "state": call.state.value,
+                    "direction": call.direction.value,
+                    "number": mask(call.ani or call.dnis),
+                    "since": round(now - call.started_at),
+                }
+            )
+    return agents, calls
+
+
 async def status(services: Services) -> Status:
-    settings, states, views = services.settings, services.states, services.views
-    online = services.pages.online
-    link = services.link
-    api = services.salesforce
+    settings, link, api = services.settings, services.link, services.salesforce
     usage = api.api_usage if api is not None else None
-    statuses = {a: views.status_view(a) for a in states.profiles}
-    calls: list[CallRow] = [
-        {
-            "agent": agent,
-            "call_id": call.call_id,
-            "state": call.state.value,
-            "direction": call.direction.value,
-            "number": mask(call.ani or call.dnis),
-            "since": round(time.time() - call.started_at),
-        }
-        for agent in sorted(states.profiles)
-        for call in states.machine(agent).calls.values()
-    ]
+    agents, calls = _agents_and_calls(services)
     dead = await services.store.outbox_rows("dead")
     return {
         "link": {
@@ -139,16 +159,7 @@ async def status(services: Services) -> Status:
             "reconnects": link.reconnects,
             "failovers": link.failovers,
         },
-        "agents": [
-            {
-                "agent": agent,
-                "pages": online.get(agent, 0),
-                "state": statuses[agent].state.value,
-                "reason": statuses[agent].reason,
-            }
-            for agent in sorted(statuses)
-            if online.get(agent, 0) > 0
-        ],
+        "agents": agents,
         "calls": calls,
         "recent_pops": [
             {

@@ -212,9 +212,9 @@ def mount_demo(app: FastAPI, static: Path, org: StandinOrg | None, *, public_url
 
 async def refresh_metrics(metrics: Metrics, services: Services) -> None:
     """Gauges read when /metrics is scraped: pages, calls, the API budget, the link, the outbox."""
-    online = services.pages.online
-    metrics.agents_online.set(sum(1 for n in online.values() if n > 0))
-    metrics.sockets.set(sum(online.values()))
+    agents, sockets = services.pages.totals()
+    metrics.agents_online.set(agents)
+    metrics.sockets.set(sockets)
     counts = services.states.call_counts()
     for state in CallState:
         if state != CallState.CLEARED:

@@ -68,3 +68,30 @@ async def test_what_the_page_shows_is_escaped(proxy: RunningProxy) -> None:
     page = httpx.get(f"{proxy.base_url}/admin", auth=ADMIN).text
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "&lt;b&gt;bad&lt;/b&gt;" in page
+
+
+async def _seat_many(proxy: RunningProxy, agents: int) -> None:
+    """Register `agents` agents with one page each, plus one with two and one with none."""
+    from proxy.agents.states import AgentProfile
+
+    states, pages = proxy.services.states, proxy.services.pages
+    for n in range(agents):
+        states.register(f"{5000 + n}", AgentProfile())
+        pages.active(f"{5000 + n}", f"page-{n}")
+    pages.active("5000", "second-page")
+    states.register("4999", AgentProfile())
+
+
+def test_many_agents_are_each_counted_once(proxy: RunningProxy) -> None:
+    """With 2,000 agents online, status.json and /metrics give each agent its own page count."""
+    from tests.integration.web.test_metrics import scrape
+
+    proxy.run(_seat_many(proxy, 2000))
+    data = httpx.get(f"{proxy.base_url}/admin/status.json", auth=ADMIN).json()
+    rows = data["agents"]
+    assert len(rows) == 2000 and [r["agent"] for r in rows] == sorted(r["agent"] for r in rows)
+    assert rows[0] == {"agent": "5000", "pages": 2, "state": "ready", "reason": ""}
+    assert all(r["pages"] == 1 for r in rows[1:]) and data["calls"] == []
+    samples = scrape(proxy)
+    assert samples["softphone_agents_online"] == 2000
+    assert samples["softphone_agent_sockets"] == 2001
