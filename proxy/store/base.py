@@ -108,7 +108,13 @@ class Store(AsyncResource, Protocol):
         """
         ...
 
-    async def sign_in_succeeded(self, address: str) -> None: ...
+    async def sign_in_succeeded(self, address: str) -> None:
+        """Forget the address's wrong passwords, writing nothing when there are none."""
+        ...
+
+    async def rehashed(self, address: str, old_hash: str, new_hash: str) -> None:
+        """Store the agent's password under new hash parameters, unless it changed since."""
+        ...
 
     # --- each agent's own data -------------------------------------------------------------
     async def get_settings(self, address: str) -> dict[str, Any] | None:

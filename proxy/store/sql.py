@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from proxy.seams import Resource
@@ -120,10 +120,25 @@ class SqlStore(AgentDataQueries, CallLogQueries, Resource):
         return locked
 
     async def sign_in_succeeded(self, address: str) -> None:
+        where = sign_in_failures.c.address == address
+        # Read first: almost every sign-in has no failures to forget, and an unconditional
+        # DELETE takes SQLite's write lock, which a sign-in storm turned into "database is
+        # locked" 500s (issue 16).
+        async with self.engine.connect() as conn:
+            found = (await conn.execute(select(sign_in_failures.c.address).where(where))).first()
+        if found is not None:
+            async with self.engine.begin() as conn:
+                await conn.execute(delete(sign_in_failures).where(where))
+
+    async def rehashed(self, address: str, old_hash: str, new_hash: str) -> None:
+        # Only over the hash just verified: a password the admin set meanwhile stays.
+        query = (
+            update(agents)
+            .where(agents.c.address == address, agents.c.password_hash == old_hash)
+            .values(password_hash=new_hash)
+        )
         async with self.engine.begin() as conn:
-            await conn.execute(
-                delete(sign_in_failures).where(sign_in_failures.c.address == address)
-            )
+            await conn.execute(query)
 
 
 def _agent(row: Any) -> AgentRecord:
