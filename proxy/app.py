@@ -203,7 +203,10 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
                 max_agents=settings.max_agents,
                 lockout_attempts=settings.lockout_attempts,
                 lockout_minutes=settings.lockout_minutes,
+                hash_workers=settings.hash_workers,
+                sign_ins_waiting=settings.sign_ins_waiting,
             )
+            stack.callback(auth.close)
             app.state.services = Services(
                 settings=settings,
                 store=store,

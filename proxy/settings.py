@@ -132,6 +132,10 @@ class Settings(BaseSettings):
     max_agents: int = Field(default=0, ge=0)
     lockout_attempts: int = Field(default=5, ge=1)
     lockout_minutes: float = Field(default=15.0, gt=0)
+    # Threads hashing passwords (0: one fewer than the cores, at least one, so the event loop
+    # keeps a core), and how many sign-ins may wait for them before the rest are told "busy".
+    hash_workers: int = Field(default=0, ge=0)
+    sign_ins_waiting: int = Field(default=64, ge=0)
     session_hours: float = Field(default=12.0, gt=0)
     max_message_bytes: int = Field(default=64 * 1024, ge=1024)
     # "Sign in with Salesforce": the org's login host (e.g. https://acme.my.salesforce.com;

@@ -2,30 +2,33 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import math
 import secrets
 import time
 from collections.abc import Callable
 
-from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from proxy.agents.hashing import HASHER, HashPool
 from proxy.errors import ProxyError
 from proxy.store import AgentRecord, Store
 
 # `__Host-`: the browser keeps it only if Secure, for path / and this host alone.
 SESSION_COOKIE = "__Host-softphone-session"
-_hasher = PasswordHasher()
 # Verified against when the address is unknown, so a wrong address costs the same time as a
 # wrong password and sign-in timing does not reveal who is on the roster.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+_DUMMY_HASH = HASHER.hash(secrets.token_urlsafe(16))
+
+
+# How long a sign-in refused as busy waits: a full queue (64 waiting) of ~50 ms hashes drains
+# in about 3 s on one worker thread.
+BUSY_RETRY_SECONDS = 3
 
 
 class SignInFailed(ProxyError):
-    """Why a sign-in was refused: wrong_credentials, locked_out (with `retry_after` seconds) or
-    seats_full."""
+    """Why a sign-in was refused: wrong_credentials, locked_out (with `retry_after` seconds),
+    seats_full or busy (the password checks' queue is full; also with `retry_after`)."""
 
     def __init__(self, code: str, message: str, retry_after: int = 0) -> None:
         super().__init__(message)
@@ -35,7 +38,7 @@ class SignInFailed(ProxyError):
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return HASHER.hash(password)
 
 
 def _token_hash(token: str) -> str:
@@ -44,7 +47,7 @@ def _token_hash(token: str) -> str:
 
 def _verify(stored_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(stored_hash, password)
+        return HASHER.verify(stored_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
@@ -59,6 +62,8 @@ class Authenticator:
         max_agents: int = 0,
         lockout_attempts: int = 5,
         lockout_minutes: float = 15.0,
+        hash_workers: int = 0,
+        sign_ins_waiting: int = 64,
     ) -> None:
         self.store = store
         self.session_seconds = session_hours * 3600
@@ -66,6 +71,10 @@ class Authenticator:
         self.max_agents = max_agents
         self.lockout_attempts = lockout_attempts
         self.lockout_seconds = lockout_minutes * 60
+        self.hashes = HashPool(hash_workers, sign_ins_waiting)
+
+    def close(self) -> None:
+        self.hashes.close()
 
     def _locked(self, until: float) -> SignInFailed:
         minutes = max(1, math.ceil((until - self.clock()) / 60))
@@ -86,15 +95,31 @@ class Authenticator:
         await self.check_lock(address)
         agent = await self.store.get_agent(address)
         stored = agent.password_hash if agent is not None else _DUMMY_HASH
-        # argon2 is deliberately slow: keep it off the event loop.
-        ok = await asyncio.to_thread(_verify, stored, password)
+        # argon2 is deliberately slow: off the event loop, in the pool that leaves it a core.
+        checking = self.hashes.submit(lambda: _verify(stored, password))
+        if checking is None:
+            raise SignInFailed(
+                "busy",
+                f"The phone server is busy; trying again in {BUSY_RETRY_SECONDS} seconds",
+                retry_after=BUSY_RETRY_SECONDS,
+            )
+        ok = await checking
         if agent is None or not ok:
             locked = await self.wrong_password(address)
             if locked:
                 raise self._locked(locked)
             raise SignInFailed("wrong_credentials", "Wrong sign-in address or password")
         await self.right_password(address)
+        if HASHER.check_needs_rehash(agent.password_hash):
+            await self._rehash(agent, password)
         return agent
+
+    async def _rehash(self, agent: AgentRecord, password: str) -> None:
+        """Hash the password again under today's parameters; skipped while the pool is full
+        (the next sign-in does it), as the sign-in itself has already succeeded."""
+        hashing = self.hashes.submit(lambda: HASHER.hash(password))
+        if hashing is not None:
+            await self.store.rehashed(agent.address, agent.password_hash, await hashing)
 
     # --- the lockout, for agents' addresses and for any other secret (the admin password) ---
     async def check_lock(self, key: str) -> None:

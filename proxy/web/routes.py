@@ -78,7 +78,7 @@ async def sign_in(body: SignIn, request: Request, response: Response) -> Session
         raise HTTPException(400, detail) from None
     except SignInFailed as exc:
         metrics.sign_ins.labels(exc.code).inc()
-        status = {"locked_out": 429, "seats_full": 403}.get(exc.code, 401)
+        status = {"locked_out": 429, "seats_full": 403, "busy": 503}.get(exc.code, 401)
         headers = {"retry-after": str(exc.retry_after)} if exc.retry_after else None
         detail = {"code": exc.code, "message": exc.message}
         raise HTTPException(status, detail, headers=headers) from None

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
+from argon2 import PasswordHasher
 
-from tests.harness import running_proxy
+from tests.harness import RunningProxy, running_proxy
 
 
 def sign_in(base_url: str, address: str, password: str) -> httpx.Response:
@@ -64,3 +68,49 @@ def test_the_seat_limit_refuses_one_agent_too_many(tmp_path: Path) -> None:
         )
         # 1001 still has the first session: the seat stays taken until both end.
         assert sign_in(proxy.base_url, "1003", "demo").status_code == 403
+
+
+def test_an_old_hash_is_redone_at_sign_in(tmp_path: Path) -> None:
+    """A hash under the library's old defaults still signs in, and is stored again at 19 MiB,
+    2 passes, 1 lane."""
+    with running_proxy(tmp_path) as proxy:
+        store = proxy.services.store
+        agent = proxy.run(store.get_agent("1001"))
+        assert agent is not None
+        old = PasswordHasher(time_cost=3, memory_cost=65536, parallelism=4).hash("demo")
+        proxy.run(store.put_agent(replace(agent, password_hash=old)))
+        assert sign_in(proxy.base_url, "1001", "demo").status_code == 201
+        stored = proxy.run(store.get_agent("1001"))
+        assert stored is not None and "$m=19456,t=2,p=1$" in stored.password_hash
+        assert sign_in(proxy.base_url, "1001", "demo").status_code == 201
+
+
+def _occupy(proxy: RunningProxy, gate: threading.Event) -> asyncio.Future[bool]:
+    """Hold the proxy's only hash thread on `gate`."""
+
+    async def submit() -> asyncio.Future[bool]:
+        held = proxy.services.auth.hashes.submit(gate.wait)
+        assert held is not None
+        return held
+
+    return proxy.run(submit())
+
+
+def test_a_full_hash_queue_says_busy_and_when_to_retry(tmp_path: Path) -> None:
+    """With the one hash thread taken and no room to wait, a sign-in gets 503 busy with
+    Retry-After, and succeeds once the thread is free."""
+    with running_proxy(tmp_path, hash_workers=1, sign_ins_waiting=0) as proxy:
+        gate = threading.Event()
+        try:
+            held = _occupy(proxy, gate)
+            busy = sign_in(proxy.base_url, "1001", "demo")
+        finally:
+            gate.set()
+        assert busy.status_code == 503 and busy.headers["retry-after"] == "3"
+        assert busy.json()["detail"]["code"] == "busy"
+
+        async def freed() -> bool:
+            return await held
+
+        assert proxy.run(freed())
+        assert sign_in(proxy.base_url, "1001", "demo").status_code == 201
