@@ -17,6 +17,22 @@ function lockedMinutes(response, detail) {
   return found ? Number(found[1]) : 15;
 }
 
+// Seconds to wait from Retry-After, at least one.
+function retrySeconds(response) {
+  return Math.max(1, Number(response.headers.get("retry-after")) || 3);
+}
+
+// A sign-in the server was too busy to take is tried again by itself, so a shift starting
+// at once needs no one to press the button twice; up to a second of jitter keeps the
+// retries from arriving together again.
+let busyRetry = null;
+function retryWhenFree(seconds) {
+  busyRetry = setTimeout(() => {
+    busyRetry = null;
+    $("signin-form").requestSubmit();
+  }, (seconds + Math.random()) * 1000);
+}
+
 const EXTENSION_KEY = "softphone.extension";
 // Refusals about the phone a hot-desk agent sits at: the Extension field shows for these.
 const PHONE_REFUSALS = {
@@ -32,6 +48,7 @@ function refusal(response, detail) {
     return t("errorLockedOut", { minutes: lockedMinutes(response, detail) });
   }
   if (code === "seats_full") return t("errorSeatsFull");
+  if (code === "busy") return t("errorBusy", { seconds: retrySeconds(response) });
   if (PHONE_REFUSALS[code]) return t(PHONE_REFUSALS[code], { extension: $("extension").value });
   return t("errorSignInFailed", { status: response.status });
 }
@@ -56,6 +73,8 @@ function rememberExtension(address, extension) {
 
 export async function signIn(event) {
   event.preventDefault();
+  clearTimeout(busyRetry);
+  busyRetry = null;
   // Agents paste whole URLs as often as host names: keep only host[:port].
   const host = $("host").value.trim().replace(/^[a-z]+:\/\//i, "").replace(/\/.*$/, "");
   const address = $("address").value.trim();
@@ -90,7 +109,8 @@ export async function signIn(event) {
         detail = null;
       }
       error.textContent = refusal(response, detail);
-      if (PHONE_REFUSALS[detail?.code]) askForExtension(address, detail);
+      if (detail?.code === "busy") retryWhenFree(retrySeconds(response));
+      else if (PHONE_REFUSALS[detail?.code]) askForExtension(address, detail);
       else if (response.status === 401) $("password").select();
       return;
     }
