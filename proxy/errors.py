@@ -19,7 +19,7 @@ ProxyError
  |                                                            (salesforce/callcenter.py)
  +-- QueryError                 the stand-in org cannot run a SOQL/SOSL query
  |                                                         (salesforce/standin/query.py)
- +-- SignInFailed               a sign-in refused: credentials, lockout, seats, busy (agents/auth.py)
+ +-- SignInFailed               refused sign-in: credentials, lockout, seats, busy (agents/auth.py)
  +-- SsoRefused                 a Salesforce sign-in that cannot finish      (web/sso.py)
  +-- SlowConsumer               a socket fell too far behind its events      (bus/base.py)
  +-- RosterError                a roster entry that cannot be saved [ValueError]
