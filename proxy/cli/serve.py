@@ -98,7 +98,8 @@ def _run(args: argparse.Namespace, demo: bool) -> int:
         if demo:
             print(
                 f"\n  softphone-proxy demo is running.\n  Demo console: {console_url(base)}\n"
-                f"  Sign in as 1001 (to 1005) with password 'demo'. Ctrl+C stops it.\n",
+                "  Sign in as 1001 (to 1005), maria@demo.example (extension 2201) or the\n"
+                "  hot-desk desk@demo.example, password 'demo'. Ctrl+C stops it.\n",
                 flush=True,
             )
         else:
