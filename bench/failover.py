@@ -13,11 +13,17 @@ import httpx
 import websockets
 
 from proxy.settings import Settings
+from softphone.identities import Identities
 from tests.harness import serving_in_thread
 
 
 async def _one(
-    base_url: str, http: httpx.AsyncClient, ws: websockets.ClientConnection, down: str, up: str
+    base_url: str,
+    http: httpx.AsyncClient,
+    ws: websockets.ClientConnection,
+    down: str,
+    up: str,
+    identities: Identities,
 ) -> float:
     await http.post("/sim/faults", json={"bridge": up, "fault": "up"})
     start = time.perf_counter()
@@ -26,7 +32,10 @@ async def _one(
     call_id = response.json()["call_id"]
     while True:
         message = json.loads(await asyncio.wait_for(ws.recv(), 10))
-        if message.get("type") == "call" and message["call"]["call_id"] == call_id:
+        # Pages see the proxy's own call ids; the simulator's is read back from it.
+        seen = message.get("call", {}).get("call_id", "") if message.get("type") == "call" else ""
+        found = identities.pbx_call(seen) if seen else None
+        if found is not None and found[1] == call_id:
             took = time.perf_counter() - start
             break
     await http.post(f"/sim/calls/{call_id}/hangup")
@@ -34,7 +43,7 @@ async def _one(
 
 
 def run(rounds: int = 6) -> None:
-    async def main(base_url: str) -> list[float]:
+    async def main(base_url: str, identities: Identities) -> list[float]:
         async with httpx.AsyncClient(base_url=base_url) as http:
             r = await http.post("/api/v1/sessions", json={"address": "1001", "password": "demo"})
             token = r.json()["token"]
@@ -46,7 +55,7 @@ def run(rounds: int = 6) -> None:
                 times = []
                 for i in range(rounds):
                     down, up = ("primary", "standby") if i % 2 == 0 else ("standby", "primary")
-                    times.append(await _one(base_url, http, ws, down, up))
+                    times.append(await _one(base_url, http, ws, down, up, identities))
                     await asyncio.sleep(0.3)
                 return times
 
@@ -55,7 +64,7 @@ def run(rounds: int = 6) -> None:
         with serving_in_thread(settings) as (base_url, app, _loop):
             while not app.state.services.link.connected:
                 time.sleep(0.02)
-            times = asyncio.run(main(base_url))
+            times = asyncio.run(main(base_url, app.state.services.identities))
     print(
         f"failover: bridge down -> first event served by the other bridge, {rounds} rounds "
         f"(alternating primary/standby)"

@@ -148,9 +148,13 @@ async def _proxy_run(
             call = pbx.legs[call_id]
             return call_id, lambda: float(call.rang_at)
 
-        def popped(message: dict[str, Any], call_id: str) -> bool:
+        identities = app.state.services.identities
+
+        def popped(message: dict[str, Any], pbx_id: str) -> bool:
+            # Pages see the proxy's own call ids; the simulator's is read back from it.
             call = message.get("call", {})
-            return bool(call.get("call_id") == call_id and call.get("matching") is False)
+            found = identities.pbx_call(call.get("call_id", ""))
+            return bool(found and found[1] == pbx_id and call.get("matching") is False)
 
         async def hang_up(call_id: str) -> None:
             await http.post(f"/sim/calls/{call_id}/hangup")
