@@ -52,7 +52,9 @@ def run(loads: int = 20) -> None:
                 context = browser.new_context()
                 page = context.new_page()
                 page.goto(url)
-                page.wait_for_function("document.body.dataset.ready === 'true'", timeout=30_000)
+                # A selector, not a predicate: polling a predicate evaluates a string, which the
+                # page's CSP (no 'unsafe-eval') refuses once the page takes a moment to be ready.
+                page.locator("body[data-ready='true']").wait_for(state="attached", timeout=30_000)
                 assert page.locator("#signin").is_enabled()
                 ready = float(page.evaluate(READY_MS))
                 context.close()

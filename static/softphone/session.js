@@ -205,14 +205,18 @@ export async function signOut() {
 // browser blocks storage for embedded pages) asks the server whether this browser is signed in:
 // the session cookie is partitioned, so it survives where third-party storage is blocked. With
 // no session, the sign-in form says why when storage is what is missing.
-export async function resumeSession() {
-  let agent = null;
+// Asked as the page starts, in parallel with loading its strings and Open CTI.
+export async function currentSession() {
   try {
     const response = await fetch(`${httpBase(location.host)}/api/v1/sessions/current`);
-    if (response.ok) agent = (await response.json()).agent;
+    return response.ok ? (await response.json()).agent : null;
   } catch {
-    agent = null;
+    return null;
   }
+}
+
+export async function resumeSession(asked = currentSession()) {
+  const agent = await asked;
   if (agent) {
     state.session = { host: location.host, token: "", agent };
     startSession();

@@ -15,7 +15,7 @@ import { askOnce } from "./notifications.js";
 import { setupRender, standalonePop } from "./render.js";
 import { setupSearch } from "./search.js";
 import {
-  resumeSession, setupExtension, setupSso, signIn, signOut, startSession,
+  currentSession, resumeSession, setupExtension, setupSso, signIn, signOut, startSession,
 } from "./session.js";
 import { setupSettings } from "./settings.js";
 import { $, send, show, state } from "./state.js";
@@ -86,6 +86,9 @@ async function readCallCenter() {
 }
 
 async function main() {
+  // Whether this browser is still signed in (a reload where storage is blocked) is asked at
+  // once, not after the strings and Open CTI have loaded: one round trip less before ready.
+  const signedIn = state.session ? null : currentSession();
   await loadStrings();
   state.host = await connectHost(standalonePop);
   $("signin-form").addEventListener("submit", signIn);
@@ -104,7 +107,7 @@ async function main() {
   state.host.onClickToDial(clickedToDial);
   $("host").value = location.host;
   if (state.session) startSession();
-  else await resumeSession();
+  else await resumeSession(signedIn);
   readCallCenter();
   // Only now is the phone usable: Salesforce falls back to the standby URL until we say so.
   state.host.ready();
