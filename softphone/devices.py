@@ -18,6 +18,7 @@ one. Pure: no I/O.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from urllib.parse import unquote
@@ -69,6 +70,10 @@ class DeviceNumber:
 NO_NUMBER = DeviceNumber("", "", withheld=True)
 
 
+# A PBX names the same few thousand devices again and again (every extension, the busy
+# callers): remembering the answers keeps this off a CSTA link's per-event profile. The result
+# is frozen, so sharing it is safe.
+@functools.lru_cache(maxsize=8192)
 def read_device(raw: str) -> DeviceNumber:
     """The number and display of one device identifier, whatever the vendor's form."""
     text = raw.strip()
