@@ -125,6 +125,9 @@ def test_two_tabs_ring_and_only_the_one_used_last_pops(
     under Salesforce's site), both ring and show the call, the tab used last pops."""
     context, first, errors = new_page(browser)
     second = context.new_page()
+    # The agent signs in on the tab they are looking at: a click sent to a background tab's
+    # cross-site frame (its own renderer process) is not what an agent does, and can be lost.
+    first.bring_to_front()
     phone_one = open_console(first, proxy)
     signed_in(phone_one, "1002")
     phone_two = open_console(second, proxy)
