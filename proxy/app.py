@@ -22,6 +22,7 @@ from proxy.agents.signin import SignIns
 from proxy.agents.states import AgentStates
 from proxy.agents.switchboard import Switchboard
 from proxy.agents.views import AgentViews
+from proxy.agents.voice import VoiceJournal, VoiceSeats
 from proxy.bus import BUSES, open_bus
 from proxy.links import LINKS, open_link, split_urls
 from proxy.salesforce import SALESFORCE, open_salesforce
@@ -29,6 +30,8 @@ from proxy.salesforce.lookup import RecordMatcher
 from proxy.salesforce.oauth import single_sign_on
 from proxy.salesforce.standin.org import demo_org, demo_user_id
 from proxy.salesforce.tasks import TaskWriter
+from proxy.salesforce.voice import check_voice_settings, telephony_api
+from proxy.salesforce.voice_writer import VoiceCallWriter
 from proxy.services import Services
 from proxy.settings import Settings
 from proxy.simulator.api import create_simulator_app
@@ -78,6 +81,7 @@ def check_seams(settings: Settings) -> None:
         LINKS.scheme(url)
     BUSES.scheme(settings.bus_url)
     STORES.scheme(settings.database_url)
+    check_voice_settings(settings)
     if SALESFORCE.scheme(settings.salesforce_url) == "https":
         import requests
 
@@ -130,6 +134,27 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
                 )
             else:
                 log.warning("no Salesforce integration user: call logs are kept, not written")
+            # Salesforce Voice: agents with the Voice connector open, and their VoiceCalls.
+            voice_seats = VoiceSeats()
+            voice_writer, voice = None, None
+            telephony = telephony_api(settings, org)
+            if telephony is not None:
+                voice_writer = await stack.enter_async_context(
+                    VoiceCallWriter(
+                        store,
+                        telephony,
+                        max_attempts=settings.voice_max_attempts,
+                        base_delay=settings.task_retry_seconds,
+                    )
+                )
+                voice = await stack.enter_async_context(
+                    VoiceJournal(
+                        store,
+                        voice_seats,
+                        call_center=telephony.credentials.call_center,
+                        queued=voice_writer.wake,
+                    )
+                )
             retention = await stack.enter_async_context(Retention(store, settings.retention_days))
             link = open_link(settings.cti_url, self_url=self_url)
             matcher = RecordMatcher(
@@ -150,6 +175,7 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
                 region=settings.phone_region,
                 in_work=states.in_work,
                 queued=writer.wake if writer is not None else lambda: None,
+                voice_call=voice.is_voice_call if voice is not None else None,
             )
             views = AgentViews(
                 states,
@@ -160,6 +186,7 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
                 region=settings.phone_region,
                 reason_codes=tuple(settings.reason_codes),
                 acd_groups=tuple(settings.acd_groups),
+                voice=voice,
             )
             lookups = Lookups(
                 matcher,
@@ -230,6 +257,9 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
                 org=org,
                 metrics=metrics,
                 sso=single_sign_on(settings, org),
+                voice_seats=voice_seats,
+                voice=voice,
+                voice_writer=voice_writer,
             )
             yield
 

@@ -103,7 +103,7 @@ class Switchboard(Resource):
             for call in machine.forget_missing(present.get(agent, set()), self.clock()):
                 log.info("call gone after resync [call_id=%s agent=%s]", call.call_id, agent)
                 await self.views.publish_call(call)
-        await self.journal.close_missing(present)
+        await self.views.resynced(present)
         for agent_event in snapshot.agents:
             await self._agent(agent_event)
         self.seating.resynced()

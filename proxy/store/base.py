@@ -47,6 +47,17 @@ class OutboxRow:
     task_id: str
     created_at: float
     updated_at: float
+    # "task", or a Salesforce Voice write: "voice_create", "voice_end", "voice_clear".
+    kind: str = "task"
+
+
+@dataclass(frozen=True)
+class OutboxWrite:
+    """A write to queue: its key (unique across the outbox), kind and request fields."""
+
+    call_object: str
+    kind: str
+    fields: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -158,8 +169,20 @@ class Store(AsyncResource, Protocol):
         """Finish the log and queue its Tasks in one commit; a Task queued before stays as is."""
         ...
 
-    async def due_outbox(self, now: float, limit: int) -> list[OutboxRow]:
-        """Pending rows whose next attempt is due, oldest first."""
+    async def due_outbox(
+        self, now: float, limit: int, kinds: tuple[str, ...] = ("task",)
+    ) -> list[OutboxRow]:
+        """Pending rows of these kinds whose next attempt is due, oldest first."""
+        ...
+
+    async def enqueue(self, agent: str, writes: list[OutboxWrite], now: float) -> int:
+        """Queue writes in one commit; a key queued before stays as is. How many were new."""
+        ...
+
+    async def outbox_row(self, call_object: str) -> OutboxRow | None: ...
+
+    async def outbox_of_kind(self, kind: str, since: float) -> list[OutboxRow]:
+        """Rows of one kind created at or after `since`, whatever their state."""
         ...
 
     async def outbox_rows(self, state: OutboxState | None = None) -> list[OutboxRow]: ...

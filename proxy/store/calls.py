@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, update
 
-from proxy.store.base import OutboxRow, OutboxState, PurgeCounts
+from proxy.store.base import OutboxRow, OutboxState, OutboxWrite, PurgeCounts
 from proxy.store.data import history_values
 from proxy.store.engine import SqlBase
 from proxy.store.schema import call_logs, history, outbox, sessions
@@ -71,10 +71,52 @@ class CallLogQueries(SqlBase):
             for row in rows:
                 await conn.execute(self.insert(outbox).values(row).on_conflict_do_nothing())
 
-    async def due_outbox(self, now: float, limit: int) -> list[OutboxRow]:
+    async def enqueue(self, agent: str, writes: list[OutboxWrite], now: float) -> int:
+        added = 0
+        async with self.engine.begin() as conn:
+            for write in writes:
+                row = {
+                    "call_object": write.call_object,
+                    "agent": agent,
+                    "kind": write.kind,
+                    "fields": json.dumps(write.fields),
+                    "state": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "last_error": "",
+                    "task_id": "",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                done = await conn.execute(self.insert(outbox).values(row).on_conflict_do_nothing())
+                added += int(done.rowcount)
+        return added
+
+    async def outbox_row(self, call_object: str) -> OutboxRow | None:
+        query = select(outbox).where(outbox.c.call_object == call_object)
+        async with self.engine.connect() as conn:
+            found = (await conn.execute(query)).mappings().first()
+        return None if found is None else _row(found)
+
+    async def outbox_of_kind(self, kind: str, since: float) -> list[OutboxRow]:
         query = (
             select(outbox)
-            .where(outbox.c.state == "pending", outbox.c.next_attempt_at <= now)
+            .where(outbox.c.kind == kind, outbox.c.created_at >= since)
+            .order_by(outbox.c.created_at)
+        )
+        async with self.engine.connect() as conn:
+            return [_row(r) for r in (await conn.execute(query)).mappings().all()]
+
+    async def due_outbox(
+        self, now: float, limit: int, kinds: tuple[str, ...] = ("task",)
+    ) -> list[OutboxRow]:
+        query = (
+            select(outbox)
+            .where(
+                outbox.c.kind.in_(kinds),
+                outbox.c.state == "pending",
+                outbox.c.next_attempt_at <= now,
+            )
             .order_by(outbox.c.next_attempt_at, outbox.c.created_at)
             .limit(limit)
         )
@@ -155,4 +197,5 @@ def _row(r: Any) -> OutboxRow:
         task_id=r["task_id"],
         created_at=r["created_at"],
         updated_at=r["updated_at"],
+        kind=r["kind"],
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from proxy.agents.roster import RosterWatcher, roster_devices
-from proxy.store import AgentRecord, Store, open_store
+from proxy.store import AgentRecord, OutboxWrite, Store, open_store
 from softphone.agentdata import HISTORY_LIMITS, Favorite, HistoryEntry, history_lists
 from softphone.calllog import CallLog
 from softphone.events import Direction
@@ -151,6 +151,31 @@ async def test_outbox_attempts_backoff_and_dead_letters(store: Store) -> None:
     await store.outbox_written("c1@1001", "00T000000000001AAA", now=41.0)
     (written,) = await store.outbox_rows("written")
     assert written.task_id == "00T000000000001AAA"
+
+
+async def test_voice_writes_queue_once_and_each_writer_drains_its_own_kinds(store: Store) -> None:
+    """Writes queued together land together, a key queued again changes nothing, and the Task
+    writer never sees a VoiceCall row (nor the VoiceCall writer a Task)."""
+    await store.queue_call_log(_log("c1", state="queued"), [{"CallObject": "c1@1001"}], now=1.0)
+    create = OutboxWrite("voice_create:c2", "voice_create", {"vendorCallKey": "c2"})
+    assert await store.enqueue("1001", [create], now=2.0) == 1
+    end = OutboxWrite("voice_end:c2", "voice_end", {"endTime": "x"})
+    again = OutboxWrite("voice_create:c2", "voice_create", {"vendorCallKey": "other"})
+    assert await store.enqueue("1001", [again, end], now=3.0) == 1
+    tasks = await store.due_outbox(now=9.0, limit=10)
+    assert [r.call_object for r in tasks] == ["c1@1001"]
+    voice = await store.due_outbox(now=9.0, limit=10, kinds=("voice_create", "voice_end"))
+    assert [(r.call_object, r.kind) for r in voice] == [
+        ("voice_create:c2", "voice_create"),
+        ("voice_end:c2", "voice_end"),
+    ]
+    found = await store.outbox_row("voice_create:c2")
+    assert found is not None and found.fields == {"vendorCallKey": "c2"} and found.agent == "1001"
+    assert await store.outbox_row("voice_create:nothing") is None
+    assert [r.call_object for r in await store.outbox_of_kind("voice_end", since=3.0)] == [
+        "voice_end:c2"
+    ]
+    assert await store.outbox_of_kind("voice_end", since=3.5) == []
 
 
 async def test_purge_keeps_what_is_still_to_be_written(store: Store) -> None:
