@@ -45,6 +45,7 @@ from proxy.web.metrics import Metrics
 from proxy.web.origins import CrossSiteGuard, ForwardedHeader, origin_check
 from proxy.web.routes import api_router, mount_demo, mount_static
 from proxy.web.sso import sso_router
+from proxy.web.voice import SCV_PACKAGE, mount_voice, voice_router
 from softphone.identities import Identities
 
 log = logging.getLogger(__name__)
@@ -267,7 +268,9 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
     app.include_router(api_router())
     app.include_router(admin_router())
     app.include_router(sso_router())
+    app.include_router(voice_router())
     mount_static(app, settings.static_dir)
+    mount_voice(app, settings.static_dir, settings.static_dir.parent / SCV_PACKAGE)
     if simulated:
         app.mount("/sim", create_simulator_app(pbx))
     if settings.demo:

@@ -202,3 +202,11 @@ class VoiceJournal(Resource):
                 self._handed_on.remove(ended)
                 return ended.call_id
         return ""
+
+    async def status(self, agent: str, call_id: str) -> tuple[str, str]:
+        """Where the agent's call stands as a VoiceCall: ("none" | "pending" | "written" |
+        "dead", its Salesforce id once written). Another agent's call is "none"."""
+        row = await self.store.outbox_row(write_key("voice_create", call_id))
+        if row is None or row.agent != agent:
+            return "none", ""
+        return row.state, row.task_id
