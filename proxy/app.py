@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -270,7 +271,8 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
     app.include_router(sso_router())
     app.include_router(voice_router())
     mount_static(app, settings.static_dir)
-    mount_voice(app, settings.static_dir, settings.static_dir.parent / SCV_PACKAGE)
+    library = settings.voice_connector_library or settings.static_dir.parent / SCV_PACKAGE
+    mount_voice(app, settings.static_dir, Path(library), wanted=bool(settings.voice_scrt_url))
     if simulated:
         app.mount("/sim", create_simulator_app(pbx))
     if settings.demo:

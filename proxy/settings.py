@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     voice_call_center: str = Field(default="", pattern=r"^([A-Za-z][A-Za-z0-9_]{0,79})?$")
     voice_private_key_file: str = ""
     voice_max_attempts: int = Field(default=12, ge=1)
+    # Where @salesforce/scv-connector-base is installed (the package's folder); empty: the
+    # .tools/scv folder that scripts/demo and scripts/test install it into.
+    voice_connector_library: str = ""
 
     # Below this many API calls left in the org's daily budget, the server stops searching and
     # the agents' browsers search in their own Salesforce sessions instead.

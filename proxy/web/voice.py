@@ -8,6 +8,7 @@ is served from there unmodified, with its licence and terms of use next to it.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Header, HTTPException, Request
@@ -18,6 +19,7 @@ from pydantic import BaseModel
 from proxy.services import services_of
 from proxy.web.routes import _token
 
+log = logging.getLogger(__name__)
 SCV_PACKAGE = Path(".tools/scv/node_modules/@salesforce/scv-connector-base")
 SCV_FILES = {
     "scv-connector-base.js": ("dist/scv-connector-base.js", "text/javascript"),
@@ -55,8 +57,11 @@ def voice_router() -> APIRouter:
     return router
 
 
-def mount_voice(app: FastAPI, static: Path, package: Path) -> None:
-    """/voice/connector.html and its modules, and /voice/vendor/ (the npm package's files)."""
+def mount_voice(app: FastAPI, static: Path, package: Path, *, wanted: bool = False) -> None:
+    """/voice/connector.html and its modules, and /voice/vendor/ (the npm package's files);
+    `wanted`: Voice is set up, so a missing library is worth a warning at start."""
+    if wanted and not (package / SCV_FILES["scv-connector-base.js"][0]).is_file():
+        log.warning("Salesforce Voice is set up but %s", MISSING.removeprefix("@salesforce/"))
 
     @app.get("/voice/vendor/{name}", include_in_schema=False)
     async def vendor(name: str) -> Response:

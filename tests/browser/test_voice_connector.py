@@ -170,3 +170,19 @@ def test_consult_then_a_blind_transfer_makes_a_child_voicecall(
         eventually(lambda: [k for k, _ in center(proxy).updates] == [call_id])
     finally:
         other.context.close()
+
+
+def test_a_declined_call_hangs_up_as_declined_and_clears_routing(
+    page: Page, proxy: RunningProxy
+) -> None:
+    """Decline in Salesforce: the desk phone stops ringing, HANGUP with the error reason, and
+    the VoiceCall is ended once with its routing cleared."""
+    sign_in(open_voice_host(page, proxy))
+    published(page, "CONNECTOR_READY")
+    call_id = ring(proxy)
+    published(page, "CALL_STARTED")
+    page.get_by_role("button", name="Decline").click()
+    assert "reason=error" in published(page, "HANGUP")
+    eventually(lambda: center(proxy).cleared == [call_id])
+    assert [k for k, _ in center(proxy).updates] == [call_id]
+    assert not any(leg["agent"] == "1001" for leg in sim_legs(proxy))
