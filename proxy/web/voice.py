@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Header, HTTPException, Request
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
@@ -42,7 +44,9 @@ def voice_router() -> APIRouter:
 
     @router.get("/api/v1/voice/calls/{call_id}")
     async def voice_call(
-        call_id: str, request: Request, authorization: str = Header(default="")
+        call_id: Annotated[str, PathParam(max_length=64)],
+        request: Request,
+        authorization: str = Header(default=""),
     ) -> VoiceCallStatus:
         """Whether the signed-in agent's call is a VoiceCall at Salesforce yet."""
         services = services_of(request)

@@ -56,6 +56,8 @@ class StandinTelephony:
     updates: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     cleared: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
+    # Faults to inject: the next authenticated requests answer with these statuses, in order.
+    faults: list[int] = field(default_factory=list)
     _jtis: set[str] = field(default_factory=set)
     _ids: int = 0
 
@@ -161,6 +163,10 @@ def telephony_routes(telephony: StandinTelephony) -> list[Route]:
         if refusal:
             telephony.refused.append(refusal)
             return JSONResponse(_errors("INVALID_AUTH", refusal), status_code=401)
+        if telephony.faults:
+            status = telephony.faults.pop(0)
+            code = "INVALID_INPUT" if status < 500 else "SERVER_UNAVAILABLE"
+            return JSONResponse(_errors(code, "injected"), status_code=status)
         try:
             body = await request.json() if await request.body() else {}
         except ValueError:
