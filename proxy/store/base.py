@@ -75,8 +75,9 @@ class Store(AsyncResource, Protocol):
 
     async def create_session(self, token_hash: str, address: str, expires_at: float) -> None: ...
 
-    async def session_agent(self, token_hash: str, now: float) -> str | None:
-        """The address of the agent an unexpired session belongs to, else None."""
+    async def session_agent(self, token_hash: str, now: float) -> AgentRecord | None:
+        """The agent an unexpired session belongs to, else None (one query: every page's
+        socket asks it as it opens)."""
         ...
 
     async def delete_session(self, token_hash: str) -> None: ...
