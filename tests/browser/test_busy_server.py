@@ -77,7 +77,9 @@ def test_a_busy_sign_in_says_so_and_signs_in_by_itself(browser: Browser, tmp_pat
         expect(page.get_by_text("Ready for calls")).to_be_visible(timeout=10_000)
 
 
-def test_a_busy_socket_says_so_and_connects_by_itself(browser: Browser, tmp_path: Path) -> None:
+def test_a_busy_socket_says_so_and_connects_by_itself(
+    browser: Browser, tmp_path: Path, artifacts: Path
+) -> None:
     with proxy_page(browser, tmp_path, openings_at_once=1, openings_waiting=0) as (page, proxy):
         entered = threading.Event()
 
@@ -93,6 +95,9 @@ def test_a_busy_socket_says_so_and_connects_by_itself(browser: Browser, tmp_path
             status = page.locator("#connection")
             expect(status).to_have_attribute("data-state", "busy")
             expect(status).to_contain_text("The phone server is busy. Reconnecting in")
+            # Not "Ready for calls" while no call can reach this page.
+            expect(page.locator("#idle-state-text")).to_have_text("Connecting…")
+            page.screenshot(path=artifacts / "40-server-busy.png")
         finally:
             release.set()
         done.result(5)
