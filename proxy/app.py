@@ -10,6 +10,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from proxy.agents.admission import Admission
 from proxy.agents.auth import Authenticator, hash_password
 from proxy.agents.commands import Commands
 from proxy.agents.desk import AgentDesk
@@ -259,6 +260,7 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
                 org=org,
                 metrics=metrics,
                 sso=single_sign_on(settings, org),
+                openings=Admission(settings.openings_at_once, settings.openings_waiting),
                 voice_seats=voice_seats,
                 voice=voice,
                 voice_writer=voice_writer,

@@ -68,10 +68,11 @@ def call_attributes(call: Call) -> str:
 
 
 def create_body(
-    call: Call, *, call_center: str, agent_number: str, parent_key: str = ""
+    call: Call, *, call_center: str, agent_number: str, parent_key: str = "", customer: str = ""
 ) -> dict[str, Any]:
-    """The POST /voiceCalls body for a call that starts ringing (or dialling) now."""
-    customer = caller(call) or "anonymous"
+    """The POST /voiceCalls body for a call that starts ringing (or dialling) now; `customer`
+    when the call carries another's caller on (a transfer), else the call's own."""
+    customer = customer or caller(call) or "anonymous"
     if call.placed:
         from_, to = agent_number, customer
     else:

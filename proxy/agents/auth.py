@@ -162,8 +162,7 @@ class Authenticator:
     async def agent_for(self, token: str) -> AgentRecord | None:
         if not token or len(token) > 128:
             return None
-        address = await self.store.session_agent(_token_hash(token), self.clock())
-        return None if address is None else await self.store.get_agent(address)
+        return await self.store.session_agent(_token_hash(token), self.clock())
 
     async def sign_out(self, token: str) -> None:
         await self.store.delete_session(_token_hash(token))

@@ -74,6 +74,10 @@ class _OpenVoiceCall:
     answered_at: float | None = None
     queue: str = ""
     holds: Holds = field(default_factory=Holds)
+    # Who the customer is, to know the call again when it is transferred to another agent.
+    number: str = ""
+    global_call_id: str = ""
+    handed_to: str = ""  # the child VoiceCall, once the call went on to another Voice agent
 
 
 @dataclass(frozen=True)
@@ -103,7 +107,9 @@ class VoiceJournal(Resource):
         self.clock = clock
         self.calls: dict[str, _OpenVoiceCall] = {}
         self._handed_on: list[_Ended] = []
-        self._lock = asyncio.Lock()
+        # Per agent, as the call journal's: one Voice agent's commit never holds up another's
+        # ring, and the agents without the connector never wait at all.
+        self._locks: dict[str, asyncio.Lock] = {}
 
     async def start(self) -> None:
         since = self.clock() - LONGEST_CALL_SECONDS
@@ -125,14 +131,30 @@ class VoiceJournal(Resource):
             return True
         return await self.store.outbox_row(write_key("voice_create", call_id)) is not None
 
+    def _lock(self, agent: str) -> asyncio.Lock:
+        lock = self._locks.get(agent)
+        if lock is None:
+            lock = self._locks[agent] = asyncio.Lock()
+        return lock
+
+    def _concerns(self, call: Call) -> bool:
+        """Whether the call is (or becomes) a VoiceCall: decided without waiting on anything."""
+        if call.call_id in self.calls:
+            return True
+        if call.state == CallState.CLEARED or not self.seats.is_voice(call.agent):
+            return False
+        # An internal call is a VoiceCall only when it carries a Voice call's customer on (a
+        # consultation the other agent completed as a transfer).
+        return voice_call(call) or bool(self._parent(call, take=False)[0])
+
     async def observe(self, call: Call) -> None:
         """Follow one change of one agent's call."""
-        async with self._lock:
+        if not self._concerns(call):
+            return
+        async with self._lock(call.agent):
             entry = self.calls.get(call.call_id)
             if entry is None:
-                if call.state == CallState.CLEARED or not voice_call(call):
-                    return
-                if not self.seats.is_voice(call.agent):
+                if call.state == CallState.CLEARED:
                     return
                 entry = await self._create(call)
             now = self.clock()
@@ -141,29 +163,45 @@ class VoiceJournal(Resource):
                 entry.answered_at = call.answered_at
             if call.state == CallState.CLEARED:
                 await self._end(call.call_id, entry, now, clear_routing=missed(call))
-                if handed_on(call):
-                    number = caller(call)
-                    self._handed_on.append(_Ended(call.call_id, call.global_call_id, number, now))
+                if handed_on(call) and not entry.handed_to:
+                    ended = _Ended(call.call_id, entry.global_call_id, entry.number, now)
+                    self._handed_on.append(ended)
 
     async def close_missing(self, present: dict[str, set[str]]) -> None:
         """After a resync: VoiceCalls still open here that the PBX no longer has, ended."""
-        async with self._lock:
-            now = self.clock()
-            for call_id, entry in list(self.calls.items()):
-                if call_id not in present.get(entry.agent, set()):
-                    log.info("VoiceCall ended while we were away [call_id=%s]", call_id)
-                    await self._end(call_id, entry, now, clear_routing=False)
+        gone = [
+            (call_id, entry.agent)
+            for call_id, entry in self.calls.items()
+            if call_id not in present.get(entry.agent, set())
+        ]
+        for call_id, agent in gone:
+            async with self._lock(agent):
+                entry = self.calls.get(call_id)
+                if entry is None:
+                    continue
+                log.info("VoiceCall ended while we were away [call_id=%s]", call_id)
+                await self._end(call_id, entry, self.clock(), clear_routing=False)
 
     async def _create(self, call: Call) -> _OpenVoiceCall:
-        parent = self._parent_of(call)
+        parent, customer = self._parent(call, take=True)
         body = create_body(
-            call, call_center=self.call_center, agent_number=call.device, parent_key=parent
+            call,
+            call_center=self.call_center,
+            agent_number=call.device,
+            parent_key=parent,
+            customer=customer,
         )
         # Kept with the row (and never sent) so that a restarted proxy ends it with its start.
         fields = {**body, "_started_at": call.started_at}
         write = OutboxWrite(write_key("voice_create", call.call_id), "voice_create", fields)
         await self.store.enqueue(call.agent, [write], self.clock())
-        entry = _OpenVoiceCall(call.agent, call.started_at, queue=call.queue)
+        entry = _OpenVoiceCall(
+            call.agent,
+            call.started_at,
+            queue=call.queue,
+            number=customer or caller(call),
+            global_call_id=call.global_call_id,
+        )
         self.calls[call.call_id] = entry
         log.info(
             "VoiceCall queued [call_id=%s agent=%s parent=%s]", call.call_id, call.agent, parent
@@ -189,19 +227,36 @@ class VoiceJournal(Resource):
         log.info("VoiceCall end queued [call_id=%s missed=%s]", call_id, clear_routing)
         self.queued()
 
-    def _parent_of(self, call: Call) -> str:
-        """The VoiceCall this ring continues (a transfer to this agent), or ""."""
+    def _parent(self, call: Call, *, take: bool) -> tuple[str, str]:
+        """The VoiceCall this call continues (a transfer to this agent) and its customer's
+        number, or ("", ""); `take`: a parent has one child, so it is not found again.
+
+        The agents' updates run side by side, so the first agent's end may come before or
+        after this ring: a Voice call that just went on elsewhere is a parent, and so is one
+        still open at another agent with the same customer (or the PBX's global call id)."""
         if call.placed:
-            return ""
+            return "", ""
         now = self.clock()
         self._handed_on = [e for e in self._handed_on if now - e.ended_at < TRANSFER_SECONDS]
-        number = caller(call)
+        numbers = {n for n in (caller(call), *(p.number for p in call.parties)) if n}
+        same = call.global_call_id
+
+        def matches(number: str, global_call_id: str) -> bool:
+            return (bool(same) and global_call_id == same) or number in numbers
+
         for ended in reversed(self._handed_on):
-            same_call = bool(call.global_call_id) and ended.global_call_id == call.global_call_id
-            if same_call or (number and ended.number == number):
-                self._handed_on.remove(ended)
-                return ended.call_id
-        return ""
+            if matches(ended.number, ended.global_call_id):
+                if take:
+                    self._handed_on.remove(ended)
+                return ended.call_id, ended.number
+        for call_id, entry in self.calls.items():
+            if entry.agent == call.agent or entry.handed_to or entry.answered_at is None:
+                continue
+            if matches(entry.number, entry.global_call_id):
+                if take:
+                    entry.handed_to = call.call_id
+                return call_id, entry.number
+        return "", ""
 
     async def status(self, agent: str, call_id: str) -> tuple[str, str]:
         """Where the agent's call stands as a VoiceCall: ("none" | "pending" | "written" |

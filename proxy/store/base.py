@@ -8,6 +8,7 @@ or neither.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -85,8 +86,9 @@ class Store(AsyncResource, Protocol):
 
     async def create_session(self, token_hash: str, address: str, expires_at: float) -> None: ...
 
-    async def session_agent(self, token_hash: str, now: float) -> str | None:
-        """The address of the agent an unexpired session belongs to, else None."""
+    async def session_agent(self, token_hash: str, now: float) -> AgentRecord | None:
+        """The agent an unexpired session belongs to, else None (one query: every page's
+        socket asks it as it opens)."""
         ...
 
     async def delete_session(self, token_hash: str) -> None: ...
@@ -159,6 +161,13 @@ class Store(AsyncResource, Protocol):
 
     async def end_call(self, log: CallLog, entry: HistoryEntry, now: float) -> None:
         """The call has ended: save its log and its history entry in one commit."""
+        ...
+
+    async def save_call_logs(
+        self, writes: Sequence[tuple[CallLog, HistoryEntry | None]], now: float
+    ) -> None:
+        """Save several logs, in order, in one commit; with a history entry for each that
+        ended (a group commit: many agents' writes for one transaction)."""
         ...
 
     async def unfinished_call_logs(self) -> list[CallLog]:

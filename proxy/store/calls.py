@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
@@ -30,17 +31,24 @@ class CallLogQueries(SqlBase):
         }
 
     async def put_call_log(self, log: CallLog, now: float) -> None:
-        statement = self.upsert(call_logs, self._log_values(log, now), ["agent", "call_id"])
-        async with self.engine.begin() as conn:
-            await conn.execute(statement)
+        await self.save_call_logs([(log, None)], now)
 
     async def end_call(self, log: CallLog, entry: HistoryEntry, now: float) -> None:
-        keys = ["address", "call_id"]
+        await self.save_call_logs([(log, entry)], now)
+
+    async def save_call_logs(
+        self, writes: Sequence[tuple[CallLog, HistoryEntry | None]], now: float
+    ) -> None:
+        # Row by row in one transaction: a multi-row upsert may not touch one row twice (a
+        # ring and its answer can share a commit), and the commit is what costs.
         async with self.engine.begin() as conn:
-            await conn.execute(
-                self.upsert(call_logs, self._log_values(log, now), ["agent", "call_id"])
-            )
-            await conn.execute(self.upsert(history, history_values(log.agent, entry), keys))
+            for log, entry in writes:
+                await conn.execute(
+                    self.upsert(call_logs, self._log_values(log, now), ["agent", "call_id"])
+                )
+                if entry is not None:
+                    values = history_values(log.agent, entry)
+                    await conn.execute(self.upsert(history, values, ["address", "call_id"]))
 
     async def unfinished_call_logs(self) -> list[CallLog]:
         query = select(call_logs.c.data).where(call_logs.c.state.in_(_UNFINISHED))

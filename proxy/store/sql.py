@@ -52,13 +52,15 @@ class SqlStore(AgentDataQueries, CallLogQueries, Resource):
                 )
             )
 
-    async def session_agent(self, token_hash: str, now: float) -> str | None:
-        query = select(sessions.c.address).where(
-            sessions.c.token_hash == token_hash, sessions.c.expires_at > now
+    async def session_agent(self, token_hash: str, now: float) -> AgentRecord | None:
+        query = (
+            select(agents)
+            .join(sessions, sessions.c.address == agents.c.address)
+            .where(sessions.c.token_hash == token_hash, sessions.c.expires_at > now)
         )
         async with self.engine.connect() as conn:
-            address = (await conn.execute(query)).scalar_one_or_none()
-        return address
+            row = (await conn.execute(query)).first()
+        return None if row is None else _agent(row._mapping)
 
     async def delete_session(self, token_hash: str) -> None:
         async with self.engine.begin() as conn:

@@ -154,3 +154,30 @@ async def test_a_refused_token_leaves_the_write_queued_with_the_reason(tmp_path:
             assert telephony.voice_calls == {}
             telephony.public_key = right_key
             eventually(lambda: call_id in telephony.voice_calls, timeout=15)
+
+
+async def test_a_consultation_completed_as_a_transfer_is_a_child_voicecall(
+    proxy: RunningProxy,
+) -> None:
+    """1001 consults 1002 (an internal call: no VoiceCall), 1002 answers, 1001 completes the
+    transfer: 1002 now has the customer, as a Transfer VoiceCall whose parent is 1001's."""
+    async with AsyncExitStack() as stack:
+        first = await stack.enter_async_context(voice_socket(proxy, "1001"))
+        second = await stack.enter_async_context(voice_socket(proxy, "1002"))
+        await next_message(first)
+        await next_message(second)
+        call_id = await ring(proxy, first)
+        await send(first, type="answer", call_id=call_id)
+        await wait_for_call(first, call_id, state="active")
+        await send(first, type="consult", call_id=call_id, number="1002")
+        consult = (await next_of(second, "call", state="ringing"))["call"]["call_id"]
+        await send(second, type="answer", call_id=consult)
+        await wait_for_call(second, consult, state="active")
+        assert consult not in center(proxy).voice_calls
+        await send(first, type="complete_transfer", call_id=call_id)
+        await wait_for_call(first, call_id, state="cleared")
+        child = eventually(lambda: center(proxy).voice_calls.get(consult))
+        assert child["initiationMethod"] == "Transfer"
+        assert child["parentVoiceCallId"] == call_id
+        assert child["from"] == JAMES
+    assert list(center(proxy).voice_calls) == [call_id, consult]

@@ -55,7 +55,8 @@ async def test_agents_and_sessions_round_trip(store: Store) -> None:
     assert await store.get_agent("1001") == agent
     assert await store.list_agents() == [agent]
     await store.create_session("t" * 64, "1001", expires_at=200.0)
-    assert await store.session_agent("t" * 64, now=100.0) == "1001"
+    signed_in = await store.session_agent("t" * 64, now=100.0)
+    assert signed_in is not None and signed_in.address == "1001"
     assert await store.session_agent("t" * 64, now=300.0) is None
 
 
