@@ -35,7 +35,7 @@ class DeskPhoneConnector extends SCV.VendorConnector {
     this.status = null;
     this.waiters = [];
     this.published = Promise.resolve(); // our own events, in order
-    this.welcomed = null;
+    this.seeded = false; // the first welcome seeds the calls; later ones are changes
   }
 
   // --- setup and sign-in --------------------------------------------------------------
@@ -49,17 +49,22 @@ class DeskPhoneConnector extends SCV.VendorConnector {
       return new SCV.InitResult({ showLogin: false });
     }
     forgetToken();
+    this.askToSignIn();
+    return new SCV.InitResult({ showLogin: true, loginFrameHeight: LOGIN_HEIGHT });
+  }
+
+  // The sign-in form; once signed in, the library hears LOGIN_RESULT and sets itself up.
+  askToSignIn() {
     showSignIn(async (session) => {
       await this.start(session);
       SCV.publishEvent({ eventType: C.EVENT_TYPE.LOGIN_RESULT, payload: new SCV.GenericResult({ success: true }) });
     });
-    return new SCV.InitResult({ showLogin: true, loginFrameHeight: LOGIN_HEIGHT });
   }
 
   start(session) {
     this.session = session;
     let welcomed;
-    this.welcomed = new Promise((resolve) => { welcomed = resolve; });
+    const ready = new Promise((resolve) => { welcomed = resolve; });
     this.socket = new AgentSocket({
       url: `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}/ws/agent`,
       token: session.token,
@@ -69,7 +74,7 @@ class DeskPhoneConnector extends SCV.VendorConnector {
       onUnauthorized: () => this.signedOut(),
     });
     this.socket.open();
-    return this.welcomed;
+    return ready;
   }
 
   signedOut() {
@@ -77,14 +82,12 @@ class DeskPhoneConnector extends SCV.VendorConnector {
     this.socket = null;
     this.session = null;
     this.views.clear();
+    this.seeded = false;
     SCV.publishEvent({
       eventType: C.EVENT_TYPE.LOGOUT_RESULT,
       payload: new SCV.LogoutResult({ success: true, loginFrameHeight: LOGIN_HEIGHT }),
     });
-    showSignIn(async (session) => {
-      await this.start(session);
-      SCV.publishEvent({ eventType: C.EVENT_TYPE.LOGIN_RESULT, payload: new SCV.GenericResult({ success: true }) });
-    });
+    this.askToSignIn();
   }
 
   get capabilities() {
@@ -96,7 +99,7 @@ class DeskPhoneConnector extends SCV.VendorConnector {
     if (message.type === "welcome") {
       this.status = message.status;
       this.session.agent = message.agent;
-      const first = this.views.size === 0 && !this.seeded;
+      const first = !this.seeded;
       this.seeded = true;
       const now = new Map(message.calls.map((view) => [view.call_id, view]));
       if (!first) {
@@ -346,11 +349,9 @@ class DeskPhoneConnector extends SCV.VendorConnector {
     this.socket = null;
     this.session = null;
     this.views.clear();
+    this.seeded = false;
     await signOut(token);
-    showSignIn(async (session) => {
-      await this.start(session);
-      SCV.publishEvent({ eventType: C.EVENT_TYPE.LOGIN_RESULT, payload: new SCV.GenericResult({ success: true }) });
-    });
+    this.askToSignIn();
     return new SCV.LogoutResult({ success: true, loginFrameHeight: LOGIN_HEIGHT });
   }
 
