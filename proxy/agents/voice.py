@@ -23,6 +23,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from proxy.seams import Resource
 from proxy.store import OutboxWrite, Store
@@ -44,6 +45,9 @@ log = logging.getLogger(__name__)
 TRANSFER_SECONDS = 60.0
 # No call lasts longer: VoiceCalls created before this are not looked for at start.
 LONGEST_CALL_SECONDS = 2 * 86400.0
+# A ringing call's VoiceCall waits at most this long for our caller matching, so the records
+# it finds travel in callAttributes; a lookup that takes longer is not waited for.
+LOOKUP_GRACE_SECONDS = 1.5
 
 
 class VoiceSeats:
@@ -78,6 +82,9 @@ class _OpenVoiceCall:
     number: str = ""
     global_call_id: str = ""
     handed_to: str = ""  # the child VoiceCall, once the call went on to another Voice agent
+    parent: str = ""
+    # The create waits for the ring's lookup (LOOKUP_GRACE_SECONDS at most).
+    awaiting_pop: bool = False
 
 
 @dataclass(frozen=True)
@@ -157,6 +164,8 @@ class VoiceJournal(Resource):
                 if call.state == CallState.CLEARED:
                     return
                 entry = await self._create(call)
+            if entry.awaiting_pop and (call.pop is not None or call.state != CallState.RINGING):
+                await self._release(call, entry)
             now = self.clock()
             entry.holds = entry.holds.follow(call.state, now)
             if call.answered_at is not None:
@@ -184,30 +193,48 @@ class VoiceJournal(Resource):
 
     async def _create(self, call: Call) -> _OpenVoiceCall:
         parent, customer = self._parent(call, take=True)
-        body = create_body(
-            call,
-            call_center=self.call_center,
-            agent_number=call.device,
-            parent_key=parent,
-            customer=customer,
-        )
-        # Kept with the row (and never sent) so that a restarted proxy ends it with its start.
-        fields = {**body, "_started_at": call.started_at}
-        write = OutboxWrite(write_key("voice_create", call.call_id), "voice_create", fields)
-        await self.store.enqueue(call.agent, [write], self.clock())
         entry = _OpenVoiceCall(
             call.agent,
             call.started_at,
             queue=call.queue,
             number=customer or caller(call),
             global_call_id=call.global_call_id,
+            parent=parent,
+            # A ring is looked up (Lookups.look_up): what it finds is worth a moment's wait.
+            awaiting_pop=call.state == CallState.RINGING and call.pop is None and not call.placed,
         )
+        now = self.clock()
+        due = now + LOOKUP_GRACE_SECONDS if entry.awaiting_pop else None
+        key = write_key("voice_create", call.call_id)
+        write = OutboxWrite(key, "voice_create", self._create_fields(call, entry), due)
+        await self.store.enqueue(call.agent, [write], now)
         self.calls[call.call_id] = entry
         log.info(
             "VoiceCall queued [call_id=%s agent=%s parent=%s]", call.call_id, call.agent, parent
         )
-        self.queued()
+        if due is None:
+            self.queued()
+        else:
+            asyncio.get_running_loop().call_later(LOOKUP_GRACE_SECONDS, self.queued)
         return entry
+
+    def _create_fields(self, call: Call, entry: _OpenVoiceCall) -> dict[str, Any]:
+        body = create_body(
+            call,
+            call_center=self.call_center,
+            agent_number=call.device,
+            parent_key=entry.parent,
+            customer=entry.number if entry.parent else "",
+        )
+        # Kept with the row (and never sent) so that a restarted proxy ends it with its start.
+        return {**body, "_started_at": call.started_at}
+
+    async def _release(self, call: Call, entry: _OpenVoiceCall) -> None:
+        """The lookup is done (or the ring is over): the create goes now, with the matches."""
+        entry.awaiting_pop = False
+        key = write_key("voice_create", call.call_id)
+        if await self.store.release(key, self._create_fields(call, entry), self.clock()):
+            self.queued()
 
     async def _end(
         self, call_id: str, entry: _OpenVoiceCall, now: float, *, clear_routing: bool

@@ -59,6 +59,8 @@ class OutboxWrite:
     call_object: str
     kind: str
     fields: dict[str, Any]
+    # When it may first be written (None: at once).
+    due: float | None = None
 
 
 @dataclass(frozen=True)
@@ -189,6 +191,11 @@ class Store(AsyncResource, Protocol):
         ...
 
     async def outbox_row(self, call_object: str) -> OutboxRow | None: ...
+
+    async def release(self, call_object: str, fields: dict[str, Any], now: float) -> bool:
+        """A row not yet attempted gets these fields and is due now; False if it was tried
+        already (or is not there), and then nothing changed."""
+        ...
 
     async def outbox_of_kind(self, kind: str, since: float) -> list[OutboxRow]:
         """Rows of one kind created at or after `since`, whatever their state."""

@@ -90,7 +90,7 @@ class CallLogQueries(SqlBase):
                     "fields": json.dumps(write.fields),
                     "state": "pending",
                     "attempts": 0,
-                    "next_attempt_at": now,
+                    "next_attempt_at": now if write.due is None else write.due,
                     "last_error": "",
                     "task_id": "",
                     "created_at": now,
@@ -99,6 +99,19 @@ class CallLogQueries(SqlBase):
                 done = await conn.execute(self.insert(outbox).values(row).on_conflict_do_nothing())
                 added += int(done.rowcount)
         return added
+
+    async def release(self, call_object: str, fields: dict[str, Any], now: float) -> bool:
+        statement = (
+            update(outbox)
+            .where(
+                outbox.c.call_object == call_object,
+                outbox.c.state == "pending",
+                outbox.c.attempts == 0,
+            )
+            .values(fields=json.dumps(fields), next_attempt_at=now, updated_at=now)
+        )
+        async with self.engine.begin() as conn:
+            return bool((await conn.execute(statement)).rowcount)
 
     async def outbox_row(self, call_object: str) -> OutboxRow | None:
         query = select(outbox).where(outbox.c.call_object == call_object)

@@ -8,6 +8,7 @@ way (offering `voice.connector`) or the Open CTI page's.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -58,8 +59,9 @@ def sim(proxy: RunningProxy, path: str) -> None:
 async def test_a_voice_agents_call_is_one_voicecall_created_at_the_ring_and_ended_once(
     proxy: RunningProxy,
 ) -> None:
-    """Ring -> POST /voiceCalls keyed by our call id; hold, retrieve, hang up -> one PATCH with
-    the hold counted; and no Task, since Salesforce Voice keeps the call itself."""
+    """Ring -> POST /voiceCalls keyed by our call id, with the matched Contact in
+    callAttributes; hold, retrieve, hang up -> one PATCH with the hold counted; and no Task,
+    since Salesforce Voice keeps the call itself."""
     async with voice_socket(proxy) as ws:
         await next_message(ws)
         call_id = await ring(proxy, ws)
@@ -67,6 +69,10 @@ async def test_a_voice_agents_call_is_one_voicecall_created_at_the_ring_and_ende
         assert created["initiationMethod"] == "Inbound"
         assert created["from"] == JAMES and created["to"]
         assert created["participants"] == [{"participantKey": JAMES, "type": "END_USER"}]
+        # Our caller matching's find travels with it, for a flow to relate or open.
+        james = org_of(proxy).find_by_phone(JAMES)
+        attributes = json.loads(created["callAttributes"])
+        assert attributes["matches"] == [{"object": "Contact", "id": james[0]["id"]}]
         await send(ws, type="answer", call_id=call_id)
         await wait_for_call(ws, call_id, state="active")
         await send(ws, type="hold", call_id=call_id)

@@ -179,6 +179,24 @@ async def test_voice_writes_queue_once_and_each_writer_drains_its_own_kinds(stor
     assert await store.outbox_of_kind("voice_end", since=3.5) == []
 
 
+async def test_a_write_due_later_is_released_early_with_new_fields_until_tried(
+    store: Store,
+) -> None:
+    """A create held back (for the caller lookup) is not due until its time, unless released
+    with its final fields; once an attempt is counted, a release changes nothing."""
+    later = OutboxWrite("voice_create:c3", "voice_create", {"v": 1}, due=50.0)
+    await store.enqueue("1001", [later], now=10.0)
+    assert await store.due_outbox(now=20.0, limit=10, kinds=("voice_create",)) == []
+    assert await store.release("voice_create:c3", {"v": 2}, now=21.0)
+    (due,) = await store.due_outbox(now=21.0, limit=10, kinds=("voice_create",))
+    assert due.fields == {"v": 2}
+    await store.begin_attempt("voice_create:c3", now=22.0)
+    assert not await store.release("voice_create:c3", {"v": 3}, now=23.0)
+    assert not await store.release("voice_create:none", {"v": 3}, now=23.0)
+    found = await store.outbox_row("voice_create:c3")
+    assert found is not None and found.fields == {"v": 2}
+
+
 async def test_purge_keeps_what_is_still_to_be_written(store: Store) -> None:
     """Retention deletes old history, logs and written rows, never a Task still pending."""
     await store.end_call(_log("old", state="written"), _entry(1), now=1.0)
