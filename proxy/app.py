@@ -24,6 +24,7 @@ from proxy.agents.states import AgentStates
 from proxy.agents.switchboard import Switchboard
 from proxy.agents.views import AgentViews
 from proxy.bus import BUSES, open_bus
+from proxy.collector import Collector
 from proxy.links import LINKS, open_link, split_urls
 from proxy.salesforce import SALESFORCE, open_salesforce
 from proxy.salesforce.lookup import RecordMatcher
@@ -198,6 +199,8 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
             await stack.enter_async_context(journal)
             await stack.enter_async_context(lookups)
             await stack.enter_async_context(board)
+            if settings.gc_freeze:
+                await stack.enter_async_context(Collector(quiet=lambda: not states.busy()))
             auth = Authenticator(
                 store,
                 settings.session_hours,
