@@ -174,6 +174,14 @@ class Store(AsyncResource, Protocol):
 
     async def outbox_written(self, call_object: str, task_id: str, now: float) -> None: ...
 
+    async def begin_attempts(self, call_objects: list[str], now: float) -> None:
+        """`begin_attempt` for a burst of rows, in one commit."""
+        ...
+
+    async def outbox_written_many(self, task_ids: dict[str, str], now: float) -> None:
+        """`outbox_written` for a burst (call object -> Task id), in one commit."""
+        ...
+
     async def outbox_failed(
         self, call_object: str, error: str, next_attempt_at: float, dead: bool, now: float
     ) -> None: ...

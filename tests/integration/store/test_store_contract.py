@@ -153,6 +153,23 @@ async def test_outbox_attempts_backoff_and_dead_letters(store: Store) -> None:
     assert written.task_id == "00T000000000001AAA"
 
 
+async def test_a_burst_of_outbox_rows_is_counted_and_written_in_one_go(store: Store) -> None:
+    """Attempts are counted for every row of a burst, and each row gets its own Task id."""
+    calls = [f"c{n}@1001" for n in range(250)]
+    await store.queue_call_log(
+        _log("burst", state="queued"), [{"CallObject": c} for c in calls], now=10.0
+    )
+    await store.begin_attempts(calls[:200], now=11.0)
+    rows = {r.call_object: r for r in await store.outbox_rows()}
+    assert {rows[c].attempts for c in calls[:200]} == {1}
+    assert {rows[c].attempts for c in calls[200:]} == {0}
+    await store.outbox_written_many({c: f"00T{n:015d}" for n, c in enumerate(calls[:199])}, 12.0)
+    await store.outbox_written_many({}, 12.0)  # nothing written is not an error
+    written = {r.call_object: r.task_id for r in await store.outbox_rows("written")}
+    assert written == {c: f"00T{n:015d}" for n, c in enumerate(calls[:199])}
+    assert len(await store.due_outbox(now=12.0, limit=500)) == 51
+
+
 async def test_purge_keeps_what_is_still_to_be_written(store: Store) -> None:
     """Retention deletes old history, logs and written rows, never a Task still pending."""
     await store.end_call(_log("old", state="written"), _entry(1), now=1.0)
