@@ -63,6 +63,13 @@ class Store(AsyncResource, Protocol):
         """Add the agent, or replace the one with the same address."""
         ...
 
+    async def put_agents(self, agents: list[AgentRecord]) -> None:
+        """Add or replace many agents in one transaction: all of them are saved, or none.
+
+        Raises ValueError, saving none, when two of them share an address.
+        """
+        ...
+
     async def get_agent(self, address: str) -> AgentRecord | None: ...
 
     async def list_agents(self) -> list[AgentRecord]: ...

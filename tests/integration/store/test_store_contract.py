@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 
 from proxy.agents.roster import RosterWatcher, roster_devices
 from proxy.store import AgentRecord, Store, open_store
@@ -57,6 +58,27 @@ async def test_agents_and_sessions_round_trip(store: Store) -> None:
     await store.create_session("t" * 64, "1001", expires_at=200.0)
     assert await store.session_agent("t" * 64, now=100.0) == "1001"
     assert await store.session_agent("t" * 64, now=300.0) is None
+
+
+async def test_a_roster_is_saved_whole_in_one_go(store: Store) -> None:
+    """Thousands of agents are saved at once, replacing those with the same address; a roster
+    the database refuses part of, or naming an address twice, saves no one."""
+    await store.put_agent(AgentRecord("a0001", "Old Name", "9999", "regular", "old-hash"))
+    roster = [
+        AgentRecord(f"a{n:04d}", f"Agent {n}", f"{2000 + n}", "acd", f"hash-{n}")
+        for n in range(3000)
+    ]
+    await store.put_agents(roster)
+    await store.put_agents([])  # nothing to save is not an error
+    assert await store.list_agents() == roster
+    broken = [AgentRecord(f"b{n}", f"B {n}", f"{n}", "regular", "h") for n in range(50)]
+    broken.append(AgentRecord("b-last", None, "1", "regular", "h"))  # type: ignore[arg-type]
+    with pytest.raises(IntegrityError):
+        await store.put_agents(broken)
+    twice = [AgentRecord("c1", "C", "1", "regular", "h"), AgentRecord("c1", "C2", "2", "acd", "h")]
+    with pytest.raises(ValueError, match="'c1' is given twice"):
+        await store.put_agents(twice)
+    assert await store.list_agents() == roster
 
 
 async def test_settings_are_per_agent(store: Store) -> None:
