@@ -128,6 +128,8 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
                         external_id_field=settings.task_external_id_field,
                         max_attempts=settings.task_max_attempts,
                         base_delay=settings.task_retry_seconds,
+                        # An org gets six times the client's patience to finish a create.
+                        settle_seconds=6 * settings.salesforce_timeout_seconds,
                     )
                 )
             else:
