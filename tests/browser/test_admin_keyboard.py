@@ -35,7 +35,7 @@ def tab_to(page: Page, tabs: int) -> None:
         page.keyboard.press("Tab")
 
 
-def test_search_and_pages_by_keyboard(admin: Page, proxy: RunningProxy) -> None:
+def test_search_and_pages_by_keyboard(admin: Page, proxy: RunningProxy, artifacts: Path) -> None:
     """Tab reaches the search box first; Enter searches; Tab on to the next-page link and Enter
     turns the page; each control has a name a screen reader reads out."""
     proxy.run(_seat_many(proxy, 250))
@@ -47,6 +47,7 @@ def test_search_and_pages_by_keyboard(admin: Page, proxy: RunningProxy) -> None:
     expect(admin.get_by_role("button", name="Find")).to_be_visible()
     expect(admin.get_by_role("navigation", name="Agent pages")).to_be_visible()
     expect(admin.get_by_role("table", name="Agents 1 to 100 of 250 matching")).to_be_visible()
+    admin.screenshot(path=artifacts / "50-admin-paged.png")
 
     tab_to(admin, 1)
     expect(search).to_be_focused()
