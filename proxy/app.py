@@ -26,6 +26,7 @@ from proxy.agents.switchboard import Switchboard
 from proxy.agents.views import AgentViews
 from proxy.agents.voice import VoiceJournal, VoiceSeats
 from proxy.bus import BUSES, open_bus
+from proxy.collector import Collector
 from proxy.links import LINKS, open_link, split_urls
 from proxy.salesforce import SALESFORCE, open_salesforce
 from proxy.salesforce.lookup import RecordMatcher
@@ -133,6 +134,8 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
                         external_id_field=settings.task_external_id_field,
                         max_attempts=settings.task_max_attempts,
                         base_delay=settings.task_retry_seconds,
+                        # An org gets six times the client's patience to finish a create.
+                        settle_seconds=6 * settings.salesforce_timeout_seconds,
                     )
                 )
             else:
@@ -227,6 +230,8 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
             await stack.enter_async_context(journal)
             await stack.enter_async_context(lookups)
             await stack.enter_async_context(board)
+            if settings.gc_freeze:
+                await stack.enter_async_context(Collector(quiet=lambda: not states.busy()))
             auth = Authenticator(
                 store,
                 settings.session_hours,

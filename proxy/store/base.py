@@ -77,6 +77,13 @@ class Store(AsyncResource, Protocol):
         """Add the agent, or replace the one with the same address."""
         ...
 
+    async def put_agents(self, agents: list[AgentRecord]) -> None:
+        """Add or replace many agents in one transaction: all of them are saved, or none.
+
+        Raises ValueError, saving none, when two of them share an address.
+        """
+        ...
+
     async def get_agent(self, address: str) -> AgentRecord | None: ...
 
     async def list_agents(self) -> list[AgentRecord]: ...
@@ -212,6 +219,14 @@ class Store(AsyncResource, Protocol):
         ...
 
     async def outbox_written(self, call_object: str, task_id: str, now: float) -> None: ...
+
+    async def begin_attempts(self, call_objects: list[str], now: float) -> None:
+        """`begin_attempt` for a burst of rows, in one commit."""
+        ...
+
+    async def outbox_written_many(self, task_ids: dict[str, str], now: float) -> None:
+        """`outbox_written` for a burst (call object -> Task id), in one commit."""
+        ...
 
     async def outbox_failed(
         self, call_object: str, error: str, next_attempt_at: float, dead: bool, now: float

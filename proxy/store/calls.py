@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 
 from proxy.store.base import OutboxRow, OutboxState, OutboxWrite, PurgeCounts
 from proxy.store.data import history_values
@@ -169,6 +169,29 @@ class CallLogQueries(SqlBase):
         await self._update(
             call_object, state="written", task_id=task_id, last_error="", updated_at=now
         )
+
+    async def begin_attempts(self, call_objects: list[str], now: float) -> None:
+        statement = (
+            update(outbox)
+            .where(outbox.c.call_object.in_(call_objects))
+            .values(attempts=outbox.c.attempts + 1, updated_at=now)
+        )
+        async with self.engine.begin() as conn:
+            await conn.execute(statement)
+
+    async def outbox_written_many(self, task_ids: dict[str, str], now: float) -> None:
+        if not task_ids:
+            return
+        statement = (
+            update(outbox)
+            .where(outbox.c.call_object == bindparam("row_call_object"))
+            .values(
+                state="written", task_id=bindparam("row_task_id"), last_error="", updated_at=now
+            )
+        )
+        params = [{"row_call_object": c, "row_task_id": t} for c, t in task_ids.items()]
+        async with self.engine.begin() as conn:
+            await conn.execute(statement, params)
 
     async def outbox_failed(
         self, call_object: str, error: str, next_attempt_at: float, dead: bool, now: float

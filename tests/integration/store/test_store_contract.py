@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 
 from proxy.agents.roster import RosterWatcher, roster_devices
 from proxy.store import AgentRecord, OutboxWrite, Store, open_store
@@ -58,6 +59,27 @@ async def test_agents_and_sessions_round_trip(store: Store) -> None:
     signed_in = await store.session_agent("t" * 64, now=100.0)
     assert signed_in is not None and signed_in.address == "1001"
     assert await store.session_agent("t" * 64, now=300.0) is None
+
+
+async def test_a_roster_is_saved_whole_in_one_go(store: Store) -> None:
+    """Thousands of agents are saved at once, replacing those with the same address; a roster
+    the database refuses part of, or naming an address twice, saves no one."""
+    await store.put_agent(AgentRecord("a0001", "Old Name", "9999", "regular", "old-hash"))
+    roster = [
+        AgentRecord(f"a{n:04d}", f"Agent {n}", f"{2000 + n}", "acd", f"hash-{n}")
+        for n in range(3000)
+    ]
+    await store.put_agents(roster)
+    await store.put_agents([])  # nothing to save is not an error
+    assert await store.list_agents() == roster
+    broken = [AgentRecord(f"b{n}", f"B {n}", f"{n}", "regular", "h") for n in range(50)]
+    broken.append(AgentRecord("b-last", None, "1", "regular", "h"))  # type: ignore[arg-type]
+    with pytest.raises(IntegrityError):
+        await store.put_agents(broken)
+    twice = [AgentRecord("c1", "C", "1", "regular", "h"), AgentRecord("c1", "C2", "2", "acd", "h")]
+    with pytest.raises(ValueError, match="'c1' is given twice"):
+        await store.put_agents(twice)
+    assert await store.list_agents() == roster
 
 
 async def test_settings_are_per_agent(store: Store) -> None:
@@ -195,6 +217,23 @@ async def test_a_write_due_later_is_released_early_with_new_fields_until_tried(
     assert not await store.release("voice_create:none", {"v": 3}, now=23.0)
     found = await store.outbox_row("voice_create:c3")
     assert found is not None and found.fields == {"v": 2}
+
+
+async def test_a_burst_of_outbox_rows_is_counted_and_written_in_one_go(store: Store) -> None:
+    """Attempts are counted for every row of a burst, and each row gets its own Task id."""
+    calls = [f"c{n}@1001" for n in range(250)]
+    await store.queue_call_log(
+        _log("burst", state="queued"), [{"CallObject": c} for c in calls], now=10.0
+    )
+    await store.begin_attempts(calls[:200], now=11.0)
+    rows = {r.call_object: r for r in await store.outbox_rows()}
+    assert {rows[c].attempts for c in calls[:200]} == {1}
+    assert {rows[c].attempts for c in calls[200:]} == {0}
+    await store.outbox_written_many({c: f"00T{n:015d}" for n, c in enumerate(calls[:199])}, 12.0)
+    await store.outbox_written_many({}, 12.0)  # nothing written is not an error
+    written = {r.call_object: r.task_id for r in await store.outbox_rows("written")}
+    assert written == {c: f"00T{n:015d}" for n, c in enumerate(calls[:199])}
+    assert len(await store.due_outbox(now=12.0, limit=500)) == 51
 
 
 async def test_purge_keeps_what_is_still_to_be_written(store: Store) -> None:
