@@ -136,6 +136,8 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
                         base_delay=settings.task_retry_seconds,
                         # An org gets six times the client's patience to finish a create.
                         settle_seconds=6 * settings.salesforce_timeout_seconds,
+                        # SQLite is one node's; PostgreSQL may be shared by a cluster's.
+                        shared_store=not settings.database_url.startswith("sqlite"),
                     )
                 )
             else:

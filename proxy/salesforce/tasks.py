@@ -82,6 +82,7 @@ class TaskWriter(Resource):
         settle_seconds: float = 60.0,
         concurrency: int = 4,
         poll_seconds: float = 5.0,
+        shared_store: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
@@ -93,6 +94,8 @@ class TaskWriter(Resource):
         self.settle_seconds = settle_seconds
         self.concurrency = concurrency
         self.poll_seconds = poll_seconds
+        # Other writers (other nodes) drain the same outbox: their claims are theirs to keep.
+        self.shared_store = shared_store
         self.clock = clock
         self.written = 0
         self._wake = asyncio.Event()
@@ -104,6 +107,12 @@ class TaskWriter(Resource):
         )
 
     async def start(self) -> None:
+        if not self.shared_store:
+            # Rows this proxy was writing when it stopped are due again (their attempt was
+            # counted, so each looks before it creates); nobody else could be writing them.
+            released = await self.store.release_claims(self.clock())
+            if released:
+                log.info("%d Task rows were being written at the last stop: due again", released)
         await self._loop.start()
 
     async def aclose(self) -> None:
@@ -126,7 +135,9 @@ class TaskWriter(Resource):
     async def drain_once(self) -> bool:
         """Write the rows due now; True when there may be more due straight away."""
         limit = COLLECTION_LIMIT * self.concurrency
-        rows = await self.store.due_outbox(self.clock(), limit)
+        # Held for as long as a create may still land (`settle_seconds`): if this node dies
+        # mid-write, another takes its rows only then, and looks before it creates.
+        rows = await self.store.claim_due_outbox(self.clock(), limit, self.settle_seconds)
         if not rows:
             return False
         gate = asyncio.Semaphore(self.concurrency)
@@ -144,9 +155,8 @@ class TaskWriter(Resource):
         return len(rows) == limit
 
     async def write(self, row: OutboxRow) -> None:
-        # Counted before anything is sent: `row.attempts` (as read) > 0 then means an
-        # earlier create may have reached Salesforce, and this one looks before creating.
-        await self.store.begin_attempt(row.call_object, self.clock())
+        # The claim counted this attempt before anything is sent: `row.attempts` (as read)
+        # > 0 means an earlier create may have reached Salesforce, so this one looks first.
         try:
             task_id = await self._write(row, dict(row.fields))
         except SalesforceError as exc:
@@ -158,7 +168,6 @@ class TaskWriter(Resource):
 
     async def write_burst(self, rows: list[OutboxRow]) -> None:
         """Up to 200 rows in one sObject Collections create, each row's outcome its own."""
-        await self.store.begin_attempts([row.call_object for row in rows], self.clock())
         tried = [row for row in rows if row.attempts > 0]
         spread = random.random() / 10
         try:

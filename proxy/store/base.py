@@ -214,14 +214,19 @@ class Store(AsyncResource, Protocol):
         """Rows by state: pending, written, dead (states with none are 0)."""
         ...
 
-    async def begin_attempt(self, call_object: str, now: float) -> None:
-        """Count an attempt before it is made, so a crash mid-write is known after restart."""
-        ...
-
     async def outbox_written(self, call_object: str, task_id: str, now: float) -> None: ...
 
-    async def begin_attempts(self, call_objects: list[str], now: float) -> None:
-        """`begin_attempt` for a burst of rows, in one commit."""
+    async def claim_due_outbox(self, now: float, limit: int, hold: float) -> list[OutboxRow]:
+        """Take the due rows for this writer: each one's attempt counted before it is made (a
+        crash mid-write is known after restart: the next attempt looks before it creates), and
+        held from every other writer for `hold` seconds, its outcome recorded meanwhile. Rows
+        another writer is claiming are skipped, not waited for (SKIP LOCKED on PostgreSQL), so
+        several nodes drain one outbox side by side. Returned as they were before the claim."""
+        ...
+
+    async def release_claims(self, now: float) -> int:
+        """Rows held by a writer that stopped mid-write are due now (only where no other writer
+        shares the store: its claims would be taken from it)."""
         ...
 
     async def outbox_written_many(self, task_ids: dict[str, str], now: float) -> None:

@@ -162,22 +162,43 @@ class CallLogQueries(SqlBase):
         async with self.engine.begin() as conn:
             return int((await conn.execute(statement)).rowcount)
 
-    async def begin_attempt(self, call_object: str, now: float) -> None:
-        await self._update(call_object, attempts=outbox.c.attempts + 1, updated_at=now)
-
     async def outbox_written(self, call_object: str, task_id: str, now: float) -> None:
         await self._update(
             call_object, state="written", task_id=task_id, last_error="", updated_at=now
         )
 
-    async def begin_attempts(self, call_objects: list[str], now: float) -> None:
-        statement = (
-            update(outbox)
-            .where(outbox.c.call_object.in_(call_objects))
-            .values(attempts=outbox.c.attempts + 1, updated_at=now)
+    async def claim_due_outbox(self, now: float, limit: int, hold: float) -> list[OutboxRow]:
+        due = (
+            select(outbox)
+            .where(outbox.c.state == "pending", outbox.c.next_attempt_at <= now)
+            .order_by(outbox.c.next_attempt_at, outbox.c.created_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)  # PostgreSQL; SQLite has one writer anyway
         )
         async with self.engine.begin() as conn:
-            await conn.execute(statement)
+            rows = [_row(r) for r in (await conn.execute(due)).mappings().all()]
+            if rows:
+                await conn.execute(
+                    update(outbox)
+                    .where(outbox.c.call_object.in_([row.call_object for row in rows]))
+                    .values(
+                        attempts=outbox.c.attempts + 1, next_attempt_at=now + hold, updated_at=now
+                    )
+                )
+        return rows
+
+    async def release_claims(self, now: float) -> int:
+        statement = (
+            update(outbox)
+            .where(
+                outbox.c.state == "pending",
+                outbox.c.attempts > 0,
+                outbox.c.next_attempt_at > now,
+            )
+            .values(next_attempt_at=now)
+        )
+        async with self.engine.begin() as conn:
+            return int((await conn.execute(statement)).rowcount)
 
     async def outbox_written_many(self, task_ids: dict[str, str], now: float) -> None:
         if not task_ids:

@@ -19,19 +19,13 @@ from simple_salesforce.exceptions import SalesforceMalformedRequest
 
 from proxy.salesforce.auth import token_source
 from proxy.salesforce.client import SimpleSalesforceApi, http_session
-from proxy.salesforce.standin.org import StandinOrg, demo_org
+from proxy.salesforce.standin.org import StandinOrg
 from proxy.salesforce.standin.server import StandinServer
 from proxy.salesforce.tasks import TaskWriter
 from proxy.settings import Settings
 from proxy.store import OutboxRow, Store, open_store
 from softphone.calllog import CallLog
 from softphone.events import Direction
-
-
-@pytest.fixture
-async def standin() -> AsyncIterator[StandinServer]:
-    async with StandinServer(demo_org()) as server:
-        yield server
 
 
 @pytest.fixture

@@ -160,7 +160,9 @@ async def test_outbox_attempts_backoff_and_dead_letters(store: Store) -> None:
     log = _log("c1", state="queued")
     await store.queue_call_log(log, [{"CallObject": "c1@1001"}], now=10.0)
     assert [r.call_object for r in await store.due_outbox(now=10.0, limit=10)] == ["c1@1001"]
-    await store.begin_attempt("c1@1001", now=10.0)
+    (claimed,) = await store.claim_due_outbox(now=10.0, limit=10, hold=60.0)
+    assert claimed.attempts == 0  # as it was before this attempt
+    assert await store.claim_due_outbox(now=11.0, limit=10, hold=60.0) == []  # held
     await store.outbox_failed("c1@1001", "UNKNOWN_EXCEPTION", 20.0, dead=False, now=10.0)
     assert await store.due_outbox(now=15.0, limit=10) == []
     (row,) = await store.due_outbox(now=20.0, limit=10)
@@ -225,7 +227,8 @@ async def test_a_burst_of_outbox_rows_is_counted_and_written_in_one_go(store: St
     await store.queue_call_log(
         _log("burst", state="queued"), [{"CallObject": c} for c in calls], now=10.0
     )
-    await store.begin_attempts(calls[:200], now=11.0)
+    claimed = await store.claim_due_outbox(now=11.0, limit=200, hold=60.0)
+    assert [r.call_object for r in claimed] == calls[:200]
     rows = {r.call_object: r for r in await store.outbox_rows()}
     assert {rows[c].attempts for c in calls[:200]} == {1}
     assert {rows[c].attempts for c in calls[200:]} == {0}
@@ -233,6 +236,8 @@ async def test_a_burst_of_outbox_rows_is_counted_and_written_in_one_go(store: St
     await store.outbox_written_many({}, 12.0)  # nothing written is not an error
     written = {r.call_object: r.task_id for r in await store.outbox_rows("written")}
     assert written == {c: f"00T{n:015d}" for n, c in enumerate(calls[:199])}
+    assert len(await store.due_outbox(now=12.0, limit=500)) == 50  # the 51st is still held
+    assert await store.release_claims(now=12.0) == 1  # its writer stopped: due again
     assert len(await store.due_outbox(now=12.0, limit=500)) == 51
 
 
