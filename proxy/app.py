@@ -153,6 +153,7 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
                         telephony,
                         max_attempts=settings.voice_max_attempts,
                         base_delay=settings.task_retry_seconds,
+                        settle_seconds=6 * settings.salesforce_timeout_seconds,
                     )
                 )
                 voice = await stack.enter_async_context(

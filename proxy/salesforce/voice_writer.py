@@ -2,8 +2,9 @@
 
 Rows are queued by `proxy.agents.voice.VoiceJournal`, keyed `<kind>:<call id>`:
 
-- `voice_create`: POST /voiceCalls. An attempt is counted before it is sent, as the Task writer
-  does; a retry after an attempt that may have landed sends it again, and an answer that the
+- `voice_create`: POST /voiceCalls. Rows are claimed as the Task writer claims its own (the
+  attempt counted, the row held from other nodes' writers while a create may still land); a
+  retry after an attempt that may have landed sends it again, and an answer that the
   vendorCallKey exists already counts as created (the API keys VoiceCalls by it).
 - `voice_end`: PATCH /voiceCalls/{vendorCallKey}, once the create is written. Sent again only
   after an attempt whose answer was lost: the API documents that a repeat overwrites.
@@ -47,6 +48,7 @@ class VoiceCallWriter(Resource):
         base_delay: float = 2.0,
         max_delay: float = 600.0,
         poll_seconds: float = 5.0,
+        settle_seconds: float = 60.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
@@ -55,6 +57,8 @@ class VoiceCallWriter(Resource):
         self.base_delay = base_delay
         self.max_delay = max_delay
         self.poll_seconds = poll_seconds
+        # A claimed row is held this long from other writers (nodes): a create may still land.
+        self.settle_seconds = settle_seconds
         self.clock = clock
         self.written = 0
         self._wake = asyncio.Event()
@@ -84,7 +88,10 @@ class VoiceCallWriter(Resource):
 
     async def drain_once(self, limit: int = 40) -> bool:
         """Write the rows due now; True when there may be more due straight away."""
-        rows = await self.store.due_outbox(self.clock(), limit, VOICE_WRITES)
+        # Each row's attempt is counted as it is claimed (so a crash mid-write is known), and
+        # other nodes' writers skip it while this one writes it.
+        now = self.clock()
+        rows = await self.store.claim_due_outbox(now, limit, self.settle_seconds, VOICE_WRITES)
         if not rows:
             return False
 
@@ -105,7 +112,6 @@ class VoiceCallWriter(Resource):
         call_id = row.call_object.split(":", 1)[1]
         if row.kind != "voice_create" and not await self._created(row, call_id):
             return
-        await self.store.begin_attempt(row.call_object, self.clock())
         try:
             voice_call_id = await self._send(row, call_id)
         except TelephonyError as exc:
@@ -127,9 +133,8 @@ class VoiceCallWriter(Resource):
             log.error("%s dead with its VoiceCall [call_id=%s]", row.kind, call_id)
             return False
         due = max(now + WAIT_FOR_CREATE_SECONDS, create.next_attempt_at)
-        await self.store.outbox_failed(
-            row.call_object, "waiting for the VoiceCall to be created", due, False, now
-        )
+        # Waiting is not an attempt: given back uncounted, it keeps all its tries for itself.
+        await self.store.unclaim(row.call_object, due, now)
         self._soonest = min(self._soonest, due)
         return False
 

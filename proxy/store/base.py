@@ -216,12 +216,20 @@ class Store(AsyncResource, Protocol):
 
     async def outbox_written(self, call_object: str, task_id: str, now: float) -> None: ...
 
-    async def claim_due_outbox(self, now: float, limit: int, hold: float) -> list[OutboxRow]:
-        """Take the due rows for this writer: each one's attempt counted before it is made (a
+    async def claim_due_outbox(
+        self, now: float, limit: int, hold: float, kinds: tuple[str, ...] = ("task",)
+    ) -> list[OutboxRow]:
+        """Take the due rows of these kinds for this writer: each one's attempt counted before
+        it is made (a
         crash mid-write is known after restart: the next attempt looks before it creates), and
         held from every other writer for `hold` seconds, its outcome recorded meanwhile. Rows
         another writer is claiming are skipped, not waited for (SKIP LOCKED on PostgreSQL), so
         several nodes drain one outbox side by side. Returned as they were before the claim."""
+        ...
+
+    async def unclaim(self, call_object: str, due: float, now: float) -> None:
+        """Give a claimed row back untried: its attempt uncounted, due again at `due` (a
+        VoiceCall update that must wait for its create)."""
         ...
 
     async def release_claims(self, now: float) -> int:

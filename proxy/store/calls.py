@@ -167,10 +167,16 @@ class CallLogQueries(SqlBase):
             call_object, state="written", task_id=task_id, last_error="", updated_at=now
         )
 
-    async def claim_due_outbox(self, now: float, limit: int, hold: float) -> list[OutboxRow]:
+    async def claim_due_outbox(
+        self, now: float, limit: int, hold: float, kinds: tuple[str, ...] = ("task",)
+    ) -> list[OutboxRow]:
         due = (
             select(outbox)
-            .where(outbox.c.state == "pending", outbox.c.next_attempt_at <= now)
+            .where(
+                outbox.c.kind.in_(kinds),
+                outbox.c.state == "pending",
+                outbox.c.next_attempt_at <= now,
+            )
             .order_by(outbox.c.next_attempt_at, outbox.c.created_at)
             .limit(limit)
             .with_for_update(skip_locked=True)  # PostgreSQL; SQLite has one writer anyway
@@ -186,6 +192,15 @@ class CallLogQueries(SqlBase):
                     )
                 )
         return rows
+
+    async def unclaim(self, call_object: str, due: float, now: float) -> None:
+        statement = (
+            update(outbox)
+            .where(outbox.c.call_object == call_object, outbox.c.attempts > 0)
+            .values(attempts=outbox.c.attempts - 1, next_attempt_at=due, updated_at=now)
+        )
+        async with self.engine.begin() as conn:
+            await conn.execute(statement)
 
     async def release_claims(self, now: float) -> int:
         statement = (

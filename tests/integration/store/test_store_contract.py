@@ -214,11 +214,30 @@ async def test_a_write_due_later_is_released_early_with_new_fields_until_tried(
     assert await store.release("voice_create:c3", {"v": 2}, now=21.0)
     (due,) = await store.due_outbox(now=21.0, limit=10, kinds=("voice_create",))
     assert due.fields == {"v": 2}
-    await store.begin_attempt("voice_create:c3", now=22.0)
+    claimed = await store.claim_due_outbox(22.0, 10, 60.0, kinds=("voice_create",))
+    assert [r.call_object for r in claimed] == ["voice_create:c3"]
     assert not await store.release("voice_create:c3", {"v": 3}, now=23.0)
     assert not await store.release("voice_create:none", {"v": 3}, now=23.0)
     found = await store.outbox_row("voice_create:c3")
-    assert found is not None and found.fields == {"v": 2}
+    assert found is not None and found.fields == {"v": 2} and found.attempts == 1
+
+
+async def test_each_writer_claims_only_its_own_kinds_and_a_wait_is_no_attempt(
+    store: Store,
+) -> None:
+    """The Task writer's claim never takes a VoiceCall row (nor the reverse); a VoiceCall
+    update given back untried (waiting for its create) keeps its attempts."""
+    await store.queue_call_log(_log("c4", state="queued"), [{"CallObject": "c4@1001"}], now=1.0)
+    end = OutboxWrite("voice_end:c4", "voice_end", {})
+    await store.enqueue("1001", [end], now=1.0)
+    tasks = await store.claim_due_outbox(2.0, 10, 60.0)
+    assert [r.call_object for r in tasks] == ["c4@1001"]
+    (claimed,) = await store.claim_due_outbox(2.0, 10, 60.0, kinds=("voice_end",))
+    assert claimed.call_object == "voice_end:c4"
+    await store.unclaim("voice_end:c4", due=5.0, now=2.0)
+    assert await store.claim_due_outbox(4.0, 10, 60.0, kinds=("voice_end",)) == []
+    (again,) = await store.claim_due_outbox(5.0, 10, 60.0, kinds=("voice_end",))
+    assert again.attempts == 0
 
 
 async def test_a_burst_of_outbox_rows_is_counted_and_written_in_one_go(store: Store) -> None:
