@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, text, update
 
 from proxy.store.base import OutboxRow, OutboxState, OutboxWrite, PurgeCounts
 from proxy.store.data import history_values
@@ -16,6 +16,8 @@ from softphone.agentdata import HistoryEntry
 from softphone.calllog import CallLog, log_from_dict, log_to_dict
 
 _UNFINISHED = ("open", "wrapping")
+# The advisory lock a cluster's retention purge is taken under (any fixed 64-bit number).
+PURGE_LOCK = 0x50_68_6F_6E_65_50_75_72
 
 
 class CallLogQueries(SqlBase):
@@ -251,6 +253,14 @@ class CallLogQueries(SqlBase):
 
     async def purge(self, before: float, now: float) -> PurgeCounts:
         async with self.engine.begin() as conn:
+            if self.engine.dialect.name == "postgresql":
+                # One node of a cluster purges at a time; the others find the lock taken and
+                # leave it to that one (held until this transaction ends).
+                taken = await conn.execute(
+                    text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": PURGE_LOCK}
+                )
+                if not taken.scalar():
+                    return PurgeCounts(0, 0, 0, 0)
             counts = [
                 (await conn.execute(statement)).rowcount
                 for statement in (

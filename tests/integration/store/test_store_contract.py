@@ -6,16 +6,19 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
+import asyncpg
 import pytest
 from sqlalchemy.exc import IntegrityError
 
 from proxy.agents.roster import RosterWatcher, roster_devices
 from proxy.store import AgentRecord, OutboxWrite, Store, open_store
+from proxy.store.base import PurgeCounts
+from proxy.store.calls import PURGE_LOCK
 from softphone.agentdata import HISTORY_LIMITS, Favorite, HistoryEntry, history_lists
 from softphone.calllog import CallLog
 from softphone.events import Direction
 from softphone.pops import RecordRef
-from tests.databases import database_url
+from tests.databases import database_url, postgres_url
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -335,3 +338,18 @@ async def test_two_proxies_racing_for_one_device_seat_one_agent(kind: str, tmp_p
         assert sorted(won) == [False, True]
         winner = "a@acme.example" if won[0] else "b@acme.example"
         assert await one.list_seats() == await two.list_seats() == {winner: "2302"}
+
+
+async def test_one_node_purges_at_a_time_on_postgresql() -> None:
+    """While another node holds the purge (its advisory lock), a purge here deletes nothing
+    and says so; once that node is done, the purge runs."""
+    async with postgres_url() as url, open_store(url) as store:
+        await store.create_session("s" * 64, "1001", expires_at=5.0)
+        other = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+        try:
+            await other.execute("SELECT pg_advisory_lock($1)", PURGE_LOCK)
+            assert await store.purge(before=100.0, now=200.0) == PurgeCounts(0, 0, 0, 0)
+            await other.execute("SELECT pg_advisory_unlock($1)", PURGE_LOCK)
+        finally:
+            await other.close()
+        assert (await store.purge(before=100.0, now=200.0)).sessions == 1
