@@ -31,7 +31,7 @@ from proxy.agents.auth import SESSION_COOKIE
 from proxy.agents.commands import AgentCommand
 from proxy.agents.states import AgentProfile
 from proxy.bus import Message, SlowConsumer, Subscription
-from proxy.errors import LinkError, SalesforceError
+from proxy.errors import LinkError, ProxyError, SalesforceError
 from proxy.settings import Settings
 from proxy.store import AgentRecord
 from proxy.web.origins import origin_check
@@ -129,6 +129,14 @@ async def _open(
         pages.closed(agent.address, connection.page)
 
 
+class _TooBig(ProxyError):
+    """A page sent a message over SOFTPHONE_MAX_MESSAGE_BYTES: the socket closes with 1009."""
+
+
+def _size(raw: str | bytes) -> int:
+    return len(raw) if isinstance(raw, bytes) else len(raw.encode())
+
+
 class AgentConnection:
     def __init__(self, ws: WebSocket, agent: AgentRecord, services: Services) -> None:
         self.ws = ws
@@ -142,6 +150,7 @@ class AgentConnection:
         self.desk = services.desk
         self.journal = services.journal
         self.wrap_up = _wrap_up_view(services.settings)
+        self.max_bytes = services.settings.max_message_bytes
         self.last_search = -SEARCH_INTERVAL
         self.page = secrets.token_hex(6)
         # While a welcome is being built: the updates that must follow it.
@@ -207,6 +216,9 @@ class AgentConnection:
                 tg.create_task(self._write())
         except* WebSocketDisconnect:
             pass
+        except* _TooBig as group:
+            log.warning("agent %s socket: %s", self.agent.address, group.exceptions[0])
+            await self._close(1009, "message too big")
         except* SlowConsumer as group:
             log.warning("agent %s socket too slow: %s", self.agent.address, group.exceptions[0])
             await self._close(1013, "too slow; reconnect for a fresh snapshot")
@@ -237,6 +249,8 @@ class AgentConnection:
             if frame["type"] == "websocket.disconnect":
                 raise WebSocketDisconnect(frame.get("code", 1000))
             raw: str | bytes = frame.get("text") or frame.get("bytes") or b""
+            if _size(raw) > self.max_bytes:  # the server's own limit may be higher (simulator)
+                raise _TooBig(f"a message over {self.max_bytes} bytes")
             try:
                 message = parse_client_message(raw)
             except ProtocolError as exc:
