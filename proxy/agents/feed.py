@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pydantic import BaseModel
-
-from proxy.bus import EventBus
+from proxy.bus import EventBus, Numbered
 
 
 class AgentFeed:
@@ -23,7 +21,8 @@ class AgentFeed:
         """The sequence number of the agent's last published message."""
         return self._seq.get(agent, 0)
 
-    async def publish(self, agent: str, make: Callable[[int], BaseModel]) -> None:
-        """Number the message `make(seq)` builds and hand it to the bus."""
+    async def publish(self, agent: str, make: Callable[[int], Numbered]) -> None:
+        """Number the message `make(seq)` builds and hand it to the bus (which encodes it once
+        for every socket, on every node)."""
         seq = self._seq[agent] = self._seq.get(agent, 0) + 1
-        await self.bus.publish(agent, make(seq).model_dump(mode="json"))
+        await self.bus.publish(agent, make(seq))

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import secrets
 import time
@@ -26,7 +25,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from proxy.agents.auth import SESSION_COOKIE
 from proxy.agents.commands import AgentCommand
 from proxy.agents.states import AgentProfile
-from proxy.bus import Message, SlowConsumer, Subscription
+from proxy.bus import Event, SlowConsumer, Subscription
 from proxy.errors import LinkError, SalesforceError
 from proxy.settings import Settings
 from proxy.store import AgentRecord
@@ -111,7 +110,7 @@ class AgentConnection:
         self.last_search = -SEARCH_INTERVAL
         self.page = secrets.token_hex(6)
         # While a welcome is being built: the updates that must follow it.
-        self.held: list[Message] | None = None
+        self.held: list[Event] | None = None
         self.outbox: asyncio.Queue[str] = asyncio.Queue(OUTBOX_LIMIT)
         # Events at or below this sequence are already in the last snapshot sent.
         self.floor = 0
@@ -156,9 +155,9 @@ class AgentConnection:
             )
         )
         held, self.held = self.held, None
-        for message in held:
-            if int(message.get("seq", 0)) > self.floor:
-                self.enqueue(_json(message))
+        for event in held:
+            if event.seq > self.floor:
+                self.enqueue(event.text)
 
     async def run(self) -> None:
         try:
@@ -189,12 +188,12 @@ class AgentConnection:
             await self.ws.send_text(await self.outbox.get())
 
     async def _pump(self, subscription: Subscription) -> None:
-        message: Message
-        async for message in subscription:
+        # Every socket of the agent sends the text the bus encoded once for the event.
+        async for event in subscription:
             if self.held is not None:
-                self.held.append(message)
-            elif int(message.get("seq", 0)) > self.floor:
-                self.enqueue(_json(message))
+                self.held.append(event)
+            elif event.seq > self.floor:
+                self.enqueue(event.text)
 
     async def _read(self) -> None:
         while True:
@@ -289,7 +288,3 @@ def _wrap_up_view(settings: Settings) -> WrapUpView:
         account_codes=rules.account_codes,
         classification_required=rules.classification_required,
     )
-
-
-def _json(message: Message) -> str:
-    return json.dumps(message, separators=(",", ":"))
