@@ -35,6 +35,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
@@ -89,6 +90,7 @@ class RedisBackend(Resource):
         self._closing = False
         self._reader_done = asyncio.Event()
         self._cursors: dict[str, _Cursor] = {}
+        self._order = _ChannelLocks()
         self._redis: aioredis.Redis | None = None
         self._reader: aioredis.Redis | None = None
         self._loop = BackgroundLoop(
@@ -138,6 +140,13 @@ class RedisBackend(Resource):
         self._cursors.pop(channel, None)
 
     async def publish(self, channel: str, seq: int, payload: bytes) -> None:
+        # One at a time per channel, in the order asked (the lock is taken before any await):
+        # two on separate pool connections could reach Redis the other way round, and the
+        # script would refuse the lower number as stale.
+        async with self._order.hold(channel):
+            await self._append(channel, seq, payload)
+
+    async def _append(self, channel: str, seq: int, payload: bytes) -> None:
         keys: list[bytes | str] = [self._stream_key(channel), self._seqs_key]
         args: list[bytes | str | int] = [channel, seq, payload, self.history_length, STREAM_TTL]
         refused = int(await self._publish(keys=keys, args=args))
@@ -191,6 +200,27 @@ class RedisBackend(Resource):
         if self._redis is None:
             raise RuntimeError("the redis bus is not started")
         return self._redis
+
+
+class _ChannelLocks:
+    """A lock per channel while someone holds or waits for it (not one per agent forever)."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, channel: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(channel) or (asyncio.Lock(), 0)
+        self._locks[channel] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[channel]
+            if users == 1:
+                del self._locks[channel]
+            else:
+                self._locks[channel] = (lock, users - 1)
 
 
 def _without_params(url: str, names: tuple[str, ...]) -> str:
