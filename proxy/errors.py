@@ -23,6 +23,7 @@ ProxyError
  +-- SsoRefused                 a Salesforce sign-in that cannot finish      (web/sso.py)
  +-- SlowConsumer               a socket fell too far behind its events      (bus/base.py)
  +-- StaleSequence              an agent event numbered at or below the last (bus/base.py)
+ +-- LeaseLost                  this node does not hold the PBX link lease (cluster/lease.py)
  +-- RosterError                a roster entry that cannot be saved [ValueError]
  |                                                                      (cli/agents.py)
  +-- SimError                   the simulated PBX refuses a request (simulator/model.py)
