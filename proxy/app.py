@@ -24,6 +24,7 @@ from proxy.agents.switchboard import Switchboard
 from proxy.agents.views import AgentViews
 from proxy.bus import BUSES, open_bus
 from proxy.cluster import check_cluster
+from proxy.cluster.answers import open_answers
 from proxy.links import LINKS, open_link, split_urls
 from proxy.salesforce import SALESFORCE, open_salesforce
 from proxy.salesforce.lookup import RecordMatcher
@@ -138,6 +139,7 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
                 api,
                 cache_seconds=settings.lookup_cache_seconds,
                 budget_floor=settings.api_budget_floor,
+                answers=await stack.enter_async_context(open_answers(settings.bus_url)),
             )
             # The switchboard's parts, each built once from the ones it needs.
             identities = Identities()
