@@ -9,6 +9,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from fastapi import FastAPI
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from proxy.agents.admission import Admission
 from proxy.agents.auth import Authenticator, hash_password
 from proxy.agents.commands import Commands
 from proxy.agents.desk import AgentDesk
@@ -25,6 +26,7 @@ from proxy.agents.views import AgentViews
 from proxy.bus import BUSES, open_bus
 from proxy.cluster import check_cluster
 from proxy.cluster.answers import open_answers
+from proxy.collector import Collector
 from proxy.links import LINKS, open_link, split_urls
 from proxy.salesforce import SALESFORCE, open_salesforce
 from proxy.salesforce.lookup import RecordMatcher
@@ -129,6 +131,10 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
                         external_id_field=settings.task_external_id_field,
                         max_attempts=settings.task_max_attempts,
                         base_delay=settings.task_retry_seconds,
+                        # An org gets six times the client's patience to finish a create.
+                        settle_seconds=6 * settings.salesforce_timeout_seconds,
+                        # SQLite is one node's; PostgreSQL may be shared by a cluster's.
+                        shared_store=not settings.database_url.startswith("sqlite"),
                     )
                 )
             else:
@@ -201,6 +207,8 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
             await stack.enter_async_context(journal)
             await stack.enter_async_context(lookups)
             await stack.enter_async_context(board)
+            if settings.gc_freeze:
+                await stack.enter_async_context(Collector(quiet=lambda: not states.busy()))
             auth = Authenticator(
                 store,
                 settings.session_hours,
@@ -234,6 +242,7 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
                 org=org,
                 metrics=metrics,
                 sso=single_sign_on(settings, org),
+                openings=Admission(settings.openings_at_once, settings.openings_waiting),
             )
             yield
 

@@ -7,7 +7,9 @@ signed in by its partitioned session cookie instead. Either way the Origin must 
 (or an allowed one), so a foreign site cannot ride the cookie (cross-site websocket hijacking).
 
 Close codes: 1000 normal, 1008 not signed in, 1009 message too big (enforced by the server),
-1011 server error, 1013 too slow to keep up (reconnect).
+1011 server error, 1013 try again later: too slow to keep up (reconnect at once for a fresh
+snapshot), or too many pages opening at once ("busy; retry after N s", also sent as an error
+message first).
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ import contextlib
 import logging
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from proxy.agents.admission import Busy
 from proxy.agents.auth import SESSION_COOKIE
 from proxy.agents.commands import AgentCommand
 from proxy.agents.states import AgentProfile
@@ -68,7 +72,6 @@ SEARCH_INTERVAL = 0.3
 
 
 async def serve_agent_socket(ws: WebSocket, services: Services) -> None:
-    auth, pages = services.auth, services.pages
     settings = services.settings
     origin = ws.headers.get("origin")
     if not origin_check(settings).allows(origin, ws.headers.get("host", "")):
@@ -78,7 +81,38 @@ async def serve_agent_socket(ws: WebSocket, services: Services) -> None:
     offered: list[str] = ws.scope.get("subprotocols", [])
     token = next((p.removeprefix("auth.") for p in offered if p.startswith("auth.")), "")
     token = token or ws.cookies.get(SESSION_COOKIE, "")
-    agent = await auth.agent_for(token)
+    opening = contextlib.AsyncExitStack()
+    try:
+        # One place in the openings' queue, held until the welcome is out (`opened`).
+        await opening.enter_async_context(services.openings.enter())
+    except Busy as busy:
+        # Said plainly, never a dropped connection: the page waits and comes back by itself.
+        await _refuse_busy(ws, offered, busy.retry_after)
+        return
+    async with opening:
+        await _open(ws, services, token, offered, opened=opening.aclose)
+
+
+async def _refuse_busy(ws: WebSocket, offered: list[str], retry_after: int) -> None:
+    log.warning("agent socket refused: busy (retry after %d s)", retry_after)
+    await ws.accept(subprotocol=PROTOCOL if PROTOCOL in offered else None)
+    error = ErrorMessage(
+        code="busy", message=f"The phone server is busy; reconnecting in {retry_after} seconds"
+    )
+    await ws.send_text(error.model_dump_json())
+    await ws.close(1013, f"busy; retry after {retry_after}")
+
+
+async def _open(
+    ws: WebSocket,
+    services: Services,
+    token: str,
+    offered: list[str],
+    opened: Callable[[], Awaitable[None]],
+) -> None:
+    """Sign the socket in, send its welcome, call `opened`, then serve it until it closes."""
+    pages = services.pages
+    agent = await services.auth.agent_for(token)
     await ws.accept(subprotocol=PROTOCOL if PROTOCOL in offered else None)
     if agent is None:
         error = ErrorMessage(code="unauthorized", message="Your session has ended; sign in again")
@@ -89,7 +123,7 @@ async def serve_agent_socket(ws: WebSocket, services: Services) -> None:
     connection = AgentConnection(ws, agent, services)
     pages.active(agent.address, connection.page)  # a page just opened is the one in use
     try:
-        await connection.run()
+        await connection.run(opened)
     finally:
         pages.closed(agent.address, connection.page)
 
@@ -159,13 +193,14 @@ class AgentConnection:
             if event.seq > self.floor:
                 self.enqueue(event.text)
 
-    async def run(self) -> None:
+    async def run(self, opened: Callable[[], Awaitable[None]]) -> None:
         try:
             async with (
                 self.bus.subscribe(self.agent.address) as subscription,
                 asyncio.TaskGroup() as tg,
             ):
                 await self.send_snapshot()
+                await opened()
                 tg.create_task(self._read())
                 tg.create_task(self._pump(subscription))
                 tg.create_task(self._write())
