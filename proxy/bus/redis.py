@@ -84,7 +84,8 @@ class RedisBackend(Resource):
         self.history_length = history_length(url, HISTORY)
         self.redis_url = _without_params(url, ("prefix", "history"))
         self._seqs_key = f"{self.prefix}bus:seq"
-        self._wake_key = f"{self.prefix}bus:wake:{secrets.token_hex(8)}".encode()
+        self.node = secrets.token_hex(8)  # this process, among the bus's readers
+        self._wake_key = f"{self.prefix}bus:wake:{self.node}".encode()
         self._wake_id = b"0-0"
         self._wake_pending = False
         self._closing = False
@@ -100,8 +101,11 @@ class RedisBackend(Resource):
     async def start(self) -> None:
         self._redis = aioredis.Redis.from_url(self.redis_url, socket_timeout=COMMAND_TIMEOUT)
         # The reader's XREAD blocks for BLOCK_MS: its socket waits longer before giving up.
+        # Named, so an admin's CLIENT LIST shows which connection is which node's reader.
         self._reader = aioredis.Redis.from_url(
-            self.redis_url, socket_timeout=COMMAND_TIMEOUT + BLOCK_MS / 1000
+            self.redis_url,
+            socket_timeout=COMMAND_TIMEOUT + BLOCK_MS / 1000,
+            client_name=f"{self.prefix}bus-reader-{self.node}",
         )
         self._publish = self._redis.register_script(_PUBLISH)
         await self._redis.ping()  # a bus that cannot reach Redis stops the start, saying why

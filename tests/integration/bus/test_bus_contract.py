@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import pytest
+import redis.asyncio as aioredis
 from pydantic import BaseModel
 
 from proxy.bus import (
@@ -26,8 +27,9 @@ from proxy.bus import (
     wire,
 )
 from proxy.bus.broadcast import _Subscription
+from proxy.bus.redis import RedisBackend
 from proxy.seams import Resource
-from tests.redis_db import redis_bus_url, redis_prefix
+from tests.redis_db import REDIS_URL, redis_bus_url, redis_prefix
 
 UrlFor = Callable[..., str]
 
@@ -243,3 +245,26 @@ async def test_numbers_published_at_once_keep_their_order(url_for: UrlFor) -> No
     async with open_bus(url_for()) as opened, opened.subscribe("a") as socket:
         await asyncio.gather(*(opened.publish("a", Note(seq=seq)) for seq in range(1, 101)))
         assert [e.seq for e in await read(socket, 100)] == list(range(1, 101))
+
+
+async def test_a_node_that_loses_redis_goes_on_from_the_last_event_it_read() -> None:
+    """The reader's connection is cut (Redis restarted, a network blip): once it is back,
+    the socket gets every event published meanwhile, in order, none twice."""
+    async with redis_prefix() as prefix, two_nodes(redis_bus_url(prefix)) as (producer, node):
+        assert isinstance(node, Broadcast) and isinstance(node.backend, RedisBackend)
+        async with node.subscribe("a") as socket:
+            await producer.publish("a", Note(seq=1))
+            assert [e.seq for e in await read(socket, 1)] == [1]
+            admin = aioredis.Redis.from_url(REDIS_URL)
+            try:
+                name = f"{prefix}bus-reader-{node.backend.node}"
+                killed = 0
+                for client in await admin.client_list():
+                    if client["name"] == name:
+                        killed += await admin.client_kill_filter(_id=client["id"])
+                assert killed == 1
+            finally:
+                await admin.aclose()
+            for seq in range(2, 6):
+                await producer.publish("a", Note(seq=seq))
+            assert [e.seq for e in await read(socket, 4)] == [2, 3, 4, 5]
