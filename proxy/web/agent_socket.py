@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import secrets
 import time
@@ -30,7 +29,7 @@ from proxy.agents.admission import Busy
 from proxy.agents.auth import SESSION_COOKIE
 from proxy.agents.commands import AgentCommand
 from proxy.agents.states import AgentProfile
-from proxy.bus import Message, SlowConsumer, Subscription
+from proxy.bus import Event, SlowConsumer, Subscription
 from proxy.errors import LinkError, ProxyError, SalesforceError
 from proxy.settings import Settings
 from proxy.store import AgentRecord
@@ -154,7 +153,7 @@ class AgentConnection:
         self.last_search = -SEARCH_INTERVAL
         self.page = secrets.token_hex(6)
         # While a welcome is being built: the updates that must follow it.
-        self.held: list[Message] | None = None
+        self.held: list[Event] | None = None
         self.outbox: asyncio.Queue[str] = asyncio.Queue(OUTBOX_LIMIT)
         # Events at or below this sequence are already in the last snapshot sent.
         self.floor = 0
@@ -199,9 +198,9 @@ class AgentConnection:
             )
         )
         held, self.held = self.held, None
-        for message in held:
-            if int(message.get("seq", 0)) > self.floor:
-                self.enqueue(_json(message))
+        for event in held:
+            if event.seq > self.floor:
+                self.enqueue(event.text)
 
     async def run(self, opened: Callable[[], Awaitable[None]]) -> None:
         try:
@@ -236,12 +235,12 @@ class AgentConnection:
             await self.ws.send_text(await self.outbox.get())
 
     async def _pump(self, subscription: Subscription) -> None:
-        message: Message
-        async for message in subscription:
+        # Every socket of the agent sends the text the bus encoded once for the event.
+        async for event in subscription:
             if self.held is not None:
-                self.held.append(message)
-            elif int(message.get("seq", 0)) > self.floor:
-                self.enqueue(_json(message))
+                self.held.append(event)
+            elif event.seq > self.floor:
+                self.enqueue(event.text)
 
     async def _read(self) -> None:
         while True:
@@ -338,7 +337,3 @@ def _wrap_up_view(settings: Settings) -> WrapUpView:
         account_codes=rules.account_codes,
         classification_required=rules.classification_required,
     )
-
-
-def _json(message: Message) -> str:
-    return json.dumps(message, separators=(",", ":"))
