@@ -2,8 +2,8 @@
 
 It only moves and keeps payloads: a payload published is handed to the facade straight away,
 inside `publish()`, so a subscriber has it before `publish()` returns (no hop, no reordering).
-It keeps each channel's last `history` payloads (URL `memory://?history=N`, default 32) for a
-page that reconnects after a blip.
+It keeps each channel's last `history` payloads (URL `memory://?history=N`, default 1: a page
+that reconnects gets a snapshot, and 32 per agent would be 190 MB at 10,000 agents).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 from proxy.bus.base import Deliver, StaleSequence
 from proxy.seams import Resource
 
-HISTORY = 32
+HISTORY = 1
 
 
 class MemoryBackend(Resource):
