@@ -26,6 +26,8 @@ from proxy.agents.switchboard import Switchboard
 from proxy.agents.views import AgentViews
 from proxy.agents.voice import VoiceJournal, VoiceSeats
 from proxy.bus import BUSES, open_bus
+from proxy.cluster import check_cluster
+from proxy.cluster.answers import open_answers
 from proxy.collector import Collector
 from proxy.links import LINKS, open_link, split_urls
 from proxy.salesforce import SALESFORCE, open_salesforce
@@ -80,11 +82,12 @@ async def seed_demo_agents(store: Store) -> None:
 
 def check_seams(settings: Settings) -> None:
     """Fail at start, naming the known schemes, when a seam's URL has an unknown scheme (and
-    when Salesforce credentials cannot make a token source)."""
+    when Salesforce credentials cannot make a token source, or a shared bus has a local store)."""
     for url in split_urls(settings.cti_url):
         LINKS.scheme(url)
     BUSES.scheme(settings.bus_url)
     STORES.scheme(settings.database_url)
+    check_cluster(settings)
     check_voice_settings(settings)
     if SALESFORCE.scheme(settings.salesforce_url) == "https":
         import requests
@@ -170,6 +173,7 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
                 api,
                 cache_seconds=settings.lookup_cache_seconds,
                 budget_floor=settings.api_budget_floor,
+                answers=await stack.enter_async_context(open_answers(settings.bus_url)),
             )
             # The switchboard's parts, each built once from the ones it needs.
             identities = Identities()

@@ -110,17 +110,19 @@ class Switchboard(Resource):
         # account of open calls is complete before vanished ones are closed.
         await self.lanes.drain()
         present: dict[str, set[str]] = {}
-        for event in snapshot.calls:
+        for n, event in enumerate(snapshot.calls, 1):
             present.setdefault(event.agent, set()).add(event.call_id)
             self._apply(event, absolute=True)
+            await _breathe(n)
         for agent, machine in self.states.machines.items():
             for call in machine.forget_missing(present.get(agent, set()), self.clock()):
                 log.info("call gone after resync [call_id=%s agent=%s]", call.call_id, agent)
                 self.lanes.submit(agent, partial(self.views.publish_call, call))
         await self.lanes.drain()
         await self.views.resynced(present)
-        for agent_event in snapshot.agents:
+        for n, agent_event in enumerate(snapshot.agents, 1):
             self._agent(agent_event)
+            await _breathe(n)
         self.seating.resynced()
         log.info("resynchronised: %d calls, %d agents", len(snapshot.calls), len(snapshot.agents))
 
@@ -139,3 +141,10 @@ class Switchboard(Resource):
         )
         then = self.lookups.look_up(call)
         self.lanes.submit(call.agent, lambda: self.views.publish_call(call, then=then))
+
+
+async def _breathe(done: int, every: int = 200) -> None:
+    """Let the loop run between chunks of a large snapshot (10,000 agents took 2.4 s in one
+    go, past the link's liveness deadline, and every page waited)."""
+    if done % every == 0:
+        await asyncio.sleep(0)

@@ -88,6 +88,11 @@ class Store(AsyncResource, Protocol):
 
     async def list_agents(self) -> list[AgentRecord]: ...
 
+    async def roster_routing(self) -> list[tuple[str, str, str, str]]:
+        """Each agent's address, extension, kind and Salesforce user, by address: what routing
+        depends on, read cheaply enough to poll at 10,000 agents."""
+        ...
+
     async def delete_agent(self, address: str) -> bool:
         """Remove the agent, end their sessions and free their seat; False if there was no
         such agent."""

@@ -47,6 +47,13 @@ class SqlStore(AgentDataQueries, CallLogQueries, Resource):
             rows = await conn.execute(select(agents).order_by(agents.c.address))
             return [_agent(row._mapping) for row in rows]
 
+    async def roster_routing(self) -> list[tuple[str, str, str, str]]:
+        c = agents.c
+        query = select(c.address, c.extension, c.kind, c.salesforce_user_id).order_by(c.address)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [(a, e, k, s) for a, e, k, s in rows]
+
     async def delete_agent(self, address: str) -> bool:
         async with self.engine.begin() as conn:
             await conn.execute(delete(sessions).where(sessions.c.address == address))

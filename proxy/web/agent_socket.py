@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import secrets
 import time
@@ -30,8 +29,8 @@ from proxy.agents.admission import Busy
 from proxy.agents.auth import SESSION_COOKIE
 from proxy.agents.commands import AgentCommand
 from proxy.agents.states import AgentProfile
-from proxy.bus import Message, SlowConsumer, Subscription
-from proxy.errors import LinkError, SalesforceError
+from proxy.bus import Event, SlowConsumer, Subscription
+from proxy.errors import LinkError, ProxyError, SalesforceError
 from proxy.settings import Settings
 from proxy.store import AgentRecord
 from proxy.web.origins import origin_check
@@ -137,6 +136,14 @@ async def _open(
             seats.closed(agent.address)
 
 
+class _TooBig(ProxyError):
+    """A page sent a message over SOFTPHONE_MAX_MESSAGE_BYTES: the socket closes with 1009."""
+
+
+def _size(raw: str | bytes) -> int:
+    return len(raw) if isinstance(raw, bytes) else len(raw.encode())
+
+
 class AgentConnection:
     def __init__(self, ws: WebSocket, agent: AgentRecord, services: Services) -> None:
         self.ws = ws
@@ -150,10 +157,11 @@ class AgentConnection:
         self.desk = services.desk
         self.journal = services.journal
         self.wrap_up = _wrap_up_view(services.settings)
+        self.max_bytes = services.settings.max_message_bytes
         self.last_search = -SEARCH_INTERVAL
         self.page = secrets.token_hex(6)
         # While a welcome is being built: the updates that must follow it.
-        self.held: list[Message] | None = None
+        self.held: list[Event] | None = None
         self.outbox: asyncio.Queue[str] = asyncio.Queue(OUTBOX_LIMIT)
         # Events at or below this sequence are already in the last snapshot sent.
         self.floor = 0
@@ -198,9 +206,9 @@ class AgentConnection:
             )
         )
         held, self.held = self.held, None
-        for message in held:
-            if int(message.get("seq", 0)) > self.floor:
-                self.enqueue(_json(message))
+        for event in held:
+            if event.seq > self.floor:
+                self.enqueue(event.text)
 
     async def run(self, opened: Callable[[], Awaitable[None]]) -> None:
         try:
@@ -215,6 +223,9 @@ class AgentConnection:
                 tg.create_task(self._write())
         except* WebSocketDisconnect:
             pass
+        except* _TooBig as group:
+            log.warning("agent %s socket: %s", self.agent.address, group.exceptions[0])
+            await self._close(1009, "message too big")
         except* SlowConsumer as group:
             log.warning("agent %s socket too slow: %s", self.agent.address, group.exceptions[0])
             await self._close(1013, "too slow; reconnect for a fresh snapshot")
@@ -232,12 +243,12 @@ class AgentConnection:
             await self.ws.send_text(await self.outbox.get())
 
     async def _pump(self, subscription: Subscription) -> None:
-        message: Message
-        async for message in subscription:
+        # Every socket of the agent sends the text the bus encoded once for the event.
+        async for event in subscription:
             if self.held is not None:
-                self.held.append(message)
-            elif int(message.get("seq", 0)) > self.floor:
-                self.enqueue(_json(message))
+                self.held.append(event)
+            elif event.seq > self.floor:
+                self.enqueue(event.text)
 
     async def _read(self) -> None:
         while True:
@@ -245,6 +256,8 @@ class AgentConnection:
             if frame["type"] == "websocket.disconnect":
                 raise WebSocketDisconnect(frame.get("code", 1000))
             raw: str | bytes = frame.get("text") or frame.get("bytes") or b""
+            if _size(raw) > self.max_bytes:  # the server's own limit may be higher (simulator)
+                raise _TooBig(f"a message over {self.max_bytes} bytes")
             try:
                 message = parse_client_message(raw)
             except ProtocolError as exc:
@@ -332,7 +345,3 @@ def _wrap_up_view(settings: Settings) -> WrapUpView:
         account_codes=rules.account_codes,
         classification_required=rules.classification_required,
     )
-
-
-def _json(message: Message) -> str:
-    return json.dumps(message, separators=(",", ":"))

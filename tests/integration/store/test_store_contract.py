@@ -298,6 +298,9 @@ async def test_a_roster_change_made_elsewhere_is_read_at_the_next_poll(
             await cli.put_agent(AgentRecord("maria@acme.example", "Maria", "2201", "regular", "h"))
             assert await watcher.check() and seen[-1] == {"2201"}
             assert not await watcher.check()  # nothing new: nothing reported
+            # A new password or name routes nothing differently: not reported either.
+            await cli.put_agent(AgentRecord("maria@acme.example", "María", "2201", "regular", "h2"))
+            assert not await watcher.check()
             await cli.put_agent(AgentRecord("maria@acme.example", "Maria", "2202", "regular", "h"))
             assert await watcher.check() and seen[-1] == {"2202"}
             await cli.delete_agent("maria@acme.example")
