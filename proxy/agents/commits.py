@@ -5,6 +5,10 @@ saved before the page is told (the caller awaits it). Writes that arrive while a
 under way wait for the next one, so under a burst of calls one transaction carries many
 agents' writes instead of each agent queueing for SQLite's one writer. Writes are committed in
 the order they were made, so a ring's log is never written over by itself later.
+
+A commit of rings alone waits `linger` (10 ms) first, unless a write someone awaits arrives
+meanwhile: a ring's pop usually follows within a few milliseconds, and the commit's CPU would
+otherwise run in between (profiled: the writes were most of the proxy's CPU per call).
 """
 
 from __future__ import annotations
@@ -32,11 +36,15 @@ class _Write:
 
 
 class GroupCommit(Resource):
-    def __init__(self, store: Store, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, store: Store, *, linger: float = 0.01, clock: Callable[[], float] = time.time
+    ) -> None:
         self.store = store
+        self.linger = linger
         self.clock = clock
         self._pending: list[_Write] = []
         self._committer: asyncio.Task[None] | None = None
+        self._awaited = asyncio.Event()  # a write someone waits for is pending: commit now
 
     def save_soon(self, entry: CallLog) -> None:
         """Queue the log for the next commit; a failure is logged (nobody is waiting)."""
@@ -45,6 +53,7 @@ class GroupCommit(Resource):
     async def save(self, entry: CallLog, history: HistoryEntry | None = None) -> None:
         """Save the log (and the history entry of a call that ended) before returning."""
         done = asyncio.get_running_loop().create_future()
+        self._awaited.set()
         self._add(_Write(entry, history, done))
         await done
 
@@ -62,7 +71,11 @@ class GroupCommit(Resource):
     async def _commit_all(self) -> None:
         try:
             while self._pending:
+                if not self._awaited.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._awaited.wait(), self.linger)
                 batch, self._pending = self._pending, []
+                self._awaited.clear()
                 await self._commit(batch)
         finally:
             self._committer = None

@@ -37,19 +37,21 @@ async def test_ten_thousand_agents_are_monitored_and_the_last_one_rings(
     token = proxy.sign_in(last.address)
     async with proxy.connect(token) as ws:
         response = httpx.post(
-            f"{proxy.base_url}/sim/calls", json={"agent": last.extension, "ani": "+16505550199"}
+            f"{proxy.base_url}/sim/calls",
+            json={"agent": last.extension, "ani": "+16505550199"},
+            timeout=30,
         )
         response.raise_for_status()
-        ringing = await wait_for_ringing(ws, timeout=10)
+        ringing = await wait_for_ringing(ws, timeout=30)
     assert ringing["call"]["state"] == "ringing"  # on the last agent's own page
     assert proxy.services.link.connected
 
 
 def _wait_until_simulated(proxy: RunningProxy, extension: str) -> None:
     """The roster watcher has told the simulator and the link of the new agents."""
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        known = set(httpx.get(f"{proxy.base_url}/sim/agents").json())
+        known = set(httpx.get(f"{proxy.base_url}/sim/agents", timeout=30).json())
         if extension in known and proxy.services.link.connected:
             return
         time.sleep(0.2)
