@@ -67,7 +67,9 @@ def sim_legs(proxy: RunningProxy) -> list[dict[str, str]]:
     return legs
 
 
-def test_setup_sign_in_and_a_call_from_ring_to_hang_up(page: Page, proxy: RunningProxy) -> None:
+def test_setup_sign_in_and_a_call_from_ring_to_hang_up(
+    page: Page, proxy: RunningProxy, artifacts: Path
+) -> None:
     """SETUP_CONNECTOR -> sign-in -> CONNECTOR_READY with the desk phone; a ring is
     CALL_STARTED (not a softphone call) with one VoiceCall at the org; Accept answers at the
     PBX; hold and resume; End -> HANGUP and one PATCH."""
@@ -84,6 +86,7 @@ def test_setup_sign_in_and_a_call_from_ring_to_hang_up(page: Page, proxy: Runnin
     published(page, "CALL_CONNECTED")
     eventually(lambda: any(leg["state"] == "active" for leg in sim_legs(proxy)))
 
+    page.screenshot(path=artifacts / "60-voice-connected.png")
     page.get_by_role("button", name="Hold").click()
     assert "onHold=true" in published(page, "HOLD_TOGGLE onHold=true")
     page.get_by_role("button", name="Resume").click()
