@@ -19,16 +19,14 @@ created is dead with it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import math
 import random
 import time
 from collections.abc import Callable
 from itertools import groupby
 
+from proxy.salesforce.drain import OutboxDrainer
 from proxy.salesforce.voice import TelephonyApi, TelephonyError
-from proxy.seams import BackgroundLoop, Resource
 from proxy.store import OutboxRow, Store
 from softphone.voicecalls import VOICE_WRITES, write_key
 
@@ -38,7 +36,7 @@ ALREADY_THERE = frozenset({"DUPLICATE_VALUE", "DUPLICATE_VENDOR_CALL_KEY", "HTTP
 WAIT_FOR_CREATE_SECONDS = 0.5
 
 
-class VoiceCallWriter(Resource):
+class VoiceCallWriter(OutboxDrainer):
     def __init__(
         self,
         store: Store,
@@ -56,35 +54,14 @@ class VoiceCallWriter(Resource):
         self.max_attempts = max_attempts
         self.base_delay = base_delay
         self.max_delay = max_delay
-        self.poll_seconds = poll_seconds
         # A claimed row is held this long from other writers (nodes): a create may still land.
         self.settle_seconds = settle_seconds
-        self.clock = clock
         self.written = 0
-        self._wake = asyncio.Event()
-        self._soonest = math.inf
-        self._loop = BackgroundLoop(
-            "voicecall writer", self._pass, log=log, first_backoff=poll_seconds, wake=self._wake
-        )
-
-    async def start(self) -> None:
-        await self._loop.start()
+        super().__init__("voicecall writer", poll_seconds=poll_seconds, log=log, clock=clock)
 
     async def aclose(self) -> None:
-        await self._loop.aclose()
+        await super().aclose()
         self.api.close()
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    async def _pass(self) -> None:
-        if await self.drain_once():
-            return
-        wait = min(self.poll_seconds, self._soonest - self.clock())
-        self._soonest = math.inf
-        self._wake.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), max(wait, 0.01))
 
     async def drain_once(self, limit: int = 40) -> bool:
         """Write the rows due now; True when there may be more due straight away."""
@@ -135,7 +112,7 @@ class VoiceCallWriter(Resource):
         due = max(now + WAIT_FOR_CREATE_SECONDS, create.next_attempt_at)
         # Waiting is not an attempt: given back uncounted, it keeps all its tries for itself.
         await self.store.unclaim(row.call_object, due, now)
-        self._soonest = min(self._soonest, due)
+        self.retry_at(due)
         return False
 
     async def _send(self, row: OutboxRow, call_id: str) -> str:
@@ -165,7 +142,7 @@ class VoiceCallWriter(Resource):
         if dead:
             log.error("%s not written, needs an admin [%s]: %s", row.kind, row.call_object, exc)
         else:
-            self._soonest = min(self._soonest, now + delay)
+            self.retry_at(now + delay)
             log.warning(
                 "%s failed, retry %d in %.0fs [%s]: %s",
                 row.kind,

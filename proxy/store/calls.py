@@ -145,17 +145,8 @@ class CallLogQueries(SqlBase):
     async def due_outbox(
         self, now: float, limit: int, kinds: tuple[str, ...] = ("task",)
     ) -> list[OutboxRow]:
-        query = (
-            select(outbox)
-            .where(
-                outbox.c.kind.in_(kinds),
-                outbox.c.state == "pending",
-                outbox.c.next_attempt_at <= now,
-            )
-            .order_by(outbox.c.next_attempt_at, outbox.c.created_at)
-            .limit(limit)
-        )
         async with self.engine.connect() as conn:
+            query = _due(now, limit, kinds)
             return [_row(r) for r in (await conn.execute(query)).mappings().all()]
 
     async def outbox_rows(self, state: OutboxState | None = None) -> list[OutboxRow]:
@@ -184,17 +175,8 @@ class CallLogQueries(SqlBase):
     async def claim_due_outbox(
         self, now: float, limit: int, hold: float, kinds: tuple[str, ...] = ("task",)
     ) -> list[OutboxRow]:
-        due = (
-            select(outbox)
-            .where(
-                outbox.c.kind.in_(kinds),
-                outbox.c.state == "pending",
-                outbox.c.next_attempt_at <= now,
-            )
-            .order_by(outbox.c.next_attempt_at, outbox.c.created_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)  # PostgreSQL; SQLite has one writer anyway
-        )
+        # SKIP LOCKED on PostgreSQL; SQLite has one writer anyway.
+        due = _due(now, limit, kinds).with_for_update(skip_locked=True)
         async with self.engine.begin() as conn:
             rows = [_row(r) for r in (await conn.execute(due)).mappings().all()]
             if rows:
@@ -285,6 +267,20 @@ class CallLogQueries(SqlBase):
                 )
             ]
         return PurgeCounts(*(int(c) for c in counts))
+
+
+def _due(now: float, limit: int, kinds: tuple[str, ...]) -> Any:
+    """Pending rows of these kinds whose next attempt is due, oldest first."""
+    return (
+        select(outbox)
+        .where(
+            outbox.c.kind.in_(kinds),
+            outbox.c.state == "pending",
+            outbox.c.next_attempt_at <= now,
+        )
+        .order_by(outbox.c.next_attempt_at, outbox.c.created_at)
+        .limit(limit)
+    )
 
 
 def _row(r: Any) -> OutboxRow:

@@ -11,7 +11,6 @@ restart the calls it had open are over and the proxy ends their VoiceCalls.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sqlite3
 from collections import Counter
@@ -24,7 +23,7 @@ import websockets
 
 from proxy.salesforce.standin.org import demo_org
 from proxy.salesforce.standin.server import StandinServer
-from tests.integration.flows.test_crash import free_port, start_proxy, wait_ready
+from tests.integration.flows.test_crash import free_port, org_env, start_proxy, wait_ready
 
 AGENTS = ["1001", "1002", "1003"]
 
@@ -55,20 +54,15 @@ async def test_kill_between_ring_and_end_ends_every_voicecall_once(tmp_path: Pat
     key_file.write_text(telephony.private_key)
     db = tmp_path / "proxy.db"
     async with StandinServer(org) as standin:
-        env = {
-            **os.environ,
-            "SOFTPHONE_SALESFORCE_URL": standin.instance_url,
-            "SOFTPHONE_SALESFORCE_CONSUMER_KEY": org.consumer_key,
-            "SOFTPHONE_SALESFORCE_CONSUMER_SECRET": org.consumer_secret,
-            "REQUESTS_CA_BUNDLE": standin.ca_file,
-            "SOFTPHONE_DATABASE_URL": f"sqlite+aiosqlite:///{db}",
-            "SOFTPHONE_WRAP_UP_SECONDS": "0",
-            "SOFTPHONE_TASK_RETRY_SECONDS": "0.1",
-            "SOFTPHONE_VOICE_SCRT_URL": standin.instance_url,
-            "SOFTPHONE_VOICE_ORG_ID": telephony.org_id,
-            "SOFTPHONE_VOICE_CALL_CENTER": telephony.call_center,
-            "SOFTPHONE_VOICE_PRIVATE_KEY_FILE": str(key_file),
-        }
+        env = org_env(
+            standin,
+            db,
+            WRAP_UP_SECONDS="0",
+            VOICE_SCRT_URL=standin.instance_url,
+            VOICE_ORG_ID=telephony.org_id,
+            VOICE_CALL_CENTER=telephony.call_center,
+            VOICE_PRIVATE_KEY_FILE=str(key_file),
+        )
         port = free_port()
         log = tmp_path / "proxy.log"
         proc = start_proxy(env, port, log)
