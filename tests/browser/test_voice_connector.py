@@ -189,3 +189,31 @@ def test_a_declined_call_hangs_up_as_declined_and_clears_routing(
     eventually(lambda: center(proxy).cleared == [call_id])
     assert [k for k, _ in center(proxy).updates] == [call_id]
     assert not any(leg["agent"] == "1001" for leg in sim_legs(proxy))
+
+
+def test_a_french_browser_gets_the_connector_in_french(
+    browser: Browser, proxy: RunningProxy
+) -> None:
+    """fr-FR: the connector's sign-in form, its refusals and the signed-in line are in French,
+    from the softphone page's translations."""
+    context = new_context(browser, locale="fr-FR")
+    try:
+        page = context.new_page()
+        connector = open_voice_host(page, proxy)
+        expect(connector.get_by_role("heading")).to_have_text("Connectez-vous à votre poste fixe")
+        connector.get_by_role("button", name="Se connecter", exact=True).click()
+        expect(connector.get_by_role("alert")).to_have_text(
+            "Saisissez votre adresse de connexion et votre mot de passe."
+        )
+        connector.get_by_label("Adresse de connexion").fill("1001")
+        connector.get_by_label("Mot de passe").fill("wrong")
+        connector.get_by_role("button", name="Se connecter", exact=True).click()
+        expect(connector.get_by_role("alert")).to_have_text(
+            "Adresse de connexion ou mot de passe incorrect."
+        )
+        connector.get_by_label("Mot de passe").fill("demo")
+        connector.get_by_role("button", name="Se connecter", exact=True).click()
+        published(page, "CONNECTOR_READY")
+        expect(connector.get_by_text("poste fixe 1001")).to_be_visible()
+    finally:
+        context.close()
