@@ -291,10 +291,14 @@ class DeskPhoneConnector extends SCV.VendorConnector {
     return holdResult([...this.views.values()], this.capabilities);
   }
 
+  // The library publishes CALL_STARTED from what this returns: like a ring, it waits for the
+  // VoiceCall, and our own events for the call (CALL_CONNECTED...) wait until it is out.
   async dial(contact) {
     const number = contact?.phoneNumber || contact?.extension || "";
     const view = await this.command({ type: "dial", number }, null, (v, before) => !before && v.placed && !v.consult_of);
-    return new SCV.CallResult({ call: phoneCall(view, this.capabilities) });
+    const voiceCallId = this.voiceCallOf(view.call_id);
+    this.published = this.published.then(() => voiceCallId).then(() => sleep(0));
+    return new SCV.CallResult({ call: phoneCall(this.views.get(view.call_id) || view, this.capabilities, await voiceCallId) });
   }
 
   async sendDigits(digits) {

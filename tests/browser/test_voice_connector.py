@@ -217,3 +217,21 @@ def test_a_french_browser_gets_the_connector_in_french(
         expect(connector.get_by_text("poste fixe 1001")).to_be_visible()
     finally:
         context.close()
+
+
+def test_a_call_dialled_from_salesforce_starts_with_its_voicecall(
+    page: Page, proxy: RunningProxy
+) -> None:
+    """DIAL from the host: the desk phone places the call, and CALL_STARTED names the
+    Outbound VoiceCall our server created for it, as a ring's does (Salesforce finds the
+    call by it)."""
+    sign_in(open_voice_host(page, proxy))
+    published(page, "CONNECTOR_READY")
+    page.get_by_label("Number", exact=True).fill("+14155550100")
+    page.get_by_role("button", name="Dial").click()
+    started = published(page, "CALL_STARTED")
+    call_id = started.split("call=")[1].split()[0]
+    voice_call = center(proxy).voice_calls[call_id]
+    assert voice_call["initiationMethod"] == "Outbound"
+    assert f"voiceCall={voice_call['Id']}" in started
+    expect(page.get_by_role("region", name="Voice call")).to_contain_text("14155550100: dialling")
