@@ -90,7 +90,10 @@ function setUp() {
   const channel = new MessageChannel();
   port = channel.port1;
   port.onmessage = received;
-  const connectorConfig = { "/reqGeneralInfo/reqVendorInfoApiName": "SoftphoneProxy" };
+  // Salesforce passes the signed-in user (userId) among the contact center's settings; the
+  // console plays the demo org's first user unless ?user= names another.
+  const userId = new URLSearchParams(location.search).get("user") || "005Dm0000000001AAA";
+  const connectorConfig = { "/reqGeneralInfo/reqVendorInfoApiName": "SoftphoneProxy", userId };
   frame.contentWindow.postMessage({ type: "SETUP_CONNECTOR", connectorConfig }, connectorOrigin, [channel.port2]);
 }
 

@@ -66,10 +66,11 @@ class DeskPhoneConnector extends SCV.VendorConnector {
 
   // The sign-in form; once signed in, the library hears LOGIN_RESULT and sets itself up.
   askToSignIn() {
+    // Salesforce passes the user it frames us for; "Sign in with Salesforce" must be them.
     showSignIn(async (session) => {
       await this.start(session);
       SCV.publishEvent({ eventType: C.EVENT_TYPE.LOGIN_RESULT, payload: new SCV.GenericResult({ success: true }) });
-    });
+    }, this.config?.userId || "");
   }
 
   start(session) {

@@ -57,7 +57,8 @@ function refusal(response, detail) {
 }
 
 // Shows the form; calls `signedIn({agent, token})` once, whichever way the agent signs in.
-export async function showSignIn(signedIn) {
+// `hostUser`: the Salesforce user id the host passed (connectorConfig.userId), if any.
+export async function showSignIn(signedIn, hostUser = "") {
   await translated;
   $("signin").hidden = false;
   $("signed-in").hidden = true;
@@ -93,7 +94,7 @@ export async function showSignIn(signedIn) {
     tabStorage.setJson(SESSION_KEY, { token: body.token });
     finish(signedIn, { agent: body.agent, token: body.token });
   };
-  offerSalesforceSignIn(signedIn);
+  offerSalesforceSignIn(signedIn, hostUser);
 }
 
 function finish(signedIn, session) {
@@ -105,7 +106,14 @@ function finish(signedIn, session) {
 
 // "Sign in with Salesforce": our OAuth flow in a popup on our own origin, which posts the
 // session back here: the proxy signs in the agent whose roster entry is that Salesforce user.
-async function offerSalesforceSignIn(signedIn) {
+// Salesforce ids come in 15 (case-sensitive) and 18 characters; the first 15 decide.
+function sameUser(a, b) {
+  return String(a || "").length >= 15 && String(a).slice(0, 15) === String(b || "").slice(0, 15);
+}
+
+let ssoListener = null;
+
+async function offerSalesforceSignIn(signedIn, hostUser) {
   const button = $("sso-signin");
   try {
     const response = await fetch("/api/v1/config");
@@ -119,10 +127,12 @@ async function offerSalesforceSignIn(signedIn) {
     popup = window.open("/sso/start", "softphone-sso", "popup,width=520,height=640");
     if (!popup) $("signin-error").textContent = t("errorSsoPopupBlocked");
   };
-  window.addEventListener("message", (event) => {
+  // One listener however often the form is shown (each sign-out shows it again).
+  if (ssoListener) window.removeEventListener("message", ssoListener);
+  ssoListener = (event) => {
     if (event.origin !== location.origin || event.data?.type !== "softphone-sso") return;
     if (popup && event.source !== popup) return;
-    const { token, agent, error } = event.data;
+    const { token, agent, error, salesforce_user_id: user } = event.data;
     if (!token || !agent) {
       const key = {
         no_agent: "errorSsoNoAgent",
@@ -132,9 +142,17 @@ async function offerSalesforceSignIn(signedIn) {
       $("signin-error").textContent = t(key);
       return;
     }
+    // Whoever chose a Salesforce user in the popup is not who Salesforce frames us for: the
+    // calls of the agent they signed in as would show to someone else. Not signed in, then.
+    if (hostUser && !sameUser(hostUser, user)) {
+      signOut(token);
+      $("signin-error").textContent = t("voiceErrorOtherUser");
+      return;
+    }
     tabStorage.setJson(SESSION_KEY, { token });
     finish(signedIn, { agent, token });
-  });
+  };
+  window.addEventListener("message", ssoListener);
 }
 
 export async function showSignedIn(agent) {

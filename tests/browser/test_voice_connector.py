@@ -16,6 +16,7 @@ from proxy.salesforce.standin.telephony import StandinTelephony
 from tests.browser.chromium import new_context
 from tests.harness import RunningProxy, running_proxy
 from tests.integration.flows.test_call_log import eventually, org_of
+from tests.tls_terminator import PUBLIC_HOST
 
 pytestmark = pytest.mark.browser
 SCV_FILE = (
@@ -235,3 +236,47 @@ def test_a_call_dialled_from_salesforce_starts_with_its_voicecall(
     assert voice_call["initiationMethod"] == "Outbound"
     assert f"voiceCall={voice_call['Id']}" in started
     expect(page.get_by_role("region", name="Voice call")).to_contain_text("14155550100: dialling")
+
+
+@pytest.fixture
+def sso_proxy(tmp_path: Path) -> Iterator[RunningProxy]:
+    """Sign in with Salesforce needs the public https address to come back to."""
+    with running_proxy(
+        tmp_path, voice_scrt_url="standin://", public_url=f"https://{PUBLIC_HOST}"
+    ) as running:
+        yield running
+
+
+def sign_in_with_salesforce(page: Page, connector: FrameLocator, name: str) -> None:
+    with page.expect_popup() as opened:
+        connector.get_by_role("button", name="Sign in with Salesforce").click()
+    popup = opened.value
+    # Waited for from before the click: the popup may close before a later wait starts.
+    with popup.expect_event("close"):
+        popup.get_by_role("link", name=f"Sign in as {name}").click()
+
+
+def signed_in_agents(proxy: RunningProxy) -> set[str]:
+    services = proxy.services
+    return proxy.run(services.store.signed_in_agents(services.auth.clock()))
+
+
+def test_sign_in_with_salesforce_must_be_the_hosts_user(
+    page: Page, sso_proxy: RunningProxy
+) -> None:
+    """The host frames the connector for Alex Morgan (the org's user 1). Choosing Sam Rivera
+    in the popup is refused plainly and the proxy session it gave is ended; choosing Alex
+    Morgan signs in their desk phone, 1001."""
+    proxy = sso_proxy
+    connector = open_voice_host(page, proxy)
+    sign_in_with_salesforce(page, connector, "Sam Rivera")
+    expect(connector.get_by_role("alert")).to_contain_text(
+        "You are signed in to Salesforce as another user"
+    )
+    expect(connector.get_by_label("Password")).to_be_visible()
+    eventually(lambda: "1002" not in signed_in_agents(proxy))
+    assert not any(e.startswith("CONNECTOR_READY") for e in events(page))
+
+    sign_in_with_salesforce(page, connector, "Alex Morgan")
+    assert "phone=DESK_PHONE 1001" in published(page, "CONNECTOR_READY")
+    assert signed_in_agents(proxy) == {"1001"}
