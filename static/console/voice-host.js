@@ -26,6 +26,7 @@ function logEvent(type, payload) {
   const first = Array.isArray(payload) ? payload[0] : payload;
   const parts = [type];
   if (first?.callId) parts.push(`call=${first.callId}`);
+  if (first?.callAttributes?.voiceCallId) parts.push(`voiceCall=${first.callAttributes.voiceCallId}`);
   if (first?.callInfo) parts.push(`isSoftphoneCall=${first.callInfo.isSoftphoneCall}`);
   if (first?.reason) parts.push(`reason=${first.reason}`);
   if (payload?.isCustomerOnHold !== undefined) parts.push(`onHold=${payload.isCustomerOnHold}`);
@@ -51,7 +52,8 @@ function telephonyEvent(type, payload) {
   const first = Array.isArray(payload) ? payload[0] : payload;
   if (type === "CALL_STARTED") {
     call = first;
-    workItem(`VoiceCall from ${first.phoneNumber || "unknown"}: ringing`, ["accept", "decline"]);
+    if (/^outbound$/i.test(first.callType)) workItem(`VoiceCall to ${first.phoneNumber || "unknown"}: dialling`, ["end"]);
+    else workItem(`VoiceCall from ${first.phoneNumber || "unknown"}: ringing`, ["accept", "decline"]);
   } else if (type === "CALL_CONNECTED") {
     call = first;
     workItem(`VoiceCall with ${first.phoneNumber || "unknown"}: connected`, ["hold", "end"]);
@@ -88,7 +90,10 @@ function setUp() {
   const channel = new MessageChannel();
   port = channel.port1;
   port.onmessage = received;
-  const connectorConfig = { "/reqGeneralInfo/reqVendorInfoApiName": "SoftphoneProxy" };
+  // Salesforce passes the signed-in user (userId) among the contact center's settings; the
+  // console plays the demo org's first user unless ?user= names another.
+  const userId = new URLSearchParams(location.search).get("user") || "005Dm0000000001AAA";
+  const connectorConfig = { "/reqGeneralInfo/reqVendorInfoApiName": "SoftphoneProxy", userId };
   frame.contentWindow.postMessage({ type: "SETUP_CONNECTOR", connectorConfig }, connectorOrigin, [channel.port2]);
 }
 
@@ -125,6 +130,10 @@ async function start() {
   $("transfer").onclick = () => addParticipant(true);
   $("reload").onclick = () => { frame.src = `${connectorOrigin}/voice/connector.html`; };
   $("ring").addEventListener("submit", ring);
+  $("dial").addEventListener("submit", (event) => {
+    event.preventDefault();
+    send({ type: "DIAL", contact: { phoneNumber: $("dial-number").value.trim() } });
+  });
   try {
     const agents = await (await fetch("/sim/agents")).json();
     $("ring-agent").replaceChildren(...agents.map((a) => new Option(a, a)));

@@ -6,6 +6,7 @@
 // the one that answers a request the library made (accept, hold, end...): the library
 // publishes that one itself from what our method returns, so it is never published twice.
 import { AgentSocket } from "../softphone/agent-socket.js";
+import { t } from "../softphone/i18n.js";
 import {
   agentConfigResult,
   capabilitiesResult,
@@ -13,7 +14,15 @@ import {
   participantResult,
   phoneCall,
 } from "./phone-calls.js";
-import { currentAgent, forgetToken, savedToken, showSignIn, showSignedIn, signOut } from "./signin.js";
+import {
+  currentAgent,
+  forgetToken,
+  savedToken,
+  showSignIn,
+  showSignedIn,
+  signOut,
+  translated,
+} from "./signin.js";
 
 const SCV = window.SCVConnectorBase;
 const C = SCV.Constants;
@@ -41,6 +50,8 @@ class DeskPhoneConnector extends SCV.VendorConnector {
   // --- setup and sign-in --------------------------------------------------------------
   async init(config) {
     this.config = config || {};
+    // Errors handed to Salesforce are in the agent's language too.
+    await translated;
     const token = savedToken();
     const agent = await currentAgent(token);
     if (agent) {
@@ -55,10 +66,11 @@ class DeskPhoneConnector extends SCV.VendorConnector {
 
   // The sign-in form; once signed in, the library hears LOGIN_RESULT and sets itself up.
   askToSignIn() {
+    // Salesforce passes the user it frames us for; "Sign in with Salesforce" must be them.
     showSignIn(async (session) => {
       await this.start(session);
       SCV.publishEvent({ eventType: C.EVENT_TYPE.LOGIN_RESULT, payload: new SCV.GenericResult({ success: true }) });
-    });
+    }, this.config?.userId || "");
   }
 
   start(session) {
@@ -207,13 +219,13 @@ class DeskPhoneConnector extends SCV.VendorConnector {
       const waiter = { callId, match, resolve, reject };
       waiter.timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== waiter);
-        reject(new Error("The phone system did not answer in time"));
+        reject(new Error(t("voiceErrorNoAnswer")));
       }, ANSWER_WITHIN_MS);
       this.waiters.push(waiter);
       if (!this.socket?.send(message)) {
         clearTimeout(waiter.timer);
         this.waiters = this.waiters.filter((w) => w !== waiter);
-        reject(new Error("Not connected to the softphone server"));
+        reject(new Error(t("errorOffline")));
       }
     });
   }
@@ -280,10 +292,14 @@ class DeskPhoneConnector extends SCV.VendorConnector {
     return holdResult([...this.views.values()], this.capabilities);
   }
 
+  // The library publishes CALL_STARTED from what this returns: like a ring, it waits for the
+  // VoiceCall, and our own events for the call (CALL_CONNECTED...) wait until it is out.
   async dial(contact) {
     const number = contact?.phoneNumber || contact?.extension || "";
     const view = await this.command({ type: "dial", number }, null, (v, before) => !before && v.placed && !v.consult_of);
-    return new SCV.CallResult({ call: phoneCall(view, this.capabilities) });
+    const voiceCallId = this.voiceCallOf(view.call_id);
+    this.published = this.published.then(() => voiceCallId).then(() => sleep(0));
+    return new SCV.CallResult({ call: phoneCall(this.views.get(view.call_id) || view, this.capabilities, await voiceCallId) });
   }
 
   async sendDigits(digits) {
@@ -313,7 +329,7 @@ class DeskPhoneConnector extends SCV.VendorConnector {
     const name = `${agentStatus || ""} ${statusInfo?.statusApiName || ""}`;
     const ready = agentStatus === C.AGENT_STATUS.ONLINE || /available|online|ready/i.test(name);
     if (!this.socket?.send({ type: "set_state", state: ready ? "ready" : "busy" })) {
-      throw new Error("Not connected to the softphone server");
+      throw new Error(t("errorOffline"));
     }
     return new SCV.GenericResult({ success: true });
   }
@@ -334,7 +350,7 @@ class DeskPhoneConnector extends SCV.VendorConnector {
 
   async setAgentConfig(config) {
     if (config?.selectedPhone?.type !== C.PHONE_TYPE.DESK_PHONE) {
-      throw new Error("This contact center's agents use their desk phones: choose Desk Phone");
+      throw new Error(t("voiceErrorDeskPhoneOnly"));
     }
     return new SCV.GenericResult({ success: true });
   }
@@ -356,11 +372,11 @@ class DeskPhoneConnector extends SCV.VendorConnector {
   }
 
   async mute() {
-    throw new Error("Mute on the desk phone");
+    throw new Error(t("voiceErrorMuteOnPhone"));
   }
 
   async unmute() {
-    throw new Error("Mute on the desk phone");
+    throw new Error(t("voiceErrorMuteOnPhone"));
   }
 
   async getPhoneContacts() {

@@ -16,6 +16,7 @@ from proxy.salesforce.standin.telephony import StandinTelephony
 from tests.browser.chromium import new_context
 from tests.harness import RunningProxy, running_proxy
 from tests.integration.flows.test_call_log import eventually, org_of
+from tests.tls_terminator import PUBLIC_HOST
 
 pytestmark = pytest.mark.browser
 SCV_FILE = (
@@ -189,3 +190,93 @@ def test_a_declined_call_hangs_up_as_declined_and_clears_routing(
     eventually(lambda: center(proxy).cleared == [call_id])
     assert [k for k, _ in center(proxy).updates] == [call_id]
     assert not any(leg["agent"] == "1001" for leg in sim_legs(proxy))
+
+
+def test_a_french_browser_gets_the_connector_in_french(
+    browser: Browser, proxy: RunningProxy
+) -> None:
+    """fr-FR: the connector's sign-in form, its refusals and the signed-in line are in French,
+    from the softphone page's translations."""
+    context = new_context(browser, locale="fr-FR")
+    try:
+        page = context.new_page()
+        connector = open_voice_host(page, proxy)
+        expect(connector.get_by_role("heading")).to_have_text("Connectez-vous à votre poste fixe")
+        connector.get_by_role("button", name="Se connecter", exact=True).click()
+        expect(connector.get_by_role("alert")).to_have_text(
+            "Saisissez votre adresse de connexion et votre mot de passe."
+        )
+        connector.get_by_label("Adresse de connexion").fill("1001")
+        connector.get_by_label("Mot de passe").fill("wrong")
+        connector.get_by_role("button", name="Se connecter", exact=True).click()
+        expect(connector.get_by_role("alert")).to_have_text(
+            "Adresse de connexion ou mot de passe incorrect."
+        )
+        connector.get_by_label("Mot de passe").fill("demo")
+        connector.get_by_role("button", name="Se connecter", exact=True).click()
+        published(page, "CONNECTOR_READY")
+        expect(connector.get_by_text("poste fixe 1001")).to_be_visible()
+    finally:
+        context.close()
+
+
+def test_a_call_dialled_from_salesforce_starts_with_its_voicecall(
+    page: Page, proxy: RunningProxy
+) -> None:
+    """DIAL from the host: the desk phone places the call, and CALL_STARTED names the
+    Outbound VoiceCall our server created for it, as a ring's does (Salesforce finds the
+    call by it)."""
+    sign_in(open_voice_host(page, proxy))
+    published(page, "CONNECTOR_READY")
+    page.get_by_label("Number", exact=True).fill("+14155550100")
+    page.get_by_role("button", name="Dial").click()
+    started = published(page, "CALL_STARTED")
+    call_id = started.split("call=")[1].split()[0]
+    voice_call = center(proxy).voice_calls[call_id]
+    assert voice_call["initiationMethod"] == "Outbound"
+    assert f"voiceCall={voice_call['Id']}" in started
+    expect(page.get_by_role("region", name="Voice call")).to_contain_text("14155550100: dialling")
+
+
+@pytest.fixture
+def sso_proxy(tmp_path: Path) -> Iterator[RunningProxy]:
+    """Sign in with Salesforce needs the public https address to come back to."""
+    with running_proxy(
+        tmp_path, voice_scrt_url="standin://", public_url=f"https://{PUBLIC_HOST}"
+    ) as running:
+        yield running
+
+
+def sign_in_with_salesforce(page: Page, connector: FrameLocator, name: str) -> None:
+    with page.expect_popup() as opened:
+        connector.get_by_role("button", name="Sign in with Salesforce").click()
+    popup = opened.value
+    # Waited for from before the click: the popup may close before a later wait starts.
+    with popup.expect_event("close"):
+        popup.get_by_role("link", name=f"Sign in as {name}").click()
+
+
+def signed_in_agents(proxy: RunningProxy) -> set[str]:
+    services = proxy.services
+    return proxy.run(services.store.signed_in_agents(services.auth.clock()))
+
+
+def test_sign_in_with_salesforce_must_be_the_hosts_user(
+    page: Page, sso_proxy: RunningProxy
+) -> None:
+    """The host frames the connector for Alex Morgan (the org's user 1). Choosing Sam Rivera
+    in the popup is refused plainly and the proxy session it gave is ended; choosing Alex
+    Morgan signs in their desk phone, 1001."""
+    proxy = sso_proxy
+    connector = open_voice_host(page, proxy)
+    sign_in_with_salesforce(page, connector, "Sam Rivera")
+    expect(connector.get_by_role("alert")).to_contain_text(
+        "You are signed in to Salesforce as another user"
+    )
+    expect(connector.get_by_label("Password")).to_be_visible()
+    eventually(lambda: "1002" not in signed_in_agents(proxy))
+    assert not any(e.startswith("CONNECTOR_READY") for e in events(page))
+
+    sign_in_with_salesforce(page, connector, "Alex Morgan")
+    assert "phone=DESK_PHONE 1001" in published(page, "CONNECTOR_READY")
+    assert signed_in_agents(proxy) == {"1001"}
