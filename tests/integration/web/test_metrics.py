@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -52,6 +54,34 @@ async def test_metrics_count_agents_calls_pops_and_tasks(proxy: RunningProxy) ->
     assert after["softphone_tasks_written"] == 1
     assert after["softphone_sign_ins_total{outcome=ok}"] == 1
     eventually(lambda: scrape(proxy)["softphone_agents_online"] == 0)
+
+
+def _long_stalls(samples: dict[str, float]) -> float:
+    """Ticks that found the loop held for more than a quarter of a second."""
+    stalls = "softphone_event_loop_stall_seconds_bucket"
+    return samples[f"{stalls}{{le=+Inf}}"] - samples[f"{stalls}{{le=0.25}}"]
+
+
+def test_a_blocked_event_loop_is_reported_as_a_stall(proxy: RunningProxy) -> None:
+    """A synchronous call that holds the proxy's loop for half a second shows in /metrics: one
+    more long stall counted, and the longest recent stall at least that long."""
+    before = scrape(proxy)
+    held = threading.Event()
+
+    def hold_the_loop() -> None:
+        time.sleep(0.5)  # what a slow render or a full collection does to every agent
+        held.set()
+
+    proxy.loop.call_soon_threadsafe(hold_the_loop)
+    assert held.wait(10)
+
+    def counted() -> dict[str, float] | None:
+        samples = scrape(proxy)
+        return samples if _long_stalls(samples) > _long_stalls(before) else None
+
+    after = eventually(counted)
+    # The tick due during the hold woke at least the hold, less one tick, late.
+    assert after["softphone_event_loop_stall_max_seconds"] > 0.25
 
 
 def test_readyz_says_what_is_not_ready(tmp_path: Path) -> None:
