@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import json
 import socket
-import sys
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -123,13 +122,3 @@ def relay_server(sock: socket.socket, self_url: str) -> uvicorn.Server:
         access_log=False,
     )
     return uvicorn.Server(config)
-
-
-def main(fd: int, self_url: str) -> None:
-    """Serve on an inherited listening socket (the scale bench runs the relay in a process)."""
-    sock = socket.socket(fileno=fd)
-    asyncio.run(relay_server(sock, self_url).serve(sockets=[sock]))
-
-
-if __name__ == "__main__":
-    main(int(sys.argv[1]), sys.argv[2])

@@ -1,0 +1,274 @@
+"""Scale: N agents online at once, against the floor relay with the same number of sockets.
+
+One load-generator process (this one) on loopback; the proxy and the relay each run in a
+process of their own (`bench.servers`), so RSS and CPU are theirs alone. Phases, each with
+the proxy's longest event-loop stall read from its /metrics:
+
+1. sign-in: a canary agent signs in and connects first and is rung before and during a storm
+   in which everyone else signs in (`bench.storm`);
+2. connect: every agent opens its socket;
+3. idle: everyone online, nothing happening;
+4. calls: a bounded number of rings, each to another agent, timed to the pop on its socket;
+5. admin views: /admin/status.json, /metrics and /admin with everyone online, while a call
+   is placed meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from bench.fleet import Fleet, Message, Outcomes, StallWatch, percentile
+from bench.servers import Child
+from bench.storm import Storm, run_storm
+from proxy.agents.auth import hash_password
+from proxy.store import AgentRecord
+from proxy.store.sql import SqlStore
+
+PASSWORD = "bench-password"  # noqa: S105 - the bench's own throwaway agents
+ADMIN_PASSWORD = "bench-admin-password"  # noqa: S105 - the bench's own throwaway proxy
+FIRST_EXTENSION = 100_000  # clear of the demo roster's extensions
+IN_FLIGHT = 100  # sign-ins and connects at once: within the servers' listen backlog (128)
+MIB = 1024 * 1024
+
+
+@dataclass
+class Side:
+    """What one server (the proxy or the relay) measured."""
+
+    rss_before: int = 0  # before the agents' sockets, after sign-in
+    rss_online: int = 0  # with every socket open
+    cpu_connect: float = 0.0  # CPU seconds while the sockets opened
+    idle_cpu: float = 0.0  # share of one core, everyone online and nothing happening
+    connect: Outcomes = field(default_factory=Outcomes)
+    rings: list[float] = field(default_factory=list)
+
+    def per_socket(self, sockets: int) -> float:
+        return (self.rss_online - self.rss_before) / max(1, sockets)
+
+
+@dataclass
+class ProxyRun(Side):
+    storm: Storm = field(default_factory=Storm)
+    admin_ms: dict[str, float] = field(default_factory=dict)
+    ring_during_admin: float = 0.0
+    stalls: dict[str, float] = field(default_factory=dict)
+
+
+def addresses(count: int) -> list[str]:
+    return [str(FIRST_EXTENSION + i) for i in range(count)]
+
+
+async def seed(database_url: str, agents: list[str]) -> None:
+    password_hash = hash_password(PASSWORD)  # one hash: the bench times sign-ins, not seeding
+    async with SqlStore(database_url) as store:
+        for address in agents:
+            await store.put_agent(
+                AgentRecord(address, f"Bench {address}", address, "acd", password_hash)
+            )
+
+
+def call_rings(seen: set[str]) -> Callable[[Message], bool]:
+    """The proxy's pop for a call the agent has not seen before (pages see the proxy's ids)."""
+
+    def popped(message: Message) -> bool:
+        call = message.get("call") or {}
+        call_id = call.get("call_id")
+        if call_id and call.get("matching") is False and call_id not in seen:
+            seen.add(call_id)
+            return True
+        return False
+
+    return popped
+
+
+class ProxyCalls:
+    """Rings placed with the simulator's control API; one caller the org knows (cached)."""
+
+    def __init__(self, http: httpx.AsyncClient, fleet: Fleet) -> None:
+        self.http = http
+        self.fleet = fleet
+        self.seen: dict[str, set[str]] = {}
+
+    async def _place(self, agent: str) -> str:
+        r = await self.http.post("/sim/calls", json={"agent": agent, "ani": "+16504508810"})
+        return str(r.raise_for_status().json()["call_id"])
+
+    async def _hang_up(self, call_id: str) -> None:
+        (await self.http.post(f"/sim/calls/{call_id}/hangup")).raise_for_status()
+
+    async def ring(self, agent: str) -> float:
+        popped = call_rings(self.seen.setdefault(agent, set()))
+        return await self.fleet.ring(agent, popped, self._place, self._hang_up)
+
+
+class RelayCalls:
+    def __init__(self, http: httpx.AsyncClient, fleet: Fleet) -> None:
+        self.http = http
+        self.fleet = fleet
+        self.count = 0
+
+    async def ring(self, agent: str) -> float:
+        self.count += 1
+        call_id = f"r{self.count}"
+
+        async def place(agent: str) -> str:
+            body = {"call_id": call_id, "ani": "+16504508810", "pop": {"kind": "record"}}
+            (await self.http.post(f"/relay/{agent}", json=body)).raise_for_status()
+            return call_id
+
+        async def nothing(call_id: str) -> None:
+            return None
+
+        return await self.fleet.ring(agent, lambda m: m.get("call_id") == call_id, place, nothing)
+
+
+async def ring_many(ring: Callable[[str], object], agents: list[str], calls: int) -> list[float]:
+    """`calls` rings one after another, each to a different agent across the whole floor."""
+    stride = max(1, len(agents) // calls)
+    samples = []
+    for i in range(calls):
+        samples.append(await ring(agents[(i * stride) % len(agents)]))  # type: ignore[misc]
+    return samples
+
+
+async def idle_cpu(child: Child, seconds: float) -> float:
+    before = child.cpu_seconds()
+    await asyncio.sleep(seconds)
+    return (child.cpu_seconds() - before) / seconds
+
+
+async def _admin_views(
+    http: httpx.AsyncClient, calls: ProxyCalls, probe: str, run: ProxyRun
+) -> None:
+    """Each admin view timed, with a call to `probe` placed while they are being served."""
+    auth = httpx.BasicAuth("admin", ADMIN_PASSWORD)
+    ringing = asyncio.create_task(calls.ring(probe))
+    for path in ("/admin/status.json", "/metrics", "/admin"):
+        started = time.perf_counter()
+        (await http.get(path, auth=auth, timeout=600)).raise_for_status()
+        run.admin_ms[path] = (time.perf_counter() - started) * 1000
+    run.ring_during_admin = await ringing
+
+
+async def _proxy_phases(child: Child, agents: list[str], calls: int) -> ProxyRun:
+    run = ProxyRun()
+    limits = httpx.Limits(max_connections=IN_FLIGHT + 10, max_keepalive_connections=IN_FLIGHT)
+    async with httpx.AsyncClient(base_url=child.url, limits=limits, timeout=300) as http:
+        watch = StallWatch(httpx.AsyncClient(base_url=child.url, timeout=300))
+        fleet = Fleet()
+        proxy_calls = ProxyCalls(http, fleet)
+        ws_url = child.url.replace("http", "ws", 1) + "/ws/agent"
+        canary, crowd = agents[0], agents[1:]
+        async with watch.phase("sign-in"):
+            run.storm, tokens = await run_storm(
+                http, fleet, proxy_calls.ring, canary, crowd, PASSWORD, IN_FLIGHT, ws_url
+            )
+        run.rss_before = child.rss()
+        targets = {a: (ws_url, ["softphone.v2", f"auth.{t}"]) for a, t in tokens.items()}
+        cpu = child.cpu_seconds()
+        async with watch.phase("connect"):
+            run.connect = await fleet.connect(targets, IN_FLIGHT, welcome=True)
+        run.cpu_connect = child.cpu_seconds() - cpu
+        async with watch.phase("idle"):
+            run.idle_cpu = await idle_cpu(child, 5)
+        run.rss_online = child.rss()
+        async with watch.phase("calls"):
+            run.rings = await ring_many(proxy_calls.ring, crowd, calls)
+        async with watch.phase("admin views"):
+            await _admin_views(http, proxy_calls, crowd[len(crowd) // 2], run)
+        run.stalls = watch.longest
+        await watch.http.aclose()
+        await fleet.close()
+    return run
+
+
+async def _relay_phases(child: Child, agents: list[str], calls: int) -> Side:
+    side = Side()
+    async with httpx.AsyncClient(base_url=child.url, timeout=300) as http:
+        fleet = Fleet()
+        ws_base = child.url.replace("http", "ws", 1)
+        side.rss_before = child.rss()
+        cpu = child.cpu_seconds()
+        side.connect = await fleet.connect(
+            {a: (f"{ws_base}/ws/{a}", []) for a in agents}, IN_FLIGHT, welcome=False
+        )
+        side.cpu_connect = child.cpu_seconds() - cpu
+        side.idle_cpu = await idle_cpu(child, 5)
+        side.rss_online = child.rss()
+        side.rings = await ring_many(RelayCalls(http, fleet).ring, agents, calls)
+        await fleet.close()
+    return side
+
+
+def measure(agents: int, calls: int) -> tuple[ProxyRun, Side]:
+    with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
+        database_url = f"sqlite+aiosqlite:///{tmp}/scale.db"
+        roster = addresses(agents + 1)  # the canary, and everyone else
+        asyncio.run(seed(database_url, roster))
+        settings = {"demo": True, "database_url": database_url, "admin_password": ADMIN_PASSWORD}
+        proxy = Child("proxy", Path(tmp) / "proxy.log", settings)
+        try:
+            proxy.wait_ready("/readyz")
+            proxy_run = asyncio.run(_proxy_phases(proxy, roster, calls))
+        finally:
+            proxy.stop()
+        relay = Child("relay", Path(tmp) / "relay.log")
+        try:
+            relay.wait_ready("/readyz")
+            floor = asyncio.run(_relay_phases(relay, roster[1:], calls))
+        finally:
+            relay.stop()
+    return proxy_run, floor
+
+
+def _ms(samples: list[float]) -> str:
+    return f"p50 {percentile(samples, 50):6.2f} ms  p99 {percentile(samples, 99):7.2f} ms"
+
+
+def report(agents: int, calls: int, proxy: ProxyRun, floor: Side) -> None:
+    print(
+        f"scale: {agents:,} agents online; one load-generator process on loopback; proxy and "
+        f"floor relay (same hops) each in a process of its own"
+    )
+    for name, side in (("proxy", proxy), ("floor", floor)):
+        print(
+            f"  {name}: RSS {side.rss_online / MIB:,.0f} MiB with {agents:,} sockets open "
+            f"({side.per_socket(agents) / 1024:.1f} KiB per connected agent, "
+            f"{side.per_socket(agents) * 1000 / MIB:.1f} MiB per 1,000); "
+            f"connects {side.connect.summary()}; "
+            f"CPU {side.cpu_connect * 1000 / max(1, agents):.2f} s per 1,000 connects; "
+            f"idle CPU {side.idle_cpu * 100:.1f}% of a core"
+        )
+    print(
+        f"  RSS proxy / floor {proxy.rss_online / floor.rss_online:.2f} x;  sockets per second "
+        f"{proxy.connect.rate:,.0f} vs {floor.connect.rate:,.0f}"
+    )
+    print(f"  ring, from asking the simulator (the relay) for a call to the pop, {calls} calls:")
+    print(f"    proxy  {_ms(proxy.rings)}  mean {statistics.fmean(proxy.rings):.2f} ms")
+    print(f"    floor  {_ms(floor.rings)}  mean {statistics.fmean(floor.rings):.2f} ms")
+    print(
+        f"    ratio  p50 {percentile(proxy.rings, 50) / percentile(floor.rings, 50):.2f} x  "
+        f"p99 {percentile(proxy.rings, 99) / percentile(floor.rings, 99):.2f} x"
+    )
+    views = ", ".join(f"{path} {ms:,.0f} ms" for path, ms in proxy.admin_ms.items())
+    print(f"  admin views with everyone online: {views}")
+    print(
+        f"    a call placed meanwhile reached its agent in {proxy.ring_during_admin:,.1f} ms "
+        f"({proxy.ring_during_admin / percentile(floor.rings, 50):.1f} x the floor's p50)"
+    )
+    stalls = ", ".join(f"{phase} {s * 1000:,.0f} ms" for phase, s in proxy.stalls.items())
+    print(f"  longest event-loop stall by phase: {stalls}")
+    proxy.storm.report(floor.rings)
+
+
+def run(agents: int = 1000, calls: int = 300) -> None:
+    proxy, floor = measure(agents, calls)
+    report(agents, calls, proxy, floor)
