@@ -17,6 +17,7 @@ BENCHES = {
     "ami": ("ami_link", "AMI: events/s parsed and applied, command round trip"),
     "page": ("page_load", "softphone page: time to interactive, bytes"),
     "scale": ("scale", "N agents online: memory, connects, rings, stalls, a sign-in storm"),
+    "import": ("import_agents", "`agents import` of N generated rows, as one command"),
 }
 
 
@@ -39,6 +40,8 @@ def main() -> None:
             run(agents=args.agents or 100, calls=args.calls)
         elif name == "scale":
             run(agents=args.agents or 1000, calls=args.calls)
+        elif name == "import":
+            run(rows=args.agents or 1000)
         elif name == "throughput":
             run(agents=args.throughput_agents)
         else:

@@ -55,7 +55,7 @@ class Outcomes:
         )
 
 
-async def _bounded(jobs: list[Callable[[], Awaitable[None]]], in_flight: int) -> None:
+async def bounded(jobs: list[Callable[[], Awaitable[None]]], in_flight: int) -> None:
     queue = list(reversed(jobs))
 
     async def worker() -> None:
@@ -97,7 +97,7 @@ async def sign_in_all(
                 return
 
     started = time.perf_counter()
-    await _bounded([lambda a=a: one(a) for a in agents], in_flight)  # type: ignore[misc]
+    await bounded([lambda a=a: one(a) for a in agents], in_flight)  # type: ignore[misc]
     outcomes.seconds = time.perf_counter() - started
     return tokens, outcomes
 
@@ -151,7 +151,7 @@ class Fleet:
                 return
 
         started = time.perf_counter()
-        await _bounded([lambda a=a: one(a) for a in targets], in_flight)  # type: ignore[misc]
+        await bounded([lambda a=a: one(a) for a in targets], in_flight)  # type: ignore[misc]
         outcomes.seconds = time.perf_counter() - started
         if outcomes.done < len(targets):
             missing = len(targets) - outcomes.done
@@ -197,7 +197,7 @@ class Fleet:
         for task in self._readers:
             task.cancel()
         await asyncio.gather(*self._readers, return_exceptions=True)
-        await _bounded([ws.close for ws in self.sockets.values()], 200)
+        await bounded([ws.close for ws in self.sockets.values()], 200)
         self.sockets.clear()
 
 
