@@ -49,6 +49,8 @@ class Side:
     idle_cpu: float = 0.0  # share of one core, everyone online and nothing happening
     connect: Outcomes = field(default_factory=Outcomes)
     rings: list[float] = field(default_factory=list)
+    rss_at: dict[int, int] = field(default_factory=dict)  # sockets open -> RSS
+    load: str = ""  # the machine's load average while this side ran: it is shared
 
     def per_socket(self, sockets: int) -> float:
         return (self.rss_online - self.rss_before) / max(1, sockets)
@@ -139,6 +141,36 @@ async def ring_many(ring: Callable[[str], object], agents: list[str], calls: int
     return samples
 
 
+MARKS = (1_000, 5_000, 10_000)
+
+
+async def _sample_rss(child: Child, fleet: Fleet, side: Side, total: int) -> None:
+    """RSS as the sockets open, at each mark passed (1k, 5k, 10k): memory is per socket."""
+    marks = sorted({m for m in MARKS if m < total} | {total})
+    while marks:
+        while marks and len(fleet.sockets) >= marks[0]:
+            side.rss_at[marks.pop(0)] = child.rss()
+        await asyncio.sleep(0.1)
+
+
+async def connect_all(
+    child: Child, fleet: Fleet, side: Side, targets: dict[str, tuple[str, list[str]]], welcome: bool
+) -> None:
+    side.rss_before = child.rss()
+    cpu = child.cpu_seconds()
+    sampler = asyncio.create_task(
+        _sample_rss(child, fleet, side, len(fleet.sockets) + len(targets))
+    )
+    side.connect = await fleet.connect(targets, IN_FLIGHT, welcome=welcome)
+    side.cpu_connect = child.cpu_seconds() - cpu
+    await sampler
+
+
+def load_average() -> str:
+    with open("/proc/loadavg") as loadavg:
+        return loadavg.read().split()[0]
+
+
 async def idle_cpu(child: Child, seconds: float) -> float:
     before = child.cpu_seconds()
     await asyncio.sleep(seconds)
@@ -171,17 +203,15 @@ async def _proxy_phases(child: Child, agents: list[str], calls: int) -> ProxyRun
             run.storm, tokens = await run_storm(
                 http, fleet, proxy_calls.ring, canary, crowd, PASSWORD, IN_FLIGHT, ws_url
             )
-        run.rss_before = child.rss()
         targets = {a: (ws_url, ["softphone.v2", f"auth.{t}"]) for a, t in tokens.items()}
-        cpu = child.cpu_seconds()
         async with watch.phase("connect"):
-            run.connect = await fleet.connect(targets, IN_FLIGHT, welcome=True)
-        run.cpu_connect = child.cpu_seconds() - cpu
+            await connect_all(child, fleet, run, targets, welcome=True)
         async with watch.phase("idle"):
             run.idle_cpu = await idle_cpu(child, 5)
         run.rss_online = child.rss()
         async with watch.phase("calls"):
             run.rings = await ring_many(proxy_calls.ring, crowd, calls)
+            run.load = load_average()
         async with watch.phase("admin views"):
             await _admin_views(http, proxy_calls, crowd[len(crowd) // 2], run)
         run.stalls = watch.longest
@@ -195,15 +225,12 @@ async def _relay_phases(child: Child, agents: list[str], calls: int) -> Side:
     async with httpx.AsyncClient(base_url=child.url, timeout=300) as http:
         fleet = Fleet()
         ws_base = child.url.replace("http", "ws", 1)
-        side.rss_before = child.rss()
-        cpu = child.cpu_seconds()
-        side.connect = await fleet.connect(
-            {a: (f"{ws_base}/ws/{a}", []) for a in agents}, IN_FLIGHT, welcome=False
-        )
-        side.cpu_connect = child.cpu_seconds() - cpu
+        targets = {a: (f"{ws_base}/ws/{a}", []) for a in agents}
+        await connect_all(child, fleet, side, targets, welcome=False)
         side.idle_cpu = await idle_cpu(child, 5)
         side.rss_online = child.rss()
         side.rings = await ring_many(RelayCalls(http, fleet).ring, agents, calls)
+        side.load = load_average()
         await fleet.close()
     return side
 
@@ -247,6 +274,8 @@ def report(agents: int, calls: int, proxy: ProxyRun, floor: Side) -> None:
             f"CPU {side.cpu_connect * 1000 / max(1, agents):.2f} s per 1,000 connects; "
             f"idle CPU {side.idle_cpu * 100:.1f}% of a core"
         )
+        marks = ", ".join(f"{n:,}: {rss / MIB:,.0f} MiB" for n, rss in side.rss_at.items())
+        print(f"    RSS by sockets open: {marks}; load average {side.load} at its rings")
     print(
         f"  RSS proxy / floor {proxy.rss_online / floor.rss_online:.2f} x;  sockets per second "
         f"{proxy.connect.rate:,.0f} vs {floor.connect.rate:,.0f}"
@@ -267,6 +296,43 @@ def report(agents: int, calls: int, proxy: ProxyRun, floor: Side) -> None:
     stalls = ", ".join(f"{phase} {s * 1000:,.0f} ms" for phase, s in proxy.stalls.items())
     print(f"  longest event-loop stall by phase: {stalls}")
     proxy.storm.report(floor.rings)
+    goals(agents, proxy, floor)
+
+
+def goals(agents: int, proxy: ProxyRun, floor: Side) -> None:
+    """Issue 16's goals that this run measures, each with the figure it was judged on."""
+    p99_ratio = percentile(proxy.rings, 99) / percentile(floor.rings, 99)
+    worst_phase, worst = max(proxy.stalls.items(), key=lambda item: item[1])
+    storm = proxy.storm
+    noise = percentile(floor.rings, 99) - percentile(floor.rings, 50)
+    moved = percentile(storm.during, 99) - percentile(storm.before, 99) if storm.during else 0.0
+    rows = [
+        (f"ring p99 < 3x the floor at {agents:,} sockets", p99_ratio < 3, f"{p99_ratio:.2f} x"),
+        (
+            "RSS under 1 GiB and under 1.5x the relay's",
+            proxy.rss_online < 1024 * MIB and proxy.rss_online < 1.5 * floor.rss_online,
+            f"{proxy.rss_online / MIB:,.0f} MiB, {proxy.rss_online / floor.rss_online:.2f} x",
+        ),
+        (
+            "longest loop stall < 100 ms in every phase",
+            worst < 0.1,
+            f"{worst_phase} {worst * 1000:,.0f} ms",
+        ),
+        (
+            "no 500 and no dropped connection in the storm",
+            storm.sign_ins.errors == 0 and storm.sign_ins.dropped == 0,
+            f"{storm.sign_ins.errors} and {storm.sign_ins.dropped}",
+        ),
+        ("sign-ins >= 40/s", storm.sign_ins.rate >= 40, f"{storm.sign_ins.rate:.1f}/s"),
+        (
+            "canary's p99 moved by no more than the floor's noise (p99 - p50)",
+            moved <= noise,
+            f"moved {moved:+.1f} ms, noise {noise:.1f} ms",
+        ),
+    ]
+    print("  goals:")
+    for goal, met, figure in rows:
+        print(f"    {'met    ' if met else 'NOT MET'}  {goal}: {figure}")
 
 
 def run(agents: int = 1000, calls: int = 300) -> None:
