@@ -12,9 +12,19 @@ Each tick's lateness goes to a histogram; the longest one is also kept per windo
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
+from typing import NamedTuple
 
 from proxy.seams import BackgroundLoop
+
+
+class Stall(NamedTuple):
+    seconds: float  # how late the tick woke
+    cpu_seconds: float  # CPU the loop's thread used meanwhile: the rest it waited (core, GIL)
+
+
+NO_STALL = Stall(0.0, 0.0)
 
 
 class LoopWatch(BackgroundLoop):
@@ -31,23 +41,26 @@ class LoopWatch(BackgroundLoop):
         self.observe = observe
         self.tick = tick
         self.window = window
-        self._window_max = 0.0  # the window being filled
-        self._last_window_max = 0.0  # the one before it
+        self._window_max = NO_STALL  # the window being filled
+        self._last_window_max = NO_STALL  # the one before it
         self._window_ends = 0.0
 
     @property
-    def longest_recent_stall(self) -> float:
-        """Seconds: the longest stall seen in this window or the one before it."""
+    def longest_recent_stall(self) -> Stall:
+        """The longest stall seen in this window or the one before it."""
         return max(self._window_max, self._last_window_max)
 
     async def _tick(self) -> None:
         clock = asyncio.get_running_loop().time
         due = clock() + self.tick
+        # Whether a stall was the loop's own work (blocking code, a collection) or a wait for
+        # a core or the GIL is told by the CPU its thread used meanwhile.
+        cpu_before = time.thread_time()
         await asyncio.sleep(self.tick)
         now = clock()
-        late = max(0.0, now - due)
-        self.observe(late)
-        self._window_max = max(self._window_max, late)
+        stall = Stall(max(0.0, now - due), time.thread_time() - cpu_before)
+        self.observe(stall.seconds)
+        self._window_max = max(self._window_max, stall)
         if now >= self._window_ends:
-            self._last_window_max, self._window_max = self._window_max, 0.0
+            self._last_window_max, self._window_max = self._window_max, NO_STALL
             self._window_ends = now + self.window

@@ -67,7 +67,16 @@ class Metrics:
             "The longest event-loop stall in the last one to two seconds",
             registry=r,
         )
-        self.loop_stall_max.set_function(lambda: self.loop_watch.longest_recent_stall)
+        self.loop_stall_max.set_function(lambda: self.loop_watch.longest_recent_stall.seconds)
+        self.loop_stall_max_cpu = Gauge(
+            "softphone_event_loop_stall_max_cpu_seconds",
+            "CPU the loop's thread used during that longest stall; the rest of it, the loop "
+            "waited for a core or for the GIL",
+            registry=r,
+        )
+        self.loop_stall_max_cpu.set_function(
+            lambda: self.loop_watch.longest_recent_stall.cpu_seconds
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
