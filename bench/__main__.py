@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 from collections.abc import Callable
+from pathlib import Path
 
 # name -> (module, what it measures); run in this order.
 BENCHES = {
@@ -28,6 +29,9 @@ def main() -> None:
     )
     parser.add_argument("--calls", type=int, default=300, help="calls per latency row")
     parser.add_argument("--throughput-agents", type=int, default=1000)
+    parser.add_argument(
+        "--profile", type=Path, help="scale: py-spy the proxy, one profile per phase, here"
+    )
     parser.add_argument("--only", choices=sorted(BENCHES), help="run one benchmark")
     args = parser.parse_args()
     for name, (module_name, what) in BENCHES.items():
@@ -39,7 +43,7 @@ def main() -> None:
         if name == "pop":
             run(agents=args.agents or 100, calls=args.calls)
         elif name == "scale":
-            run(agents=args.agents or 1000, calls=args.calls)
+            run(agents=args.agents or 1000, calls=args.calls, profile_dir=args.profile)
         elif name == "import":
             run(rows=args.agents or 1000)
         elif name == "throughput":

@@ -16,11 +16,14 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 import websockets
 from websockets.asyncio.client import ClientConnection
+
+from bench.profiling import recording
 
 Message = dict[str, Any]
 Predicate = Callable[[Message], bool]
@@ -202,15 +205,25 @@ class Fleet:
 
 
 _STALL = re.compile(rb"^softphone_event_loop_stall_max_seconds ([0-9.e+-]+)$", re.M)
+_STALL_CPU = re.compile(rb"^softphone_event_loop_stall_max_cpu_seconds ([0-9.e+-]+)$", re.M)
 
 
 class StallWatch:
     """The proxy's longest event-loop stall while a phase runs, read from /metrics twice a
-    second (its gauge keeps the last one to two seconds' worst)."""
+    second (its gauge keeps the last one to two seconds' worst); with `profile_dir`, each
+    phase is also profiled with py-spy into <profile_dir>/<phase>.txt."""
 
-    def __init__(self, http: httpx.AsyncClient) -> None:
+    def __init__(
+        self, http: httpx.AsyncClient, pid: int = 0, profile_dir: Path | None = None
+    ) -> None:
         self.http = http
+        self.pid = pid
+        self.profile_dir = profile_dir
         self.longest: dict[str, float] = {}
+        self.longest_cpu: dict[str, float] = {}  # the loop's own CPU during that stall
+
+    def profile(self, phase: str) -> Path | None:
+        return self.profile_dir / f"{phase.replace(' ', '-')}.txt" if self.profile_dir else None
 
     async def _poll(self, phase: str) -> None:
         while True:
@@ -219,16 +232,19 @@ class StallWatch:
 
     async def _read(self, phase: str) -> None:
         with contextlib.suppress(httpx.HTTPError):
-            found = _STALL.search((await self.http.get("/metrics", timeout=120)).content)
-            if found:
-                self.longest[phase] = max(self.longest.get(phase, 0.0), float(found[1]))
+            page = (await self.http.get("/metrics", timeout=120)).content
+            found, cpu = _STALL.search(page), _STALL_CPU.search(page)
+            if found and cpu and float(found[1]) > self.longest.get(phase, 0.0):
+                self.longest[phase] = float(found[1])
+                self.longest_cpu[phase] = float(cpu[1])
 
     @contextlib.asynccontextmanager
     async def phase(self, name: str) -> AsyncIterator[None]:
-        self.longest[name] = 0.0
+        self.longest[name] = self.longest_cpu[name] = 0.0
         poller = asyncio.create_task(self._poll(name))
         try:
-            yield
+            with recording(self.pid, self.profile(name)):
+                yield
         finally:
             poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -26,6 +26,7 @@ from pathlib import Path
 import httpx
 
 from bench.fleet import Fleet, Message, Outcomes, StallWatch, percentile
+from bench.profiling import summary
 from bench.servers import Child
 from bench.storm import Storm, run_storm
 from proxy.agents.auth import hash_password
@@ -62,6 +63,7 @@ class ProxyRun(Side):
     admin_ms: dict[str, float] = field(default_factory=dict)
     ring_during_admin: float = 0.0
     stalls: dict[str, float] = field(default_factory=dict)
+    stalls_cpu: dict[str, float] = field(default_factory=dict)
 
 
 def addresses(count: int) -> list[str]:
@@ -190,11 +192,14 @@ async def _admin_views(
     run.ring_during_admin = await ringing
 
 
-async def _proxy_phases(child: Child, agents: list[str], calls: int) -> ProxyRun:
+async def _proxy_phases(
+    child: Child, agents: list[str], calls: int, profile_dir: Path | None
+) -> ProxyRun:
     run = ProxyRun()
     limits = httpx.Limits(max_connections=IN_FLIGHT + 10, max_keepalive_connections=IN_FLIGHT)
     async with httpx.AsyncClient(base_url=child.url, limits=limits, timeout=300) as http:
-        watch = StallWatch(httpx.AsyncClient(base_url=child.url, timeout=300))
+        scraper = httpx.AsyncClient(base_url=child.url, timeout=300)
+        watch = StallWatch(scraper, child.process.pid, profile_dir)
         fleet = Fleet()
         proxy_calls = ProxyCalls(http, fleet)
         ws_url = child.url.replace("http", "ws", 1) + "/ws/agent"
@@ -214,7 +219,7 @@ async def _proxy_phases(child: Child, agents: list[str], calls: int) -> ProxyRun
             run.load = load_average()
         async with watch.phase("admin views"):
             await _admin_views(http, proxy_calls, crowd[len(crowd) // 2], run)
-        run.stalls = watch.longest
+        run.stalls, run.stalls_cpu = watch.longest, watch.longest_cpu
         await watch.http.aclose()
         await fleet.close()
     return run
@@ -235,7 +240,7 @@ async def _relay_phases(child: Child, agents: list[str], calls: int) -> Side:
     return side
 
 
-def measure(agents: int, calls: int) -> tuple[ProxyRun, Side]:
+def measure(agents: int, calls: int, profile_dir: Path | None) -> tuple[ProxyRun, Side]:
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
         database_url = f"sqlite+aiosqlite:///{tmp}/scale.db"
         roster = addresses(agents + 1)  # the canary, and everyone else
@@ -244,7 +249,7 @@ def measure(agents: int, calls: int) -> tuple[ProxyRun, Side]:
         proxy = Child("proxy", Path(tmp) / "proxy.log", settings)
         try:
             proxy.wait_ready("/readyz")
-            proxy_run = asyncio.run(_proxy_phases(proxy, roster, calls))
+            proxy_run = asyncio.run(_proxy_phases(proxy, roster, calls, profile_dir))
         finally:
             proxy.stop()
         relay = Child("relay", Path(tmp) / "relay.log")
@@ -293,8 +298,11 @@ def report(agents: int, calls: int, proxy: ProxyRun, floor: Side) -> None:
         f"    a call placed meanwhile reached its agent in {proxy.ring_during_admin:,.1f} ms "
         f"({proxy.ring_during_admin / percentile(floor.rings, 50):.1f} x the floor's p50)"
     )
-    stalls = ", ".join(f"{phase} {s * 1000:,.0f} ms" for phase, s in proxy.stalls.items())
-    print(f"  longest event-loop stall by phase: {stalls}")
+    stalls = ", ".join(
+        f"{phase} {s * 1000:,.0f} ms ({proxy.stalls_cpu[phase] * 1000:,.0f} on CPU)"
+        for phase, s in proxy.stalls.items()
+    )
+    print(f"  longest event-loop stall by phase (the loop thread's CPU meanwhile): {stalls}")
     proxy.storm.report(floor.rings)
     goals(agents, proxy, floor)
 
@@ -335,6 +343,10 @@ def goals(agents: int, proxy: ProxyRun, floor: Side) -> None:
         print(f"    {'met    ' if met else 'NOT MET'}  {goal}: {figure}")
 
 
-def run(agents: int = 1000, calls: int = 300) -> None:
-    proxy, floor = measure(agents, calls)
+def run(agents: int = 1000, calls: int = 300, profile_dir: Path | None = None) -> None:
+    if profile_dir is not None:
+        profile_dir.mkdir(parents=True, exist_ok=True)
+    proxy, floor = measure(agents, calls, profile_dir)
     report(agents, calls, proxy, floor)
+    for phase in proxy.stalls if profile_dir is not None else ():
+        print("\n".join(summary(profile_dir / f"{phase.replace(' ', '-')}.txt")))
