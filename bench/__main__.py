@@ -30,6 +30,9 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=300, help="calls per latency row")
     parser.add_argument("--throughput-agents", type=int, default=1000)
     parser.add_argument(
+        "--storm", type=int, default=1000, help="scale: password sign-ins in the storm"
+    )
+    parser.add_argument(
         "--profile", type=Path, help="scale: py-spy the proxy, one profile per phase, here"
     )
     parser.add_argument("--only", choices=sorted(BENCHES), help="run one benchmark")
@@ -43,7 +46,7 @@ def main() -> None:
         if name == "pop":
             run(agents=args.agents or 100, calls=args.calls)
         elif name == "scale":
-            run(agents=args.agents or 1000, calls=args.calls, profile_dir=args.profile)
+            run(args.agents or 1000, args.calls, args.storm, profile_dir=args.profile)
         elif name == "import":
             run(rows=args.agents or 1000)
         elif name == "throughput":

@@ -16,10 +16,12 @@ the proxy's longest event-loop stall read from its /metrics:
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import secrets
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,13 +72,23 @@ def addresses(count: int) -> list[str]:
     return [str(FIRST_EXTENSION + i) for i in range(count)]
 
 
-async def seed(database_url: str, agents: list[str]) -> None:
+async def seed(
+    database_url: str, agents: list[str], signed_in: Sequence[str] = ()
+) -> dict[str, str]:
+    """The roster; and sessions for `signed_in`, as a restarted proxy finds them (tokens)."""
     password_hash = hash_password(PASSWORD)  # one hash: the bench times sign-ins, not seeding
+    tokens = {address: secrets.token_urlsafe(32) for address in signed_in}
+    expires = time.time() + 8 * 3600
     async with SqlStore(database_url) as store:
         for address in agents:
             await store.put_agent(
                 AgentRecord(address, f"Bench {address}", address, "acd", password_hash)
             )
+        for address, token in tokens.items():
+            # Stored as proxy.agents.auth stores a session: the token's SHA-256, never the token.
+            digest = hashlib.sha256(token.encode()).hexdigest()
+            await store.create_session(digest, address, expires)
+    return tokens
 
 
 def call_rings(seen: set[str]) -> Callable[[Message], bool]:
@@ -148,7 +160,7 @@ MARKS = (1_000, 5_000, 10_000)
 
 async def _sample_rss(child: Child, fleet: Fleet, side: Side, total: int) -> None:
     """RSS as the sockets open, at each mark passed (1k, 5k, 10k): memory is per socket."""
-    marks = sorted({m for m in MARKS if m < total} | {total})
+    marks = [m for m in MARKS if m <= total] or [total]
     while marks:
         while marks and len(fleet.sockets) >= marks[0]:
             side.rss_at[marks.pop(0)] = child.rss()
@@ -193,7 +205,11 @@ async def _admin_views(
 
 
 async def _proxy_phases(
-    child: Child, agents: list[str], calls: int, profile_dir: Path | None
+    child: Child,
+    agents: list[str],
+    calls: int,
+    profile_dir: Path | None,
+    signed_in: dict[str, str],
 ) -> ProxyRun:
     run = ProxyRun()
     limits = httpx.Limits(max_connections=IN_FLIGHT + 10, max_keepalive_connections=IN_FLIGHT)
@@ -204,10 +220,13 @@ async def _proxy_phases(
         proxy_calls = ProxyCalls(http, fleet)
         ws_url = child.url.replace("http", "ws", 1) + "/ws/agent"
         canary, crowd = agents[0], agents[1:]
+        storm = [a for a in crowd if a not in signed_in]
         async with watch.phase("sign-in"):
             run.storm, tokens = await run_storm(
-                http, fleet, proxy_calls.ring, canary, crowd, PASSWORD, IN_FLIGHT, ws_url
+                http, fleet, proxy_calls.ring, canary, storm, PASSWORD, IN_FLIGHT, ws_url
             )
+        run.storm.signed_in_before = len(signed_in)
+        tokens.update(signed_in)
         targets = {a: (ws_url, ["softphone.v2", f"auth.{t}"]) for a, t in tokens.items()}
         async with watch.phase("connect"):
             await connect_all(child, fleet, run, targets, welcome=True)
@@ -240,16 +259,18 @@ async def _relay_phases(child: Child, agents: list[str], calls: int) -> Side:
     return side
 
 
-def measure(agents: int, calls: int, profile_dir: Path | None) -> tuple[ProxyRun, Side]:
+def measure(agents: int, calls: int, storm: int, profile_dir: Path | None) -> tuple[ProxyRun, Side]:
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
         database_url = f"sqlite+aiosqlite:///{tmp}/scale.db"
         roster = addresses(agents + 1)  # the canary, and everyone else
-        asyncio.run(seed(database_url, roster))
+        # Past the storm's size, agents hold sessions from before a restart: a password
+        # sign-in is seconds of CPU per hundred, and the storm row measures those.
+        signed_in = asyncio.run(seed(database_url, roster, roster[1 + storm :]))
         settings = {"demo": True, "database_url": database_url, "admin_password": ADMIN_PASSWORD}
         proxy = Child("proxy", Path(tmp) / "proxy.log", settings)
         try:
             proxy.wait_ready("/readyz")
-            proxy_run = asyncio.run(_proxy_phases(proxy, roster, calls, profile_dir))
+            proxy_run = asyncio.run(_proxy_phases(proxy, roster, calls, profile_dir, signed_in))
         finally:
             proxy.stop()
         relay = Child("relay", Path(tmp) / "relay.log")
@@ -343,10 +364,12 @@ def goals(agents: int, proxy: ProxyRun, floor: Side) -> None:
         print(f"    {'met    ' if met else 'NOT MET'}  {goal}: {figure}")
 
 
-def run(agents: int = 1000, calls: int = 300, profile_dir: Path | None = None) -> None:
+def run(
+    agents: int = 1000, calls: int = 300, storm: int = 1000, profile_dir: Path | None = None
+) -> None:
     if profile_dir is not None:
         profile_dir.mkdir(parents=True, exist_ok=True)
-    proxy, floor = measure(agents, calls, profile_dir)
+    proxy, floor = measure(agents, calls, storm, profile_dir)
     report(agents, calls, proxy, floor)
     for phase in proxy.stalls if profile_dir is not None else ():
         print("\n".join(summary(profile_dir / f"{phase.replace(' ', '-')}.txt")))

@@ -24,12 +24,18 @@ class Storm:
     sign_ins: Outcomes = field(default_factory=Outcomes)
     before: list[float] = field(default_factory=list)
     during: list[float] = field(default_factory=list)
+    signed_in_before: int = 0  # agents whose sessions were there before: not in the storm
 
     def report(self, floor: list[float]) -> None:
         if not self.before or not self.during:
             print("  sign-in storm: no canary rings measured")
             return
-        print(f"  sign-in storm: {self.sign_ins.summary()}")
+        rest = (
+            f" (the other {self.signed_in_before:,} agents hold sessions from before a restart)"
+            if self.signed_in_before
+            else ""
+        )
+        print(f"  sign-in storm, password sign-ins{rest}: {self.sign_ins.summary()}")
         for name, samples in (("before", self.before), ("during", self.during)):
             p50, p99 = percentile(samples, 50), percentile(samples, 99)
             print(
