@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import resource
 import secrets
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,6 +55,7 @@ class Side:
     rings: list[float] = field(default_factory=list)
     rss_at: dict[int, int] = field(default_factory=dict)  # sockets open -> RSS
     load: str = ""  # the machine's load average while this side ran: it is shared
+    interleaved: bool = False  # rung call by call with the proxy, in the same moments
 
     def per_socket(self, sockets: int) -> float:
         return (self.rss_online - self.rss_before) / max(1, sockets)
@@ -146,12 +148,18 @@ class RelayCalls:
         return await self.fleet.ring(agent, lambda m: m.get("call_id") == call_id, place, nothing)
 
 
-async def ring_many(ring: Callable[[str], object], agents: list[str], calls: int) -> list[float]:
-    """`calls` rings one after another, each to a different agent across the whole floor."""
+async def ring_many(
+    rings: Sequence[Callable[[str], Awaitable[float]]], agents: list[str], calls: int
+) -> list[list[float]]:
+    """`calls` rings one after another, each to a different agent across the whole floor; with
+    several servers, each call is rung through each of them in turn, so all meet the same
+    moments of a shared machine's load."""
     stride = max(1, len(agents) // calls)
-    samples = []
+    samples: list[list[float]] = [[] for _ in rings]
     for i in range(calls):
-        samples.append(await ring(agents[(i * stride) % len(agents)]))  # type: ignore[misc]
+        agent = agents[(i * stride) % len(agents)]
+        for ring, taken in zip(rings, samples, strict=True):
+            taken.append(await ring(agent))
     return samples
 
 
@@ -210,8 +218,12 @@ async def _proxy_phases(
     calls: int,
     profile_dir: Path | None,
     signed_in: dict[str, str],
-) -> ProxyRun:
+    relay: Child,
+) -> tuple[ProxyRun, Side | None]:
+    """The proxy's phases; and the floor's, rung in turn with the proxy's calls, when this
+    process may hold both servers' sockets at once (else None: `_relay_phases` runs after)."""
     run = ProxyRun()
+    floor: Side | None = None
     limits = httpx.Limits(max_connections=IN_FLIGHT + 10, max_keepalive_connections=IN_FLIGHT)
     async with httpx.AsyncClient(base_url=child.url, limits=limits, timeout=300) as http:
         scraper = httpx.AsyncClient(base_url=child.url, timeout=300)
@@ -233,29 +245,48 @@ async def _proxy_phases(
         async with watch.phase("idle"):
             run.idle_cpu = await idle_cpu(child, 5)
         run.rss_online = child.rss()
+        rings = [proxy_calls.ring]
+        if 2 * len(agents) + 500 < resource.getrlimit(resource.RLIMIT_NOFILE)[0]:
+            floor, relay_fleet, relay_http = await _relay_online(relay, crowd)
+            rings.append(RelayCalls(relay_http, relay_fleet).ring)
         async with watch.phase("calls"):
-            run.rings = await ring_many(proxy_calls.ring, crowd, calls)
+            samples = await ring_many(rings, crowd, calls)
+            run.rings = samples[0]
             run.load = load_average()
+        if floor is not None:
+            floor.rings, floor.load, floor.interleaved = samples[1], run.load, True
+            await relay_fleet.close()
+            await relay_http.aclose()
         async with watch.phase("admin views"):
             await _admin_views(http, proxy_calls, crowd[len(crowd) // 2], run)
         run.stalls, run.stalls_cpu = watch.longest, watch.longest_cpu
         await watch.http.aclose()
         await fleet.close()
-    return run
+    return run, floor
+
+
+async def _relay_online(child: Child, agents: list[str]) -> tuple[Side, Fleet, httpx.AsyncClient]:
+    """The floor relay with a socket per agent: its memory and CPU figures, its sockets, and
+    a client to ring through it."""
+    side = Side()
+    http = httpx.AsyncClient(base_url=child.url, timeout=300)
+    fleet = Fleet()
+    ws_base = child.url.replace("http", "ws", 1)
+    targets = {a: (f"{ws_base}/ws/{a}", []) for a in agents}
+    await connect_all(child, fleet, side, targets, welcome=False)
+    side.idle_cpu = await idle_cpu(child, 5)
+    side.rss_online = child.rss()
+    return side, fleet, http
 
 
 async def _relay_phases(child: Child, agents: list[str], calls: int) -> Side:
-    side = Side()
-    async with httpx.AsyncClient(base_url=child.url, timeout=300) as http:
-        fleet = Fleet()
-        ws_base = child.url.replace("http", "ws", 1)
-        targets = {a: (f"{ws_base}/ws/{a}", []) for a in agents}
-        await connect_all(child, fleet, side, targets, welcome=False)
-        side.idle_cpu = await idle_cpu(child, 5)
-        side.rss_online = child.rss()
-        side.rings = await ring_many(RelayCalls(http, fleet).ring, agents, calls)
-        side.load = load_average()
-        await fleet.close()
+    """The floor on its own, after the proxy's run (when both servers' sockets would not fit
+    in this process's file descriptors)."""
+    side, fleet, http = await _relay_online(child, agents)
+    side.rings = (await ring_many([RelayCalls(http, fleet).ring], agents, calls))[0]
+    side.load = load_average()
+    await fleet.close()
+    await http.aclose()
     return side
 
 
@@ -276,16 +307,18 @@ def measure(agents: int, calls: int, storm: int, profile_dir: Path | None) -> tu
             "max_message_bytes": 1024 * 1024,
         }
         proxy = Child("proxy", Path(tmp) / "proxy.log", settings)
-        try:
-            proxy.wait_ready("/readyz")
-            proxy_run = asyncio.run(_proxy_phases(proxy, roster, calls, profile_dir, signed_in))
-        finally:
-            proxy.stop()
         relay = Child("relay", Path(tmp) / "relay.log")
         try:
+            proxy.wait_ready("/readyz")
             relay.wait_ready("/readyz")
-            floor = asyncio.run(_relay_phases(relay, roster[1:], calls))
+            proxy_run, floor = asyncio.run(
+                _proxy_phases(proxy, roster, calls, profile_dir, signed_in, relay)
+            )
+            proxy.stop()
+            if floor is None:
+                floor = asyncio.run(_relay_phases(relay, roster[1:], calls))
         finally:
+            proxy.stop()
             relay.stop()
     return proxy_run, floor
 
@@ -314,7 +347,15 @@ def report(agents: int, calls: int, proxy: ProxyRun, floor: Side) -> None:
         f"  RSS proxy / floor {proxy.rss_online / floor.rss_online:.2f} x;  sockets per second "
         f"{proxy.connect.rate:,.0f} vs {floor.connect.rate:,.0f}"
     )
-    print(f"  ring, from asking the simulator (the relay) for a call to the pop, {calls} calls:")
+    when = (
+        "each call rung through the proxy, then the floor"
+        if floor.interleaved
+        else "the floor's after the proxy's: one process cannot hold both servers' sockets"
+    )
+    print(
+        f"  ring, from asking the simulator (the relay) for a call to the pop, {calls} calls "
+        f"({when}):"
+    )
     print(f"    proxy  {_ms(proxy.rings)}  mean {statistics.fmean(proxy.rings):.2f} ms")
     print(f"    floor  {_ms(floor.rings)}  mean {statistics.fmean(floor.rings):.2f} ms")
     print(
