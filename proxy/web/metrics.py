@@ -60,8 +60,17 @@ class Metrics:
             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
             registry=r,
         )
+        self.gc_pause = Histogram(
+            "softphone_gc_pause_seconds",
+            "Garbage collections by generation, and how long each held the process",
+            ["generation"],
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+            registry=r,
+        )
         # Entered by the app factory, so it watches the loop that serves the app.
-        self.loop_watch = LoopWatch(self.loop_stall.observe)
+        self.loop_watch = LoopWatch(
+            self.loop_stall.observe, lambda gen, s: self.gc_pause.labels(str(gen)).observe(s)
+        )
         self.loop_stall_max = Gauge(
             "softphone_event_loop_stall_max_seconds",
             "The longest event-loop stall in the last one to two seconds",
@@ -77,6 +86,12 @@ class Metrics:
         self.loop_stall_max_cpu.set_function(
             lambda: self.loop_watch.longest_recent_stall.cpu_seconds
         )
+        self.loop_stall_max_gc = Gauge(
+            "softphone_event_loop_stall_max_gc_seconds",
+            "Garbage collection during that longest stall",
+            registry=r,
+        )
+        self.loop_stall_max_gc.set_function(lambda: self.loop_watch.longest_recent_stall.gc_seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

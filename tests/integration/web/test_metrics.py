@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -105,6 +106,15 @@ def test_a_busy_event_loop_is_reported_as_a_stall_on_cpu(proxy: RunningProxy) ->
     after = _hold_the_loop(proxy, lambda: _spin(0.5))
     assert after["softphone_event_loop_stall_max_seconds"] > 0.25
     assert after["softphone_event_loop_stall_max_cpu_seconds"] >= 0.5
+
+
+def test_a_full_garbage_collection_is_counted(proxy: RunningProxy) -> None:
+    """A full collection (what froze the server for seconds at 10,000 sockets) is counted by
+    generation, so a stall can be told apart as the collector's."""
+    full = "softphone_gc_pause_seconds_count{generation=2}"
+    before = scrape(proxy).get(full, 0.0)
+    proxy.loop.call_soon_threadsafe(gc.collect)
+    eventually(lambda: scrape(proxy).get(full, 0.0) > before)
 
 
 def test_readyz_says_what_is_not_ready(tmp_path: Path) -> None:
