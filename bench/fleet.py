@@ -206,6 +206,7 @@ class Fleet:
 
 _STALL = re.compile(rb"^softphone_event_loop_stall_max_seconds ([0-9.e+-]+)$", re.M)
 _STALL_CPU = re.compile(rb"^softphone_event_loop_stall_max_cpu_seconds ([0-9.e+-]+)$", re.M)
+_STALL_GC = re.compile(rb"^softphone_event_loop_stall_max_gc_seconds ([0-9.e+-]+)$", re.M)
 
 
 class StallWatch:
@@ -221,6 +222,7 @@ class StallWatch:
         self.profile_dir = profile_dir
         self.longest: dict[str, float] = {}
         self.longest_cpu: dict[str, float] = {}  # the loop's own CPU during that stall
+        self.longest_gc: dict[str, float] = {}  # garbage collection during it
 
     def profile(self, phase: str) -> Path | None:
         return self.profile_dir / f"{phase.replace(' ', '-')}.txt" if self.profile_dir else None
@@ -233,14 +235,15 @@ class StallWatch:
     async def _read(self, phase: str) -> None:
         with contextlib.suppress(httpx.HTTPError):
             page = (await self.http.get("/metrics", timeout=120)).content
-            found, cpu = _STALL.search(page), _STALL_CPU.search(page)
-            if found and cpu and float(found[1]) > self.longest.get(phase, 0.0):
+            found, cpu, gc = _STALL.search(page), _STALL_CPU.search(page), _STALL_GC.search(page)
+            if found and cpu and gc and float(found[1]) > self.longest.get(phase, 0.0):
                 self.longest[phase] = float(found[1])
                 self.longest_cpu[phase] = float(cpu[1])
+                self.longest_gc[phase] = float(gc[1])
 
     @contextlib.asynccontextmanager
     async def phase(self, name: str) -> AsyncIterator[None]:
-        self.longest[name] = self.longest_cpu[name] = 0.0
+        self.longest[name] = self.longest_cpu[name] = self.longest_gc[name] = 0.0
         poller = asyncio.create_task(self._poll(name))
         try:
             with recording(self.pid, self.profile(name)):

@@ -68,6 +68,7 @@ class ProxyRun(Side):
     ring_during_admin: float = 0.0
     stalls: dict[str, float] = field(default_factory=dict)
     stalls_cpu: dict[str, float] = field(default_factory=dict)
+    stalls_gc: dict[str, float] = field(default_factory=dict)
 
 
 def addresses(count: int) -> list[str]:
@@ -259,7 +260,11 @@ async def _proxy_phases(
             await relay_http.aclose()
         async with watch.phase("admin views"):
             await _admin_views(http, proxy_calls, crowd[len(crowd) // 2], run)
-        run.stalls, run.stalls_cpu = watch.longest, watch.longest_cpu
+        run.stalls, run.stalls_cpu, run.stalls_gc = (
+            watch.longest,
+            watch.longest_cpu,
+            watch.longest_gc,
+        )
         await watch.http.aclose()
         await fleet.close()
     return run, floor
@@ -369,10 +374,14 @@ def report(agents: int, calls: int, proxy: ProxyRun, floor: Side) -> None:
         f"({proxy.ring_during_admin / percentile(floor.rings, 50):.1f} x the floor's p50)"
     )
     stalls = ", ".join(
-        f"{phase} {s * 1000:,.0f} ms ({proxy.stalls_cpu[phase] * 1000:,.0f} on CPU)"
+        f"{phase} {s * 1000:,.0f} ms ({proxy.stalls_cpu[phase] * 1000:,.0f} on CPU, "
+        f"{proxy.stalls_gc[phase] * 1000:,.0f} in GC)"
         for phase, s in proxy.stalls.items()
     )
-    print(f"  longest event-loop stall by phase (the loop thread's CPU meanwhile): {stalls}")
+    print(
+        "  longest event-loop stall by phase (the loop thread's CPU, and garbage collection, "
+        f"meanwhile; the rest it waited for a core): {stalls}"
+    )
     proxy.storm.report(floor.rings)
     goals(agents, proxy, floor)
 
