@@ -81,8 +81,11 @@ async def sign_in_all(
                 r = await http.post(
                     "/api/v1/sessions", json={"address": agent, "password": password}
                 )
-            except httpx.TransportError:
+            except httpx.TransportError as exc:
+                # Said by name: a server closing an idle keep-alive connection as the request
+                # goes out reads as a drop too, and is not the same fault as a crash.
                 outcomes.dropped += 1
+                outcomes.other[f"dropped: {type(exc).__name__}"] += 1
                 await asyncio.sleep(1)
                 continue
             if r.is_success:

@@ -329,7 +329,10 @@ def measure(agents: int, calls: int, storm: int, profile_dir: Path | None) -> tu
 
 
 def _ms(samples: list[float]) -> str:
-    return f"p50 {percentile(samples, 50):6.2f} ms  p99 {percentile(samples, 99):7.2f} ms"
+    return (
+        f"p50 {percentile(samples, 50):6.2f} ms  p99 {percentile(samples, 99):7.2f} ms  "
+        f"max {max(samples):8.2f} ms"
+    )
 
 
 def report(agents: int, calls: int, proxy: ProxyRun, floor: Side) -> None:
