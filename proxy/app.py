@@ -9,6 +9,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from fastapi import FastAPI
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from proxy.agents.admission import Admission
 from proxy.agents.auth import Authenticator, hash_password
 from proxy.agents.commands import Commands
 from proxy.agents.desk import AgentDesk
@@ -23,6 +24,9 @@ from proxy.agents.states import AgentStates
 from proxy.agents.switchboard import Switchboard
 from proxy.agents.views import AgentViews
 from proxy.bus import BUSES, open_bus
+from proxy.cluster import check_cluster
+from proxy.cluster.answers import open_answers
+from proxy.collector import Collector
 from proxy.links import LINKS, open_link, split_urls
 from proxy.salesforce import SALESFORCE, open_salesforce
 from proxy.salesforce.lookup import RecordMatcher
@@ -73,11 +77,12 @@ async def seed_demo_agents(store: Store) -> None:
 
 def check_seams(settings: Settings) -> None:
     """Fail at start, naming the known schemes, when a seam's URL has an unknown scheme (and
-    when Salesforce credentials cannot make a token source)."""
+    when Salesforce credentials cannot make a token source, or a shared bus has a local store)."""
     for url in split_urls(settings.cti_url):
         LINKS.scheme(url)
     BUSES.scheme(settings.bus_url)
     STORES.scheme(settings.database_url)
+    check_cluster(settings)
     if SALESFORCE.scheme(settings.salesforce_url) == "https":
         import requests
 
@@ -127,6 +132,10 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
                         external_id_field=settings.task_external_id_field,
                         max_attempts=settings.task_max_attempts,
                         base_delay=settings.task_retry_seconds,
+                        # An org gets six times the client's patience to finish a create.
+                        settle_seconds=6 * settings.salesforce_timeout_seconds,
+                        # SQLite is one node's; PostgreSQL may be shared by a cluster's.
+                        shared_store=not settings.database_url.startswith("sqlite"),
                     )
                 )
             else:
@@ -137,6 +146,7 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
                 api,
                 cache_seconds=settings.lookup_cache_seconds,
                 budget_floor=settings.api_budget_floor,
+                answers=await stack.enter_async_context(open_answers(settings.bus_url)),
             )
             # The switchboard's parts, each built once from the ones it needs.
             identities = Identities()
@@ -198,6 +208,8 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
             await stack.enter_async_context(journal)
             await stack.enter_async_context(lookups)
             await stack.enter_async_context(board)
+            if settings.gc_freeze:
+                await stack.enter_async_context(Collector(quiet=lambda: not states.busy()))
             auth = Authenticator(
                 store,
                 settings.session_hours,
@@ -231,6 +243,7 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
                 org=org,
                 metrics=metrics,
                 sso=single_sign_on(settings, org),
+                openings=Admission(settings.openings_at_once, settings.openings_waiting),
             )
             yield
 

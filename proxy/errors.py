@@ -22,6 +22,9 @@ ProxyError
  +-- SignInFailed               refused sign-in: credentials, lockout, seats, busy (agents/auth.py)
  +-- SsoRefused                 a Salesforce sign-in that cannot finish      (web/sso.py)
  +-- SlowConsumer               a socket fell too far behind its events      (bus/base.py)
+ +-- StaleSequence              an agent event numbered at or below the last (bus/base.py)
+ +-- LeaseLost                  this node does not hold the PBX link lease (cluster/lease.py)
+ +-- Busy                       a socket opening past the admission queue (agents/admission.py)
  +-- RosterError                a roster entry that cannot be saved [ValueError]
  |                                                                      (cli/agents.py)
  +-- SimError                   the simulated PBX refuses a request (simulator/model.py)

@@ -11,7 +11,12 @@ import uvicorn
 from fastapi import FastAPI
 
 from proxy.app import create_app
+from proxy.links import LINKS
 from proxy.settings import Settings
+
+# The built-in simulator's bridge is served here too, and the link's `monitor` names every
+# device of the roster in one frame: about 9 bytes each, so 90 KB at 10,000 agents.
+SIM_BRIDGE_MAX_BYTES = 4 * 1024 * 1024
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -48,10 +53,14 @@ def build_server(
     """The uvicorn server for the app on `sock`; `own_logging`: uvicorn's lines go through
     the proxy's logging (JSON, redaction) instead of uvicorn's own handlers."""
     app = create_app(settings, self_url=url_of(sock, tls=certfile is not None))
+    frame_limit = settings.max_message_bytes
+    if LINKS.scheme(settings.cti_url) == "sim":
+        # Agents' sockets keep their own limit (checked as each message is read).
+        frame_limit = max(frame_limit, SIM_BRIDGE_MAX_BYTES)
     config = uvicorn.Config(
         app,
         ws="websockets-sansio",
-        ws_max_size=settings.max_message_bytes,
+        ws_max_size=frame_limit,
         ws_ping_interval=20,
         ws_ping_timeout=20,
         # No permessage-deflate: its state is about 43 KiB of each socket's 99 (issue 16), and

@@ -6,11 +6,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from starlette.requests import HTTPConnection
 
+from proxy.agents.admission import Admission
 from proxy.agents.auth import Authenticator
 from proxy.agents.commands import Commands
 from proxy.agents.desk import AgentDesk
@@ -67,6 +68,8 @@ class Services:
     metrics: Metrics
     # "Sign in with Salesforce", when configured (always in the demo).
     sso: SingleSignOn | None = None
+    # Sockets signing in and reading their welcome: a bounded number at once, then "busy".
+    openings: Admission = field(default_factory=Admission)
 
 
 def services_of(connection: HTTPConnection) -> Services:

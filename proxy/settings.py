@@ -136,6 +136,13 @@ class Settings(BaseSettings):
     # keeps a core), and how many sign-ins may wait for them before the rest are told "busy".
     hash_workers: int = Field(default=0, ge=0)
     sign_ins_waiting: int = Field(default=64, ge=0)
+    # Pages' sockets signing in and reading their welcome at once, and how many may wait for
+    # that before the rest are told "busy, retry after 3 s" (after a restart, all reconnect).
+    # Freeze long-lived objects out of the garbage collector's way (proxy/collector.py): off
+    # only where one process runs many proxies, as the test suite does.
+    gc_freeze: bool = True
+    openings_at_once: int = Field(default=32, ge=1)
+    openings_waiting: int = Field(default=512, ge=0)
     session_hours: float = Field(default=12.0, gt=0)
     max_message_bytes: int = Field(default=64 * 1024, ge=1024)
     # "Sign in with Salesforce": the org's login host (e.g. https://acme.my.salesforce.com;

@@ -75,3 +75,26 @@ def soql_field_equals(
         condition = f"{_name(field)} = '{escape_soql(value)}'"
     # Names are checked against the API-name pattern and values escaped above.
     return f"SELECT {selected} FROM {_name(obj)} WHERE {condition} LIMIT {int(limit)}"  # noqa: S608
+
+
+def soql_field_in(
+    obj: str, fields: tuple[str, ...], field: str, values: list[str], *, max_length: int = 3500
+) -> list[str]:
+    """SELECT `fields` FROM `obj` WHERE `field` IN (`values`), as as many queries as it takes
+    to keep each WHERE clause under `max_length` characters (Salesforce refuses WHERE
+    strings over 4,000)."""
+    selected = ", ".join(_name(f) for f in fields)
+    chunks: list[list[str]] = [[]]
+    length = 0
+    for literal in (f"'{escape_soql(v)}'" for v in values):
+        if chunks[-1] and length + len(literal) > max_length:
+            chunks.append([])
+            length = 0
+        chunks[-1].append(literal)
+        length += len(literal) + 1
+    # Names are checked against the API-name pattern and values escaped above.
+    return [
+        f"SELECT {selected} FROM {_name(obj)} WHERE {_name(field)} IN ({','.join(chunk)})"  # noqa: S608
+        for chunk in chunks
+        if chunk
+    ]

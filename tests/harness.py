@@ -143,6 +143,8 @@ def running_proxy(
     """The whole proxy in demo mode (simulator + stand-in) unless `overrides` say otherwise."""
     values: dict[str, Any] = {
         "demo": True,
+        # The suite runs many proxies in one process: freezing its objects is for a real one.
+        "gc_freeze": False,
         "database_url": f"sqlite+aiosqlite:///{tmp_path}/test.db",
     }
     values.update(overrides)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from proxy.agents.hashing import HASHER, HashPool
+from proxy.agents.hashing import hash_password as hash_password  # where callers find it
 from proxy.errors import ProxyError
 from proxy.store import AgentRecord, Store
 
@@ -35,10 +36,6 @@ class SignInFailed(ProxyError):
         self.code = code
         self.message = message
         self.retry_after = retry_after
-
-
-def hash_password(password: str) -> str:
-    return HASHER.hash(password)
 
 
 def _token_hash(token: str) -> str:
@@ -162,8 +159,7 @@ class Authenticator:
     async def agent_for(self, token: str) -> AgentRecord | None:
         if not token or len(token) > 128:
             return None
-        address = await self.store.session_agent(_token_hash(token), self.clock())
-        return None if address is None else await self.store.get_agent(address)
+        return await self.store.session_agent(_token_hash(token), self.clock())
 
     async def sign_out(self, token: str) -> None:
         await self.store.delete_session(_token_hash(token))

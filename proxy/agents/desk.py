@@ -87,6 +87,12 @@ class AgentDesk:
         )
 
     async def data(self, agent: str) -> AgentData:
+        """The agent's data: read once, then kept up to date by every change made here (each
+        goes through `changed` or `call_ended`), so a page reconnecting costs no query."""
+        cached = self._data.get(agent)
+        return cached if cached is not None else await self._read(agent)
+
+    async def _read(self, agent: str) -> AgentData:
         settings = await self.settings(agent)
         favorites = sort_favorites(await self.store.list_favorites(agent))
         lists = history_lists(await self.store.list_history(agent, HISTORY_LIMITS))
@@ -107,7 +113,7 @@ class AgentDesk:
 
     async def changed(self, agent: str) -> None:
         """Tell every page of the agent what their data is now."""
-        data = await self.data(agent)
+        data = await self._read(agent)
         await self.feed.publish(agent, lambda seq: DataUpdate(seq=seq, data=data))
 
     async def call_ended(self, agent: str, entry: HistoryEntry) -> None:

@@ -5,6 +5,10 @@ ends, so a proxy killed at any moment finds its unfinished logs again at start. 
 ends enters wrap-up; wrap-up ends with the agent's wrap-up action, when the PBX's work timer
 ends, or when the wrap-up time runs out (never while the agent is still in work). Then the log
 and its Task rows are committed in one transaction and the Task writer is woken.
+
+Saving never holds up the rings: a ring's log is saved with the next group commit (nobody
+waits), an answer's and an end's before the page is told, and each agent's journal has its own
+lock, so one agent's wait for the database is no other agent's.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
+from proxy.agents.commits import GroupCommit
 from proxy.agents.desk import AgentDesk
 from proxy.agents.feed import AgentFeed
 from proxy.seams import BackgroundLoop, Resource
@@ -70,7 +75,8 @@ class CallJournal(Resource):
         self.queued = queued
         self.clock = clock
         self.logs: dict[Key, CallLog] = {}
-        self._lock = asyncio.Lock()
+        self.commits = GroupCommit(store, clock=clock)
+        self._locks: dict[str, asyncio.Lock] = {}
         self._ticker = BackgroundLoop(
             "journal wrap-up timer", self._tick, log=log, first_backoff=TICK_SECONDS
         )
@@ -84,6 +90,13 @@ class CallJournal(Resource):
 
     async def aclose(self) -> None:
         await self._ticker.aclose()
+        await self.commits.aclose()
+
+    def _lock(self, agent: str) -> asyncio.Lock:
+        lock = self._locks.get(agent)
+        if lock is None:
+            lock = self._locks[agent] = asyncio.Lock()
+        return lock
 
     def views(self, agent: str) -> tuple[LogView, ...]:
         return tuple(
@@ -93,7 +106,7 @@ class CallJournal(Resource):
     # --- calls as the switchboard sees them ----------------------------------------------
     async def observe(self, call: Call) -> None:
         """Follow one change of a call; saved before the pages hear of it when it matters."""
-        async with self._lock:
+        async with self._lock(call.agent):
             key = (call.agent, call.call_id)
             current = self.logs.get(key)
             if current is None:
@@ -113,7 +126,7 @@ class CallJournal(Resource):
                     pbx_call_id=call.pbx_call_id,
                 )
                 self.logs[key] = current
-                await self.store.put_call_log(current, self.clock())
+                self.commits.save_soon(current)
                 await self._publish(current)  # the pages can take notes from the first ring
             if current.state != "open":
                 return
@@ -122,7 +135,7 @@ class CallJournal(Resource):
                 updated = replace(updated, matches=call.pop.matches)
             if call.answered_at is not None and current.answered_at is None:
                 updated = replace(updated, answered_at=call.answered_at)
-                await self.store.put_call_log(updated, self.clock())
+                await self.commits.save(updated)
             if call.state == CallState.CLEARED:
                 await self._end(updated, call.reason)
             elif updated != current:
@@ -130,15 +143,18 @@ class CallJournal(Resource):
 
     async def close_missing(self, present: dict[str, set[str]]) -> None:
         """After a resync: calls the journal still has open but the PBX has not, ended."""
-        async with self._lock:
-            gone = [
-                entry
-                for (agent, call_id), entry in self.logs.items()
-                if entry.state == "open" and call_id not in present.get(agent, set())
-            ]
-            for entry in gone:
+        gone = [
+            entry
+            for (agent, call_id), entry in self.logs.items()
+            if entry.state == "open" and call_id not in present.get(agent, set())
+        ]
+        for entry in gone:
+            async with self._lock(entry.agent):
+                current = self.logs.get((entry.agent, entry.call_id))
+                if current is None or current.state != "open":
+                    continue
                 log.info("call ended while we were away [call_id=%s]", entry.call_id)
-                await self._end(entry, "gone")
+                await self._end(current, "gone")
 
     async def _end(self, entry: CallLog, reason: str) -> None:
         now = self.clock()
@@ -152,7 +168,7 @@ class CallJournal(Resource):
             wrap_up_until=now + wrap_up if logged else None,
         )
         entry_history = _history(ended, now)
-        await self.store.end_call(ended, entry_history, now)
+        await self.commits.save(ended, entry_history)
         key = (entry.agent, entry.call_id)
         if logged:
             self.logs[key] = ended
@@ -173,12 +189,12 @@ class CallJournal(Resource):
     async def save_notes(
         self, agent: str, call_id: str, notes: str, quick_notes: tuple[str, ...]
     ) -> None:
-        async with self._lock:
+        async with self._lock(agent):
             entry = with_notes(self._mine(agent, call_id), notes, quick_notes)
             await self._keep(entry)
 
     async def pick(self, agent: str, call_id: str, record: RecordRef | None) -> None:
-        async with self._lock:
+        async with self._lock(agent):
             entry = pick(self._mine(agent, call_id), record)
             await self._keep(entry)
 
@@ -186,7 +202,7 @@ class CallJournal(Resource):
         self, agent: str, call_id: str, classification: str, account_code: str
     ) -> None:
         check_codes(self.rules, classification, account_code)
-        async with self._lock:
+        async with self._lock(agent):
             entry = with_codes(self._mine(agent, call_id), classification, account_code)
             await self._keep(entry)
 
@@ -194,7 +210,7 @@ class CallJournal(Resource):
         self, agent: str, call_id: str, action: str, classification: str, account_code: str
     ) -> str:
         """Finish wrap-up now; what the page should do next ("new_task" or "")."""
-        async with self._lock:
+        async with self._lock(agent):
             entry = self._mine(agent, call_id)
             if entry.state == "open":
                 raise CommandRefused("call_in_progress", "End the call before saving it")
@@ -222,14 +238,14 @@ class CallJournal(Resource):
 
     async def work_ended(self, agent: str) -> None:
         """The PBX's work timer ended: the agent's calls in wrap-up are logged as they are."""
-        async with self._lock:
+        async with self._lock(agent):
             for (owner, _), entry in list(self.logs.items()):
                 if owner == agent and entry.state == "wrapping":
                     await self._queue(entry, entry.action or "auto")
 
     async def _keep(self, entry: CallLog) -> None:
         self.logs[(entry.agent, entry.call_id)] = entry
-        await self.store.put_call_log(entry, self.clock())
+        await self.commits.save(entry)
         await self._publish(entry)
 
     async def _queue(
@@ -260,14 +276,19 @@ class CallJournal(Resource):
     async def finish_due(self) -> None:
         """Log the calls whose wrap-up time is over (unless the agent is still in work)."""
         now = self.clock()
-        async with self._lock:
-            for entry in list(self.logs.values()):
-                until = entry.wrap_up_until
-                if entry.state != "wrapping" or until is None or now < until:
-                    continue
-                if self.in_work(entry.agent) and now < until + WRAP_UP_CAP_SECONDS:
-                    continue
-                await self._queue(entry, entry.action or "auto")
+        for key, entry in list(self.logs.items()):
+            if not self._due(entry, now):
+                continue
+            async with self._lock(entry.agent):
+                current = self.logs.get(key)  # the agent may have wrapped it up meanwhile
+                if current is not None and self._due(current, now):
+                    await self._queue(current, current.action or "auto")
+
+    def _due(self, entry: CallLog, now: float) -> bool:
+        until = entry.wrap_up_until
+        if entry.state != "wrapping" or until is None or now < until:
+            return False
+        return not (self.in_work(entry.agent) and now < until + WRAP_UP_CAP_SECONDS)
 
 
 def _other_number(call: Call) -> str:

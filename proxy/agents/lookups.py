@@ -108,7 +108,7 @@ class Lookups(Resource):
             latency = self.clock() - call.started_at
             self.pop_decided(latency)
             self.recent_pops.append(RecentPop(self.clock(), call.call_id, call.agent, pop, latency))
-            await self.views.publish_call(updated)
+            self.views.lanes.submit(call.agent, lambda: self.views.publish_call(updated))
 
     async def search_people(self, query: str) -> tuple[list[RecordRef], dict[str, str]]:
         """The agent's own search by name or number (one API call; see `RecordMatcher`)."""

@@ -46,6 +46,10 @@ class AgentStates:
     def in_work(self, agent: str) -> bool:
         return self.status(agent).state == AgentState.WORK
 
+    def busy(self) -> bool:
+        """Whether any call is ringing or in progress, for any agent."""
+        return any(machine.calls for machine in self.machines.values())
+
     def call_counts(self) -> Counter[CallState]:
         """Calls in progress by state, across every agent."""
         return Counter(c.state for m in self.machines.values() for c in m.calls.values())

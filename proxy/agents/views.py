@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from proxy.agents.feed import AgentFeed
 from proxy.agents.journal import CallJournal
+from proxy.agents.lanes import AgentLanes
 from proxy.agents.pages import Pages
 from proxy.agents.states import AgentStates
 from proxy.links import CtiLink
@@ -40,6 +41,9 @@ class AgentViews:
         self.region = region
         self.reason_codes = reason_codes
         self.acd_groups = acd_groups
+        # Each agent's updates in order; switchboard and lookups submit here, never publish
+        # around it, so a pop can never overtake the ring or the answer before it.
+        self.lanes = AgentLanes()
 
     def status_view(self, agent: str) -> StatusView:
         status = self.states.status(agent)

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
-from proxy.bus.base import BusBackend, Deliver, EventBus, Message, SlowConsumer, Subscription
+from proxy.bus.base import (
+    BusBackend,
+    Deliver,
+    Event,
+    EventBus,
+    Numbered,
+    SlowConsumer,
+    StaleSequence,
+    Subscription,
+)
 from proxy.bus.broadcast import Broadcast
 from proxy.seams import SchemeRegistry
 
 BUSES = SchemeRegistry(
-    "event bus", "SOFTPHONE_BUS_URL", {"memory": "proxy.bus.memory:MemoryBackend"}
+    "event bus",
+    "SOFTPHONE_BUS_URL",
+    {"memory": "proxy.bus.memory:MemoryBackend", "redis": "proxy.bus.redis:RedisBackend"},
 )
 
 
 def open_bus(url: str) -> EventBus:
-    """The bus for `url`: fan-out and slow-consumer policy here, messages moved by the backend."""
+    """The bus for `url`: fan-out, slow-consumer policy and wire schema here; bytes moved by
+    the backend."""
     backend = BUSES.load(url)
 
     def connect(deliver: Deliver) -> BusBackend:
@@ -27,9 +39,11 @@ __all__ = [
     "Broadcast",
     "BusBackend",
     "Deliver",
+    "Event",
     "EventBus",
-    "Message",
+    "Numbered",
     "SlowConsumer",
+    "StaleSequence",
     "Subscription",
     "open_bus",
 ]

@@ -1,46 +1,49 @@
-"""The bus facade: subscribers per agent and the slow-consumer policy, kept once for every
-backend (as encode/broadcaster's `Broadcast` does).
+"""The bus facade: subscribers per agent, the slow-consumer policy and the wire schema, kept
+once for every backend (as encode/broadcaster's `Broadcast` does).
 
-The facade fans a message received on a channel out to that channel's subscriptions in this
-process; a backend only publishes and receives. It asks the backend to listen on a channel
-while the channel has a subscriber here, so a broker sends this process only what it needs.
+The facade encodes each published message once (bus/wire.py) and decodes each payload a
+backend receives once, whatever the number of sockets; it fans the event out to that channel's
+subscriptions in this process. A backend only publishes, keeps and receives bytes. The facade
+asks the backend to listen on a channel while the channel has a subscriber here, so a broker
+sends this process only what it needs.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 
-from proxy.bus.base import BusBackend, Deliver, Message, SlowConsumer
+from proxy.bus import wire
+from proxy.bus.base import BusBackend, Deliver, Event, Numbered, SlowConsumer
 from proxy.seams import Resource
 
 # Slow-consumer policy: a socket may be this many messages behind; past that it is told to
 # resync (the socket closes with 1013 and the page reconnects to a fresh snapshot).
 QUEUE_LIMIT = 256
-_OVERFLOW: Message = {"type": "__overflow__"}
+_OVERFLOW = Event(-1, "")
 
 
 class _Subscription:
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self.queue: asyncio.Queue[Message] = asyncio.Queue(limit + 1)
+        self.queue: asyncio.Queue[Event] = asyncio.Queue(limit + 1)
 
-    def offer(self, message: Message) -> None:
+    def offer(self, event: Event) -> None:
         # Never blocks the publisher: past the limit one overflow marker is queued and the
         # rest dropped; the reader raises SlowConsumer when it reaches the marker.
         if self.queue.qsize() >= self.limit:
             if self.queue.qsize() == self.limit:
                 self.queue.put_nowait(_OVERFLOW)
             return
-        self.queue.put_nowait(message)
+        self.queue.put_nowait(event)
 
-    async def __aiter__(self) -> AsyncIterator[Message]:
+    async def __aiter__(self) -> AsyncIterator[Event]:
         while True:
-            message = await self.queue.get()
-            if message is _OVERFLOW:
+            event = await self.queue.get()
+            if event is _OVERFLOW:
                 raise SlowConsumer(f"more than {self.limit} events behind")
-            yield message
+            yield event
 
 
 class Broadcast(Resource):
@@ -64,8 +67,9 @@ class Broadcast(Resource):
         self._listening.clear()
         await self._stack.aclose()
 
-    async def publish(self, agent: str, message: Message) -> None:
-        await self.backend.publish(agent, message)
+    async def publish(self, agent: str, message: Numbered) -> None:
+        seq = message.seq
+        await self.backend.publish(agent, seq, wire.encode(seq, message.model_dump_json()))
 
     @asynccontextmanager
     async def subscribe(self, agent: str) -> AsyncIterator[_Subscription]:
@@ -82,9 +86,28 @@ class Broadcast(Resource):
                     del self._subscribers[agent]
             await self._listen(agent)
 
-    def _deliver(self, channel: str, message: Message) -> None:
-        for subscription in self._subscribers.get(channel, ()):
-            subscription.offer(message)
+    async def resume(self, agent: str, after: int) -> Sequence[Event] | None:
+        last, payloads = await self.backend.history(agent, after)
+        if after > last:
+            return None  # a number this bus never gave (its history was lost): snapshot
+        events = [e for e in (wire.decode(agent, p) for p in payloads) if e is not None]
+        # Every number from after+1 to the last, each once: anything less is a gap.
+        if [e.seq for e in events] != list(range(after + 1, last + 1)):
+            return None
+        return events
+
+    async def last_seq(self, agent: str) -> int:
+        return await self.backend.last_seq(agent)
+
+    def _deliver(self, channel: str, payload: bytes) -> None:
+        subscriptions = self._subscribers.get(channel)
+        if not subscriptions:
+            return
+        event = wire.decode(channel, payload)
+        if event is None:
+            return
+        for subscription in subscriptions:
+            subscription.offer(event)
 
     async def _listen(self, channel: str) -> None:
         # Brings the backend in line with the subscribers as they are now, so a subscribe and

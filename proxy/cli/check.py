@@ -35,6 +35,7 @@ async def diagnose(args: argparse.Namespace, settings: Settings) -> list[doctor.
         else:
             results += doctor.check_certificate(args.certfile, args.keyfile, host, args.ca_file)
     results.append(await doctor.check_store(settings))
+    results += await doctor.check_cluster(settings)
     results += await doctor.check_salesforce(settings)
     results.append(await asyncio.to_thread(doctor.check_clock, settings))
     results.append(await doctor.check_link(settings, args.link_timeout))

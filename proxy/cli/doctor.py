@@ -335,6 +335,13 @@ async def check_store(settings: Settings) -> Result:
     return Result("PASS", "database", f"writable, schema at {head}")
 
 
+async def check_cluster(settings: Settings) -> list[Result]:
+    """Redis and PostgreSQL as cluster mode uses them: reachable, recent enough, the lease."""
+    from proxy.cluster.probe import probe_cluster
+
+    return [Result(f.level, f.check, f.detail) for f in await probe_cluster(settings)]
+
+
 def check_callcenter(xml_file: Path, served_url: str) -> Result:
     try:
         root = SafeXml.parse(xml_file).getroot()

@@ -5,7 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from proxy.errors import SalesforceError
+
 Record = dict[str, Any]
+# sObject Collections take at most this many records per call (REST API guide).
+COLLECTION_LIMIT = 200
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,15 @@ class SalesforceApi(Protocol):
 
     async def create(self, obj: str, fields: Record) -> str:
         """Create one record; its Id."""
+        ...
+
+    async def create_many(self, obj: str, records: list[Record]) -> list[str | SalesforceError]:
+        """Create 1 to `COLLECTION_LIMIT` records in one API call (sObject Collections, not all
+        or none): for each record, in order, its Id or why Salesforce refused it.
+
+        Raises `SalesforceError` when the call as a whole failed: then any record may or may
+        not have been created.
+        """
         ...
 
     async def upsert(self, obj: str, external_field: str, value: str, fields: Record) -> str:

@@ -17,7 +17,7 @@ from simple_salesforce.exceptions import SalesforceExpiredSession, SalesforceGen
 
 from proxy.errors import SalesforceError
 from proxy.salesforce.auth import TokenSource
-from proxy.salesforce.base import ObjectDescription, Record
+from proxy.salesforce.base import COLLECTION_LIMIT, ObjectDescription, Record
 from proxy.seams import Resource
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,21 @@ def _error_of(exc: SimpleSalesforceError) -> SalesforceError:
     if code == "REQUEST_LIMIT_EXCEEDED":
         message = f"the org's daily API limit is used up ({message})"
     return SalesforceError(str(code), str(message))
+
+
+def _save_result(result: Any) -> str | SalesforceError:
+    """One SaveResult of a collection write: the record's Id, or its first error."""
+    if not isinstance(result, dict):
+        return SalesforceError("UNEXPECTED_RESPONSE", f"not a SaveResult: {result!r:.200}")
+    if result.get("success") and result.get("id"):
+        return str(result["id"])
+    errors = result.get("errors") or [{}]
+    first = errors[0] if isinstance(errors[0], dict) else {}
+    fields = first.get("fields") or []
+    message = str(first.get("message", "refused, with no error given"))
+    if fields:
+        message = f"{message} (fields: {', '.join(map(str, fields))})"
+    return SalesforceError(str(first.get("statusCode", "UNKNOWN_EXCEPTION")), message)
 
 
 def _retryable(exc: Exception) -> bool:
@@ -172,6 +187,25 @@ class SimpleSalesforceApi(Resource):
     async def create(self, obj: str, fields: Record) -> str:
         result = await self._call(lambda sf: getattr(sf, obj).create(fields), idempotent=False)
         return str(result["id"])
+
+    async def create_many(self, obj: str, records: list[Record]) -> list[str | SalesforceError]:
+        if not 0 < len(records) <= COLLECTION_LIMIT:
+            raise ValueError(f"a collection holds 1 to {COLLECTION_LIMIT} records")
+        body = {
+            "allOrNone": False,
+            "records": [{"attributes": {"type": obj}, **record} for record in records],
+        }
+        # Not idempotent: a call that timed out may have created every record.
+        results = await self._call(
+            lambda sf: sf.restful("composite/sobjects", method="POST", json=body),
+            idempotent=False,
+        )
+        if not isinstance(results, list) or len(results) != len(records):
+            raise SalesforceError(
+                "UNEXPECTED_RESPONSE",
+                f"{len(records)} records sent, answer was not {len(records)} SaveResults",
+            )
+        return [_save_result(result) for result in results]
 
     async def upsert(self, obj: str, external_field: str, value: str, fields: Record) -> str:
         path = f"{external_field}/{quote(value, safe='')}"

@@ -3,7 +3,7 @@
 - A new caller costs one API call, whatever the plan holds: when several lookups are needed
   (caller ID, a campaign number, IVR data) they travel in one composite request.
 - A repeat caller within `cache_seconds` costs none, and identical lookups in flight share
-  one request.
+  one request; in a cluster, through `SharedAnswers` (proxy/cluster/answers.py), across nodes.
 - IVR object and field names are checked against describe metadata (fetched once per object,
   the object list at start) before any query is built; an unknown one costs nothing.
 - Below the API budget floor, or without an integration user, the page searches instead.
@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from proxy.cluster.answers import LocalAnswers, SharedAnswers
 from proxy.errors import SalesforceError
 from proxy.salesforce.base import ObjectDescription, Record, SalesforceApi
 from softphone import matching
@@ -53,8 +54,10 @@ class RecordMatcher:
         cache_seconds: float,
         budget_floor: int = 0,
         clock: Callable[[], float] = time.monotonic,
+        answers: SharedAnswers | None = None,
     ) -> None:
         self.api = api
+        self.answers = answers or LocalAnswers()
         self.cache_seconds = cache_seconds
         self.budget_floor = budget_floor
         self.clock = clock
@@ -219,7 +222,7 @@ class RecordMatcher:
         future: asyncio.Future[list[list[Record]]] = asyncio.get_running_loop().create_future()
         self._in_flight[key] = future
         try:
-            result = await self._request(queries)
+            result = await self._shared_request(queries)
             future.set_result(result)
             return result
         except BaseException as exc:
@@ -228,6 +231,16 @@ class RecordMatcher:
             raise
         finally:
             del self._in_flight[key]
+
+    async def _shared_request(self, queries: list[_Query]) -> list[list[Record]]:
+        """The request made once among the nodes asking it now; phone searches kept for the
+        cache time on every node (IVR queries are shared only while in flight)."""
+        ttl = self.cache_seconds if all(q.cache_key is not None for q in queries) else 0.0
+        key = "\n".join(f"{q.kind}:{q.text}" for q in queries)
+        result: list[list[Record]] = await self.answers.answer(
+            key, ttl, lambda: self._request(queries)
+        )
+        return result
 
     async def _request(self, queries: list[_Query]) -> list[list[Record]]:
         assert self.api is not None

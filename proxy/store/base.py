@@ -8,6 +8,7 @@ or neither.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -63,9 +64,21 @@ class Store(AsyncResource, Protocol):
         """Add the agent, or replace the one with the same address."""
         ...
 
+    async def put_agents(self, agents: list[AgentRecord]) -> None:
+        """Add or replace many agents in one transaction: all of them are saved, or none.
+
+        Raises ValueError, saving none, when two of them share an address.
+        """
+        ...
+
     async def get_agent(self, address: str) -> AgentRecord | None: ...
 
     async def list_agents(self) -> list[AgentRecord]: ...
+
+    async def roster_routing(self) -> list[tuple[str, str, str, str]]:
+        """Each agent's address, extension, kind and Salesforce user, by address: what routing
+        depends on, read cheaply enough to poll at 10,000 agents."""
+        ...
 
     async def delete_agent(self, address: str) -> bool:
         """Remove the agent, end their sessions and free their seat; False if there was no
@@ -74,8 +87,9 @@ class Store(AsyncResource, Protocol):
 
     async def create_session(self, token_hash: str, address: str, expires_at: float) -> None: ...
 
-    async def session_agent(self, token_hash: str, now: float) -> str | None:
-        """The address of the agent an unexpired session belongs to, else None."""
+    async def session_agent(self, token_hash: str, now: float) -> AgentRecord | None:
+        """The agent an unexpired session belongs to, else None (one query: every page's
+        socket asks it as it opens)."""
         ...
 
     async def delete_session(self, token_hash: str) -> None: ...
@@ -150,6 +164,13 @@ class Store(AsyncResource, Protocol):
         """The call has ended: save its log and its history entry in one commit."""
         ...
 
+    async def save_call_logs(
+        self, writes: Sequence[tuple[CallLog, HistoryEntry | None]], now: float
+    ) -> None:
+        """Save several logs, in order, in one commit; with a history entry for each that
+        ended (a group commit: many agents' writes for one transaction)."""
+        ...
+
     async def unfinished_call_logs(self) -> list[CallLog]:
         """Logs still open or wrapping up: what a restarted proxy must finish."""
         ...
@@ -168,11 +189,24 @@ class Store(AsyncResource, Protocol):
         """Rows by state: pending, written, dead (states with none are 0)."""
         ...
 
-    async def begin_attempt(self, call_object: str, now: float) -> None:
-        """Count an attempt before it is made, so a crash mid-write is known after restart."""
+    async def outbox_written(self, call_object: str, task_id: str, now: float) -> None: ...
+
+    async def claim_due_outbox(self, now: float, limit: int, hold: float) -> list[OutboxRow]:
+        """Take the due rows for this writer: each one's attempt counted before it is made (a
+        crash mid-write is known after restart: the next attempt looks before it creates), and
+        held from every other writer for `hold` seconds, its outcome recorded meanwhile. Rows
+        another writer is claiming are skipped, not waited for (SKIP LOCKED on PostgreSQL), so
+        several nodes drain one outbox side by side. Returned as they were before the claim."""
         ...
 
-    async def outbox_written(self, call_object: str, task_id: str, now: float) -> None: ...
+    async def release_claims(self, now: float) -> int:
+        """Rows held by a writer that stopped mid-write are due now (only where no other writer
+        shares the store: its claims would be taken from it)."""
+        ...
+
+    async def outbox_written_many(self, task_ids: dict[str, str], now: float) -> None:
+        """`outbox_written` for a burst (call object -> Task id), in one commit."""
+        ...
 
     async def outbox_failed(
         self, call_object: str, error: str, next_attempt_at: float, dead: bool, now: float

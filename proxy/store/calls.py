@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, text, update
 
 from proxy.store.base import OutboxRow, OutboxState, PurgeCounts
 from proxy.store.data import history_values
@@ -15,9 +16,14 @@ from softphone.agentdata import HistoryEntry
 from softphone.calllog import CallLog, log_from_dict, log_to_dict
 
 _UNFINISHED = ("open", "wrapping")
+# The advisory lock a cluster's retention purge is taken under (any fixed 64-bit number).
+PURGE_LOCK = 0x50_68_6F_6E_65_50_75_72
 
 
 class CallLogQueries(SqlBase):
+    _log_upsert: Any = None
+    _history_upsert: Any = None
+
     def _log_values(self, log: CallLog, now: float) -> dict[str, Any]:
         return {
             "agent": log.agent,
@@ -30,17 +36,33 @@ class CallLogQueries(SqlBase):
         }
 
     async def put_call_log(self, log: CallLog, now: float) -> None:
-        statement = self.upsert(call_logs, self._log_values(log, now), ["agent", "call_id"])
-        async with self.engine.begin() as conn:
-            await conn.execute(statement)
+        await self.save_call_logs([(log, None)], now)
 
     async def end_call(self, log: CallLog, entry: HistoryEntry, now: float) -> None:
-        keys = ["address", "call_id"]
+        await self.save_call_logs([(log, entry)], now)
+
+    async def save_call_logs(
+        self, writes: Sequence[tuple[CallLog, HistoryEntry | None]], now: float
+    ) -> None:
+        logs = [self._log_values(log, now) for log, _ in writes]
+        ended = [history_values(log.agent, entry) for log, entry in writes if entry is not None]
         async with self.engine.begin() as conn:
-            await conn.execute(
-                self.upsert(call_logs, self._log_values(log, now), ["agent", "call_id"])
-            )
-            await conn.execute(self.upsert(history, history_values(log.agent, entry), keys))
+            await conn.execute(self._upsert_logs(), logs)
+            if ended:
+                await conn.execute(self._upsert_history(), ended)
+
+    def _upsert_logs(self) -> Any:
+        # Built once per store: building and compiling it per write was most of a call's CPU.
+        if self._log_upsert is None:
+            columns = [c.name for c in call_logs.columns]
+            self._log_upsert = self.upsert_many(call_logs, columns, ["agent", "call_id"])
+        return self._log_upsert
+
+    def _upsert_history(self) -> Any:
+        if self._history_upsert is None:
+            columns = [c.name for c in history.columns]
+            self._history_upsert = self.upsert_many(history, columns, ["address", "call_id"])
+        return self._history_upsert
 
     async def unfinished_call_logs(self) -> list[CallLog]:
         query = select(call_logs.c.data).where(call_logs.c.state.in_(_UNFINISHED))
@@ -99,13 +121,57 @@ class CallLogQueries(SqlBase):
         async with self.engine.begin() as conn:
             return int((await conn.execute(statement)).rowcount)
 
-    async def begin_attempt(self, call_object: str, now: float) -> None:
-        await self._update(call_object, attempts=outbox.c.attempts + 1, updated_at=now)
-
     async def outbox_written(self, call_object: str, task_id: str, now: float) -> None:
         await self._update(
             call_object, state="written", task_id=task_id, last_error="", updated_at=now
         )
+
+    async def claim_due_outbox(self, now: float, limit: int, hold: float) -> list[OutboxRow]:
+        due = (
+            select(outbox)
+            .where(outbox.c.state == "pending", outbox.c.next_attempt_at <= now)
+            .order_by(outbox.c.next_attempt_at, outbox.c.created_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)  # PostgreSQL; SQLite has one writer anyway
+        )
+        async with self.engine.begin() as conn:
+            rows = [_row(r) for r in (await conn.execute(due)).mappings().all()]
+            if rows:
+                await conn.execute(
+                    update(outbox)
+                    .where(outbox.c.call_object.in_([row.call_object for row in rows]))
+                    .values(
+                        attempts=outbox.c.attempts + 1, next_attempt_at=now + hold, updated_at=now
+                    )
+                )
+        return rows
+
+    async def release_claims(self, now: float) -> int:
+        statement = (
+            update(outbox)
+            .where(
+                outbox.c.state == "pending",
+                outbox.c.attempts > 0,
+                outbox.c.next_attempt_at > now,
+            )
+            .values(next_attempt_at=now)
+        )
+        async with self.engine.begin() as conn:
+            return int((await conn.execute(statement)).rowcount)
+
+    async def outbox_written_many(self, task_ids: dict[str, str], now: float) -> None:
+        if not task_ids:
+            return
+        statement = (
+            update(outbox)
+            .where(outbox.c.call_object == bindparam("row_call_object"))
+            .values(
+                state="written", task_id=bindparam("row_task_id"), last_error="", updated_at=now
+            )
+        )
+        params = [{"row_call_object": c, "row_task_id": t} for c, t in task_ids.items()]
+        async with self.engine.begin() as conn:
+            await conn.execute(statement, params)
 
     async def outbox_failed(
         self, call_object: str, error: str, next_attempt_at: float, dead: bool, now: float
@@ -129,6 +195,14 @@ class CallLogQueries(SqlBase):
 
     async def purge(self, before: float, now: float) -> PurgeCounts:
         async with self.engine.begin() as conn:
+            if self.engine.dialect.name == "postgresql":
+                # One node of a cluster purges at a time; the others find the lock taken and
+                # leave it to that one (held until this transaction ends).
+                taken = await conn.execute(
+                    text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": PURGE_LOCK}
+                )
+                if not taken.scalar():
+                    return PurgeCounts(0, 0, 0, 0)
             counts = [
                 (await conn.execute(statement)).rowcount
                 for statement in (

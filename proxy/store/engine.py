@@ -77,6 +77,14 @@ class SqlBase:
         statement: Insert = dialect.insert(table)
         return statement
 
+    def upsert_many(self, table: Table, columns: list[str], keys: list[str]) -> Any:
+        """One upsert statement for rows given as parameters (`execute(statement, rows)`):
+        built and compiled once, however many rows and calls; rows are applied in order, so a
+        row may be written twice in one call (a ring and its answer in one group commit)."""
+        statement = self.insert(table)
+        changes = {c: statement.excluded[c] for c in columns if c not in keys}
+        return statement.on_conflict_do_update(index_elements=keys, set_=changes)
+
     def upsert(self, table: Table, values: dict[str, Any], keys: list[str]) -> Any:
         statement = self.insert(table).values(values)
         changes = {k: v for k, v in values.items() if k not in keys}

@@ -12,11 +12,19 @@ import html
 import secrets
 import time
 from typing import TYPE_CHECKING, TypedDict
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    Response,
+)
 
 from proxy.agents.auth import SignInFailed
+from proxy.agents.roll import STATUSES, AgentRoll, RollPage, RollQuery, RollQueryError
 from proxy.services import services_of
 from softphone.phone import mask
 
@@ -24,6 +32,7 @@ if TYPE_CHECKING:
     from proxy.services import Services
 
 LOCK_KEY = "admin:basic"
+DEAD_SHOWN = 100  # the outbox's counts say how many more there are
 
 
 def _unauthorized(message: str = "admin sign-in required") -> Response:
@@ -66,9 +75,26 @@ class LinkStatus(TypedDict):
 
 class AgentRow(TypedDict):
     agent: str
+    extension: str
     pages: int
     state: str
     reason: str
+
+
+class Totals(TypedDict):
+    agents: int
+    online: int
+    pages: int
+    calls: int
+
+
+class PageInfo(TypedDict):
+    number: int
+    size: int
+    pages: int
+    matching: int
+    search: str
+    status: str
 
 
 class CallRow(TypedDict):
@@ -103,6 +129,8 @@ class Status(TypedDict):
     """What `/admin` shows and `/admin/status.json` returns."""
 
     link: LinkStatus
+    totals: Totals
+    page: PageInfo
     agents: list[AgentRow]
     calls: list[CallRow]
     recent_pops: list[PopRow]
@@ -112,52 +140,65 @@ class Status(TypedDict):
     salesforce: str
 
 
-def _agents_and_calls(services: Services) -> tuple[list[AgentRow], list[CallRow]]:
-    """The online agents' rows and every call's, in one pass over the agents: at 10,000 agents a
-    count rebuilt per agent froze the loop for over a minute (issue 16)."""
-    states, pages, views = services.states, services.pages, services.views
+def _roll(services: Services, query: RollQuery) -> RollPage:
+    """One page of agents: a pass over the agents of dict look-ups, and the page's own rows
+    read in full (issue 16: a count rebuilt per agent froze the loop for over a minute)."""
+    return AgentRoll(services.states, services.pages, services.seating.device_of).page(query)
+
+
+def _page_rows(roll: RollPage) -> tuple[list[AgentRow], list[CallRow]]:
     now = time.time()
-    agents: list[AgentRow] = []
-    calls: list[CallRow] = []
-    for agent in sorted(states.profiles):
-        open_pages = pages.count(agent)
-        if open_pages:
-            view = views.status_view(agent)
-            agents.append(
-                {
-                    "agent": agent,
-                    "pages": open_pages,
-                    "state": view.state.value,
-                    "reason": view.reason,
-                }
-            )
-        # Read, not `machine()`: a status page must not create a call book for every agent.
-        machine = states.machines.get(agent)
-        for call in machine.calls.values() if machine is not None else ():
-            calls.append(
-                {
-                    "agent": agent,
-                    "call_id": call.call_id,
-                    "state": call.state.value,
-                    "direction": call.direction.value,
-                    "number": mask(call.ani or call.dnis),
-                    "since": round(now - call.started_at),
-                }
-            )
+    agents: list[AgentRow] = [
+        {
+            "agent": line.agent,
+            "extension": line.extension,
+            "pages": line.pages,
+            "state": line.state,
+            "reason": line.reason,
+        }
+        for line in roll.lines
+    ]
+    calls: list[CallRow] = [
+        {
+            "agent": agent,
+            "call_id": call.call_id,
+            "state": call.state.value,
+            "direction": call.direction.value,
+            "number": mask(call.ani or call.dnis),
+            "since": round(now - call.started_at),
+        }
+        for agent, call in roll.calls
+    ]
     return agents, calls
 
 
-async def status(services: Services) -> Status:
+async def status(services: Services, query: RollQuery) -> Status:
+    """The status for one page of agents; `RollQueryError` for a page past the last."""
     settings, link, api = services.settings, services.link, services.salesforce
     usage = api.api_usage if api is not None else None
-    agents, calls = _agents_and_calls(services)
-    dead = await services.store.outbox_rows("dead")
+    roll = _roll(services, query)
+    agents, calls = _page_rows(roll)
+    dead = (await services.store.outbox_rows("dead"))[:DEAD_SHOWN]
     return {
         "link": {
             "connected": link.connected,
             "address": link.active_url,
             "reconnects": link.reconnects,
             "failovers": link.failovers,
+        },
+        "totals": {
+            "agents": roll.totals.agents,
+            "online": roll.totals.online,
+            "pages": roll.totals.pages,
+            "calls": roll.totals.calls,
+        },
+        "page": {
+            "number": query.page,
+            "size": query.size,
+            "pages": roll.pages,
+            "matching": roll.matching,
+            "search": query.search,
+            "status": query.status,
         },
         "agents": agents,
         "calls": calls,
@@ -179,14 +220,79 @@ async def status(services: Services) -> Status:
     }
 
 
-def _table(headers: list[str], rows: list[list[str | int | float]], empty: str) -> str:
+def _table(
+    headers: list[str], rows: list[list[str | int | float]], empty: str, caption: str = ""
+) -> str:
     if not rows:
         return f'<p class="muted">{html.escape(empty)}</p>'
+    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
     head = "".join(f"<th scope=col>{html.escape(h)}</th>" for h in headers)
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _search_form(page: PageInfo) -> str:
+    """A GET form: every control labelled, reachable and sent with the keyboard alone."""
+    search = html.escape(page["search"])
+    options = "".join(
+        f"<option{' selected' if s == page['status'] else ''}>{html.escape(s)}</option>"
+        for s in STATUSES
+    )
+    return (
+        '<form method=get action="/admin" role=search aria-label="Find agents">'
+        "<label for=agent-search>Address or extension</label> "
+        f'<input id=agent-search name=q type=search maxlength=80 value="{search}">'
+        " <label for=agent-status>Status</label> "
+        f"<select id=agent-status name=status>{options}</select>"
+        " <label for=agent-size>Per page</label> "
+        f'<input id=agent-size name=size type=number min=1 max=500 value="{page["size"]}">'
+        " <button type=submit>Find</button></form>"
+    )
+
+
+def _page_link(page: PageInfo, number: int | None, rel: str, label: str) -> str:
+    if number is None:
+        return f"<span class=muted aria-disabled=true>{label}</span>"
+    query = {"page": number, "size": page["size"], "q": page["search"], "status": page["status"]}
+    href = html.escape("/admin?" + urlencode(query))
+    return f'<a rel={rel} href="{href}">{label}</a>'
+
+
+def _agents_section(data: Status) -> list[str]:
+    page, totals = data["page"], data["totals"]
+    first = (page["number"] - 1) * page["size"] + 1 if data["agents"] else 0
+    last = first + len(data["agents"]) - 1 if data["agents"] else 0
+    summary = (
+        f"Agents {first:,} to {last:,} of {page['matching']:,} matching"
+        f" (page {page['number']:,} of {page['pages']:,})"
+    )
+    previous = page["number"] - 1 if page["number"] > 1 else None
+    following = page["number"] + 1 if page["number"] < page["pages"] else None
+    return [
+        "<h2>Totals</h2>",
+        f"<dl><dt>Agents signed in since start</dt><dd>{totals['agents']:,}</dd>"
+        f"<dt>Agents online</dt><dd>{totals['online']:,}</dd>"
+        f"<dt>Softphone pages open</dt><dd>{totals['pages']:,}</dd>"
+        f"<dt>Calls in progress</dt><dd>{totals['calls']:,}</dd></dl>",
+        "<h2 id=agents-heading>Agents</h2>",
+        _search_form(page),
+        _table(
+            ["agent", "extension", "pages open", "state", "reason"],
+            [
+                [a["agent"], a["extension"], a["pages"], a["state"], a["reason"]]
+                for a in data["agents"]
+            ],
+            "No agent matches." if page["search"] else "No agent has the softphone open.",
+            caption=summary,
+        ),
+        '<nav aria-label="Agent pages">',
+        _page_link(page, previous, "prev", "Previous page"),
+        " ",
+        _page_link(page, following, "next", "Next page"),
+        "</nav>",
+    ]
 
 
 def render(data: Status) -> str:
@@ -203,20 +309,15 @@ def render(data: Status) -> str:
     parts = [
         "<!doctype html><html lang=en><head><meta charset=utf-8>",
         "<title>softphone-proxy status</title>",
-        '<link rel=stylesheet href="/admin/admin.css"></head><body>',
+        '<link rel=stylesheet href="/admin/admin.css"></head><body><main>',
         "<h1>softphone-proxy status</h1>",
         "<h2>CTI link</h2>",
         f"<p>{link_state} to {html.escape(link['address'])}: "
         f"{link['reconnects']} reconnects, {link['failovers']} failovers</p>",
         "<h2>Salesforce</h2>",
         f"<p>{html.escape(data['salesforce'])}: {budget} API calls left today</p>",
-        "<h2>Agents online</h2>",
-        _table(
-            ["agent", "pages open", "state", "reason"],
-            [[a["agent"], a["pages"], a["state"], a["reason"]] for a in data["agents"]],
-            "No agent has the softphone open.",
-        ),
-        "<h2>Calls in progress</h2>",
+        *_agents_section(data),
+        "<h2>Calls of the agents shown</h2>",
         _table(
             ["agent", "call", "state", "direction", "number", "seconds"],
             [
@@ -238,10 +339,11 @@ def render(data: Status) -> str:
             ["CallObject", "Salesforce's error"],
             [[d["call_object"], d["error"]] for d in data["dead_letters"]],
             "No dead letters.",
+            caption=f"The first {DEAD_SHOWN} dead letters" if outbox["dead"] > DEAD_SHOWN else "",
         ),
         '<p class="muted">Retry dead letters with <code>softphone-proxy outbox '
         "--retry-all-dead</code> once their cause is fixed.</p>",
-        "</body></html>",
+        "</main></body></html>",
     ]
     return "".join(parts)
 
@@ -259,7 +361,11 @@ def admin_router() -> APIRouter:
         refused = await _authorized(request)
         if refused is not None:
             return refused
-        data = await status(services_of(request))
+        try:
+            query = RollQuery.parse(dict(request.query_params))
+            data = await status(services_of(request), query)
+        except RollQueryError as exc:
+            return PlainTextResponse(f"Bad request: {exc}", status_code=400)
         return HTMLResponse(render(data), headers={"cache-control": "no-store"})
 
     @router.get("/admin/status.json")
@@ -267,7 +373,11 @@ def admin_router() -> APIRouter:
         refused = await _authorized(request)
         if refused is not None:
             return refused
-        data = await status(services_of(request))
+        try:
+            query = RollQuery.parse(dict(request.query_params))
+            data = await status(services_of(request), query)
+        except RollQueryError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
         return JSONResponse(data, headers={"cache-control": "no-store"})
 
     return router

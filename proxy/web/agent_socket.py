@@ -7,27 +7,30 @@ signed in by its partitioned session cookie instead. Either way the Origin must 
 (or an allowed one), so a foreign site cannot ride the cookie (cross-site websocket hijacking).
 
 Close codes: 1000 normal, 1008 not signed in, 1009 message too big (enforced by the server),
-1011 server error, 1013 too slow to keep up (reconnect).
+1011 server error, 1013 try again later: too slow to keep up (reconnect at once for a fresh
+snapshot), or too many pages opening at once ("busy; retry after N s", also sent as an error
+message first).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from proxy.agents.admission import Busy
 from proxy.agents.auth import SESSION_COOKIE
 from proxy.agents.commands import AgentCommand
 from proxy.agents.states import AgentProfile
-from proxy.bus import Message, SlowConsumer, Subscription
-from proxy.errors import LinkError, SalesforceError
+from proxy.bus import Event, SlowConsumer, Subscription
+from proxy.errors import LinkError, ProxyError, SalesforceError
 from proxy.settings import Settings
 from proxy.store import AgentRecord
 from proxy.web.origins import origin_check
@@ -69,7 +72,6 @@ SEARCH_INTERVAL = 0.3
 
 
 async def serve_agent_socket(ws: WebSocket, services: Services) -> None:
-    auth, pages = services.auth, services.pages
     settings = services.settings
     origin = ws.headers.get("origin")
     if not origin_check(settings).allows(origin, ws.headers.get("host", "")):
@@ -79,7 +81,38 @@ async def serve_agent_socket(ws: WebSocket, services: Services) -> None:
     offered: list[str] = ws.scope.get("subprotocols", [])
     token = next((p.removeprefix("auth.") for p in offered if p.startswith("auth.")), "")
     token = token or ws.cookies.get(SESSION_COOKIE, "")
-    agent = await auth.agent_for(token)
+    opening = contextlib.AsyncExitStack()
+    try:
+        # One place in the openings' queue, held until the welcome is out (`opened`).
+        await opening.enter_async_context(services.openings.enter())
+    except Busy as busy:
+        # Said plainly, never a dropped connection: the page waits and comes back by itself.
+        await _refuse_busy(ws, offered, busy.retry_after)
+        return
+    async with opening:
+        await _open(ws, services, token, offered, opened=opening.aclose)
+
+
+async def _refuse_busy(ws: WebSocket, offered: list[str], retry_after: int) -> None:
+    log.warning("agent socket refused: busy (retry after %d s)", retry_after)
+    await ws.accept(subprotocol=PROTOCOL if PROTOCOL in offered else None)
+    error = ErrorMessage(
+        code="busy", message=f"The phone server is busy; reconnecting in {retry_after} seconds"
+    )
+    await ws.send_text(error.model_dump_json())
+    await ws.close(1013, f"busy; retry after {retry_after}")
+
+
+async def _open(
+    ws: WebSocket,
+    services: Services,
+    token: str,
+    offered: list[str],
+    opened: Callable[[], Awaitable[None]],
+) -> None:
+    """Sign the socket in, send its welcome, call `opened`, then serve it until it closes."""
+    pages = services.pages
+    agent = await services.auth.agent_for(token)
     await ws.accept(subprotocol=PROTOCOL if PROTOCOL in offered else None)
     if agent is None:
         error = ErrorMessage(code="unauthorized", message="Your session has ended; sign in again")
@@ -90,9 +123,17 @@ async def serve_agent_socket(ws: WebSocket, services: Services) -> None:
     connection = AgentConnection(ws, agent, services)
     pages.active(agent.address, connection.page)  # a page just opened is the one in use
     try:
-        await connection.run()
+        await connection.run(opened)
     finally:
         pages.closed(agent.address, connection.page)
+
+
+class _TooBig(ProxyError):
+    """A page sent a message over SOFTPHONE_MAX_MESSAGE_BYTES: the socket closes with 1009."""
+
+
+def _size(raw: str | bytes) -> int:
+    return len(raw) if isinstance(raw, bytes) else len(raw.encode())
 
 
 class AgentConnection:
@@ -108,10 +149,11 @@ class AgentConnection:
         self.desk = services.desk
         self.journal = services.journal
         self.wrap_up = _wrap_up_view(services.settings)
+        self.max_bytes = services.settings.max_message_bytes
         self.last_search = -SEARCH_INTERVAL
         self.page = secrets.token_hex(6)
         # While a welcome is being built: the updates that must follow it.
-        self.held: list[Message] | None = None
+        self.held: list[Event] | None = None
         self.outbox: asyncio.Queue[str] = asyncio.Queue(OUTBOX_LIMIT)
         # Events at or below this sequence are already in the last snapshot sent.
         self.floor = 0
@@ -156,22 +198,26 @@ class AgentConnection:
             )
         )
         held, self.held = self.held, None
-        for message in held:
-            if int(message.get("seq", 0)) > self.floor:
-                self.enqueue(_json(message))
+        for event in held:
+            if event.seq > self.floor:
+                self.enqueue(event.text)
 
-    async def run(self) -> None:
+    async def run(self, opened: Callable[[], Awaitable[None]]) -> None:
         try:
             async with (
                 self.bus.subscribe(self.agent.address) as subscription,
                 asyncio.TaskGroup() as tg,
             ):
                 await self.send_snapshot()
+                await opened()
                 tg.create_task(self._read())
                 tg.create_task(self._pump(subscription))
                 tg.create_task(self._write())
         except* WebSocketDisconnect:
             pass
+        except* _TooBig as group:
+            log.warning("agent %s socket: %s", self.agent.address, group.exceptions[0])
+            await self._close(1009, "message too big")
         except* SlowConsumer as group:
             log.warning("agent %s socket too slow: %s", self.agent.address, group.exceptions[0])
             await self._close(1013, "too slow; reconnect for a fresh snapshot")
@@ -189,12 +235,12 @@ class AgentConnection:
             await self.ws.send_text(await self.outbox.get())
 
     async def _pump(self, subscription: Subscription) -> None:
-        message: Message
-        async for message in subscription:
+        # Every socket of the agent sends the text the bus encoded once for the event.
+        async for event in subscription:
             if self.held is not None:
-                self.held.append(message)
-            elif int(message.get("seq", 0)) > self.floor:
-                self.enqueue(_json(message))
+                self.held.append(event)
+            elif event.seq > self.floor:
+                self.enqueue(event.text)
 
     async def _read(self) -> None:
         while True:
@@ -202,6 +248,8 @@ class AgentConnection:
             if frame["type"] == "websocket.disconnect":
                 raise WebSocketDisconnect(frame.get("code", 1000))
             raw: str | bytes = frame.get("text") or frame.get("bytes") or b""
+            if _size(raw) > self.max_bytes:  # the server's own limit may be higher (simulator)
+                raise _TooBig(f"a message over {self.max_bytes} bytes")
             try:
                 message = parse_client_message(raw)
             except ProtocolError as exc:
@@ -289,7 +337,3 @@ def _wrap_up_view(settings: Settings) -> WrapUpView:
         account_codes=rules.account_codes,
         classification_required=rules.classification_required,
     )
-
-
-def _json(message: Message) -> str:
-    return json.dumps(message, separators=(",", ":"))

@@ -1,6 +1,8 @@
 // The agent websocket: reconnects by itself with capped backoff and resumes from a snapshot.
 // A connection can die without a word (a cut cable, a sleeping laptop): a ping that gets no
 // answer, or the browser going offline, ends it, and the reconnect loop takes over.
+// Every wait is jittered, so a whole floor of pages cut at once does not come back at once; a
+// server too busy to take the page now (1013 "busy; retry after N") is given the time it asks.
 const PROTOCOL = "softphone.v2";
 const PING_EVERY_MS = 20000;
 const ANSWER_WITHIN_MS = 10000;
@@ -33,8 +35,8 @@ export class AgentSocket {
     const ws = new WebSocket(this.url, protocols);
     this.ws = ws;
     ws.onopen = () => {
-      // The server opens with a snapshot (welcome); nothing to ask for here.
-      this.delay = 500;
+      // The server opens with a snapshot (welcome); the backoff is reset only once it came,
+      // since a busy server also opens before it says so.
       this.onStatus({ state: "connected" });
       this.startPings();
     };
@@ -52,7 +54,9 @@ export class AgentSocket {
         return;
       }
       if (message.type === "pong") return;
+      if (message.type === "error" && message.code === "busy") return; // the close says when
       if (message.type === "welcome") {
+        this.delay = 500;
         this.lastSeq = message.seq;
       } else if (typeof message.seq === "number") {
         // Calls, agent state, call logs and agent data share one numbered stream per agent.
@@ -63,13 +67,16 @@ export class AgentSocket {
       }
       this.onMessage(message);
     };
-    ws.onclose = () => {
+    ws.onclose = (event) => {
       this.stopPings();
       if (this.closed || ws !== this.ws) return;
-      const seconds = Math.round(this.delay / 100) / 10;
-      this.onStatus({ state: "reconnecting", seconds });
-      this.retry = setTimeout(() => this.closed || this.open(), this.delay);
-      this.delay = Math.min(this.delay * 2, 10000);
+      const busy = event?.code === 1013 && /retry after (\d+)/.exec(event.reason || "");
+      const wait = busy ? Number(busy[1]) * 1000 : this.delay;
+      const jittered = wait * (busy ? 1 : 0.5) + Math.random() * (busy ? 1000 : wait * 0.5);
+      const seconds = Math.max(1, Math.round(jittered / 1000));
+      this.onStatus({ state: busy ? "busy" : "reconnecting", seconds });
+      this.retry = setTimeout(() => this.closed || this.open(), jittered);
+      if (!busy) this.delay = Math.min(this.delay * 2, 10000);
     };
   }
 

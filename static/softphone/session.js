@@ -273,7 +273,7 @@ export function startSession() {
 function connectionStatus(status) {
   const node = $("connection");
   node.dataset.state = status.state;
-  node.textContent = status.state === "reconnecting"
-    ? t("reconnecting", { seconds: status.seconds })
+  node.textContent = status.state === "reconnecting" || status.state === "busy"
+    ? t(status.state === "busy" ? "serverBusy" : "reconnecting", { seconds: status.seconds })
     : t(status.state);
 }

@@ -24,6 +24,7 @@ from proxy.salesforce.standin.query import QueryError, run_soql, run_sosl
 
 CREATABLE = {"Task", "Contact"}
 COMPOSITE_LIMIT = 25
+COLLECTION_LIMIT = 200
 AUDIENCE = "https://login.salesforce.com"
 _FAULTS = {500: "UNKNOWN_EXCEPTION", 502: "BAD_GATEWAY", 503: "SERVER_UNAVAILABLE"}
 Outcome = tuple[int, Any]
@@ -86,17 +87,21 @@ def _data_routes(org: StandinOrg) -> list[Route]:
             status, body = _error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
             return _with_usage(org, JSONResponse(body, status_code=status))
         org.api_calls += 1
+        # Read before the delay: a request Salesforce has received is carried out even when
+        # the client stops waiting for the answer, as a timed-out create does on a real org.
+        payload: Any = await request.json() if request.method in ("POST", "PATCH") else None
         if org.latency_seconds:
             await asyncio.sleep(org.latency_seconds)
         if org.failures:
             fault = org.failures.pop(0)
             status, body = _error(fault, _FAULTS.get(fault, "UNKNOWN_EXCEPTION"), "injected")
             return _with_usage(org, JSONResponse(body, status_code=fault))
-        payload: Any = await request.json() if request.method in ("POST", "PATCH") else None
         path = request.path_params["path"].strip("/")
         params = {k: v for k, v in request.query_params.items()}
         if path == "composite" and request.method == "POST":
             status, body = _composite(org, payload)
+        elif path == "composite/sobjects" and request.method == "POST":
+            status, body = _create_collection(org, payload)
         else:
             status, body = _dispatch(org, request.method, path, params, payload)
         return _with_usage(org, JSONResponse(body, status_code=status))
@@ -226,6 +231,62 @@ def _composite(org: StandinOrg, payload: Any) -> Outcome:
     return 200, {"compositeResponse": answers}
 
 
+def _create_collection(org: StandinOrg, payload: Any) -> Outcome:
+    """POST /composite/sobjects: up to 200 records, one SaveResult each, in order.
+
+    With allOrNone false each record stands alone; with true, one refusal rolls back the rest.
+    """
+    records = payload.get("records") if isinstance(payload, dict) else None
+    if not isinstance(records, list) or not records:
+        return _error(400, "JSON_PARSER_ERROR", "the request body needs a non-empty 'records'")
+    if len(records) > COLLECTION_LIMIT:
+        return _error(
+            400,
+            "EXCEEDED_ID_LIMIT",
+            f"record limit reached. cannot submit more than {COLLECTION_LIMIT} records"
+            " into this call",
+        )
+    refusals = [_record_refusal(org, record) for record in records]
+    if payload.get("allOrNone") is True and any(refusals):
+        rolled_back = _save_error(
+            "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+            "Record rolled back because not all records were valid and the request was"
+            " using AllOrNone header",
+            [],
+        )
+        return 200, [refusal or rolled_back for refusal in refusals]
+    results = []
+    for record, refusal in zip(records, refusals, strict=True):
+        if refusal is None:
+            values = {k: v for k, v in record.items() if k != "attributes"}
+            created = org.insert(record["attributes"]["type"], values)
+            refusal = {"id": created["Id"], "success": True, "errors": []}
+        results.append(refusal)
+    return 200, results
+
+
+def _save_error(code: str, message: str, fields: list[str]) -> dict[str, Any]:
+    error = {"statusCode": code, "message": message, "fields": fields}
+    return {"success": False, "errors": [error]}
+
+
+def _record_refusal(org: StandinOrg, record: Any) -> dict[str, Any] | None:
+    """The failed SaveResult of one record of a collection, or None when it can be created."""
+    attributes = record.get("attributes") if isinstance(record, dict) else None
+    obj = attributes.get("type") if isinstance(attributes, dict) else None
+    if not isinstance(obj, str) or not obj:
+        return _save_error("INVALID_TYPE", "Must send a concrete entity type.", [])
+    if obj not in SCHEMA or obj not in CREATABLE:
+        return _save_error("INVALID_TYPE_FOR_OPERATION", f"cannot create {obj} here", [])
+    values = {k: v for k, v in record.items() if k != "attributes"}
+    if "Id" in values or "id" in values:
+        return _save_error(
+            "INVALID_FIELD_FOR_INSERT_UPDATE", "cannot specify Id in an insert call", ["Id"]
+        )
+    refused = _refusal(org, obj, values) or org.injected_refusal(values)
+    return None if refused is None else _save_error(*refused)
+
+
 def _dispatch(
     org: StandinOrg, method: str, path: str, params: dict[str, str], body: Any
 ) -> Outcome:
@@ -269,16 +330,21 @@ def _route(org: StandinOrg, method: str, path: str, params: dict[str, str], body
 
 def _invalid(org: StandinOrg, obj: str, values: dict[str, Any]) -> Outcome | None:
     """Salesforce's answer to a write it refuses: an unknown field, a reference to nothing."""
+    refused = _refusal(org, obj, values) or org.injected_refusal(values)
+    return None if refused is None else _error(400, refused[0], refused[1])
+
+
+def _refusal(
+    org: StandinOrg, obj: str, values: dict[str, Any]
+) -> tuple[str, str, list[str]] | None:
+    """Why the org refuses to write `values`: (code, message, fields), or None."""
     unknown = [f for f in values if f not in SCHEMA[obj]]
     if unknown:
-        return _error(400, "INVALID_FIELD", f"No such column '{unknown[0]}' on {obj}")
+        return "INVALID_FIELD", f"No such column '{unknown[0]}' on {obj}", [unknown[0]]
     for name in ("WhoId", "WhatId"):
         if name in values and values[name] and org.get(str(values[name])) is None:
-            return _error(
-                400,
-                "INVALID_CROSS_REFERENCE_KEY",
-                f"invalid cross reference id ({name}: {values[name]})",
-            )
+            message = f"invalid cross reference id ({name}: {values[name]})"
+            return "INVALID_CROSS_REFERENCE_KEY", message, [name]
     return None
 
 

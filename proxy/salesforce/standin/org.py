@@ -198,7 +198,8 @@ class StandinOrg:
 
     Tests and the demo change its behaviour directly: `expire_sessions()` forces re-login,
     `fail_next(500)` makes the next API call fail, `latency_seconds` slows every API call, and
-    `api_limit` is the daily budget (`REQUEST_LIMIT_EXCEEDED` once it is spent).
+    `api_limit` is the daily budget (`REQUEST_LIMIT_EXCEEDED` once it is spent), and
+    `refuse_record(...)` makes the next write of one record fail on its own.
     """
 
     records: dict[str, list[Record]] = field(default_factory=dict)
@@ -219,6 +220,8 @@ class StandinOrg:
     users: dict[str, tuple[str, str]] = field(default_factory=dict)
     codes: dict[str, SignInCode] = field(default_factory=dict)
     user_sessions: dict[str, str] = field(default_factory=dict)
+    # Per-record refusals to come: (field, value, error code, message), each used once.
+    record_refusals: list[tuple[str, Any, str, str]] = field(default_factory=list)
     # Where the org is served (set by StandinServer) and the CA that its certificate chains to.
     instance_url: str = ""
     ca_file: str = ""
@@ -254,6 +257,19 @@ class StandinOrg:
     def fail_next(self, *statuses: int) -> None:
         """The next API calls answer with these HTTP statuses (500, 503, ...), in order."""
         self.failures.extend(statuses)
+
+    def refuse_record(self, field_name: str, value: Any, code: str, message: str) -> None:
+        """The next write of a record whose `field_name` is `value` fails with `code`, once:
+        as a row lock (UNABLE_TO_LOCK_ROW) or a trigger's refusal fails one record of many."""
+        self.record_refusals.append((field_name, value, code, message))
+
+    def injected_refusal(self, values: Record) -> tuple[str, str, list[str]] | None:
+        """The refusal `refuse_record` set up for these values (used up), else None."""
+        for n, (name, value, code, message) in enumerate(self.record_refusals):
+            if values.get(name) == value:
+                del self.record_refusals[n]
+                return code, message, []
+        return None
 
     def new_id(self, obj: str) -> str:
         counter = self._ids.setdefault(obj, itertools.count(1))

@@ -148,11 +148,14 @@ class _Condition:
     field: str
     op: str
     raw: str  # the literal's text with its escapes as written
+    raw_list: tuple[str, ...] = ()  # IN's literals
 
     def test(self, record: Record) -> bool:
         actual = str(record.get(self.field) or "")
         if self.op == "=":
             return actual == _unescape(self.raw)
+        if self.op == "IN":
+            return actual in {_unescape(raw) for raw in self.raw_list}
         return re.fullmatch(_like_regex(self.raw), actual, re.IGNORECASE | re.DOTALL) is not None
 
 
@@ -169,6 +172,21 @@ def _literal(text: str) -> tuple[str, str]:
             return text[1:i], text[i + 1 :]
         i += 1
     raise QueryError("MALFORMED_QUERY", "unterminated string literal")
+
+
+def _literal_list(text: str) -> tuple[tuple[str, ...], str]:
+    """Split a ('...', '...') list off the start of `text`: its raw literals, and the rest."""
+    values: list[str] = []
+    rest = text[1:].strip()
+    while True:
+        value, rest = _literal(rest)
+        values.append(value)
+        rest = rest.strip()
+        if rest.startswith(")"):
+            return tuple(values), rest[1:]
+        if not rest.startswith(","):
+            raise QueryError("MALFORMED_QUERY", f"expected , or ) near {rest[:20]!r}")
+        rest = rest[1:].strip()
 
 
 def run_soql(org: StandinOrg, soql: str) -> list[Record]:
@@ -188,7 +206,7 @@ def run_soql(org: StandinOrg, soql: str) -> list[Record]:
     if re.match(r"WHERE\s", rest, re.IGNORECASE):
         rest = rest[5:].strip()
         while True:
-            cond = re.match(r"(\w+)\s*(=|LIKE)\s*", rest, re.IGNORECASE)
+            cond = re.match(r"(\w+)\s*(=|LIKE|IN(?=\s*\())\s*", rest, re.IGNORECASE)
             if cond is None:
                 raise QueryError("MALFORMED_QUERY", f"unexpected token near {rest[:20]!r}")
             field = cond[1]
@@ -196,8 +214,12 @@ def run_soql(org: StandinOrg, soql: str) -> list[Record]:
                 raise QueryError("INVALID_FIELD", f"No such column '{field}' on entity '{obj}'")
             if not SCHEMA[obj][field].filterable:
                 raise QueryError("INVALID_FIELD", f"field '{field}' can not be filtered")
-            value, rest = _literal(rest[cond.end() :])
-            conditions.append(_Condition(field, cond[2].upper(), value))
+            if cond[2].upper() == "IN":
+                values, rest = _literal_list(rest[cond.end() :])
+                conditions.append(_Condition(field, "IN", "", values))
+            else:
+                value, rest = _literal(rest[cond.end() :])
+                conditions.append(_Condition(field, cond[2].upper(), value))
             rest = rest.strip()
             if not re.match(r"AND\s", rest, re.IGNORECASE):
                 break

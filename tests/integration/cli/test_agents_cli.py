@@ -120,6 +120,52 @@ def test_csv_import_is_all_or_nothing(tmp_path: Path) -> None:
     assert "first-password" not in (db.read_bytes().decode("latin-1"))
 
 
+def test_a_large_roster_imports_whole_with_each_password_its_own(tmp_path: Path) -> None:
+    """200 agents hashed on several processes and saved at once: every one is listed, and each
+    signs in with their own password and not with another row's."""
+    db = tmp_path / "roster.db"
+    csv_file = tmp_path / "roster.csv"
+    lines = [
+        f"agent{n:04d}@acme.example,Agent {n},{3000 + n},regular,password-{n:04d},"
+        for n in range(200)
+    ]
+    csv_file.write_text(
+        "address,name,extension,kind,password,salesforce_user_id\n" + "\n".join(lines) + "\n"
+    )
+    imported = agents(db, "import", str(csv_file), "--workers", "2").stdout
+    assert imported.startswith("imported 200 agents in ")
+    listed = agents(db, "list").stdout.splitlines()
+    assert [line.split()[0] for line in listed] == [
+        f"agent{n:04d}@acme.example" for n in range(200)
+    ]
+    with running_proxy(tmp_path, database_url=f"sqlite+aiosqlite:///{db}", demo=False) as proxy:
+        for n in (0, 157, 199):
+            assert signs_in(proxy.base_url, f"agent{n:04d}@acme.example", f"password-{n:04d}")
+        assert not signs_in(proxy.base_url, "agent0001@acme.example", "password-0002")
+
+
+def test_an_import_that_names_an_address_twice_or_cannot_be_read_imports_nothing(
+    tmp_path: Path,
+) -> None:
+    """The same address on two lines is refused naming both; a missing or binary file is
+    refused plainly, without a traceback."""
+    db = tmp_path / "roster.db"
+    csv_file = tmp_path / "roster.csv"
+    header = "address,name,extension,kind,password\n"
+    csv_file.write_text(
+        header + "2301,Ann,2301,acd,first-password\n\n2302,Bo,2302,acd,second-password\n"
+        "2301,Ann again,2309,acd,third-password\n"
+    )
+    twice = agents(db, "import", str(csv_file), status=2).stderr
+    assert "line 5: address '2301' is on line 2 already" in twice
+    assert agents(db, "list").stdout == ""
+    missing = agents(db, "import", str(tmp_path / "nope.csv"), status=2).stderr
+    assert "nope.csv: No such file or directory" in missing and "Traceback" not in missing
+    csv_file.write_bytes(header.encode() + b"\xff\xfe\x00binary\n")
+    binary = agents(db, "import", str(csv_file), status=2).stderr
+    assert "not UTF-8 text" in binary and "Traceback" not in binary
+
+
 def test_an_agent_added_while_the_proxy_runs_gets_calls_within_seconds(tmp_path: Path) -> None:
     """`agents add` (its own process, the same database) against a running proxy: a call to the
     new agent's extension rings their page within seconds, with no restart."""

@@ -29,12 +29,6 @@ async def org_api() -> AsyncIterator[tuple[StandinOrg, SalesforceApi]]:
         yield org, api
 
 
-@pytest.fixture
-async def standin() -> AsyncIterator[StandinServer]:
-    async with StandinServer(demo_org()) as server:
-        yield server
-
-
 def org_client(server: StandinServer, **settings: str) -> SimpleSalesforceApi:
     """A client for the stand-in as a real org: the sign-in mode the settings complete."""
     http = http_session(5, ca_file=server.ca_file)

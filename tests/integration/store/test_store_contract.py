@@ -6,15 +6,19 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
+import asyncpg
 import pytest
+from sqlalchemy.exc import IntegrityError
 
 from proxy.agents.roster import RosterWatcher, roster_devices
 from proxy.store import AgentRecord, Store, open_store
+from proxy.store.base import PurgeCounts
+from proxy.store.calls import PURGE_LOCK
 from softphone.agentdata import HISTORY_LIMITS, Favorite, HistoryEntry, history_lists
 from softphone.calllog import CallLog
 from softphone.events import Direction
 from softphone.pops import RecordRef
-from tests.databases import database_url
+from tests.databases import database_url, postgres_url
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -55,8 +59,30 @@ async def test_agents_and_sessions_round_trip(store: Store) -> None:
     assert await store.get_agent("1001") == agent
     assert await store.list_agents() == [agent]
     await store.create_session("t" * 64, "1001", expires_at=200.0)
-    assert await store.session_agent("t" * 64, now=100.0) == "1001"
+    signed_in = await store.session_agent("t" * 64, now=100.0)
+    assert signed_in is not None and signed_in.address == "1001"
     assert await store.session_agent("t" * 64, now=300.0) is None
+
+
+async def test_a_roster_is_saved_whole_in_one_go(store: Store) -> None:
+    """Thousands of agents are saved at once, replacing those with the same address; a roster
+    the database refuses part of, or naming an address twice, saves no one."""
+    await store.put_agent(AgentRecord("a0001", "Old Name", "9999", "regular", "old-hash"))
+    roster = [
+        AgentRecord(f"a{n:04d}", f"Agent {n}", f"{2000 + n}", "acd", f"hash-{n}")
+        for n in range(3000)
+    ]
+    await store.put_agents(roster)
+    await store.put_agents([])  # nothing to save is not an error
+    assert await store.list_agents() == roster
+    broken = [AgentRecord(f"b{n}", f"B {n}", f"{n}", "regular", "h") for n in range(50)]
+    broken.append(AgentRecord("b-last", None, "1", "regular", "h"))  # type: ignore[arg-type]
+    with pytest.raises(IntegrityError):
+        await store.put_agents(broken)
+    twice = [AgentRecord("c1", "C", "1", "regular", "h"), AgentRecord("c1", "C2", "2", "acd", "h")]
+    with pytest.raises(ValueError, match="'c1' is given twice"):
+        await store.put_agents(twice)
+    assert await store.list_agents() == roster
 
 
 async def test_settings_are_per_agent(store: Store) -> None:
@@ -137,7 +163,9 @@ async def test_outbox_attempts_backoff_and_dead_letters(store: Store) -> None:
     log = _log("c1", state="queued")
     await store.queue_call_log(log, [{"CallObject": "c1@1001"}], now=10.0)
     assert [r.call_object for r in await store.due_outbox(now=10.0, limit=10)] == ["c1@1001"]
-    await store.begin_attempt("c1@1001", now=10.0)
+    (claimed,) = await store.claim_due_outbox(now=10.0, limit=10, hold=60.0)
+    assert claimed.attempts == 0  # as it was before this attempt
+    assert await store.claim_due_outbox(now=11.0, limit=10, hold=60.0) == []  # held
     await store.outbox_failed("c1@1001", "UNKNOWN_EXCEPTION", 20.0, dead=False, now=10.0)
     assert await store.due_outbox(now=15.0, limit=10) == []
     (row,) = await store.due_outbox(now=20.0, limit=10)
@@ -151,6 +179,26 @@ async def test_outbox_attempts_backoff_and_dead_letters(store: Store) -> None:
     await store.outbox_written("c1@1001", "00T000000000001AAA", now=41.0)
     (written,) = await store.outbox_rows("written")
     assert written.task_id == "00T000000000001AAA"
+
+
+async def test_a_burst_of_outbox_rows_is_counted_and_written_in_one_go(store: Store) -> None:
+    """Attempts are counted for every row of a burst, and each row gets its own Task id."""
+    calls = [f"c{n}@1001" for n in range(250)]
+    await store.queue_call_log(
+        _log("burst", state="queued"), [{"CallObject": c} for c in calls], now=10.0
+    )
+    claimed = await store.claim_due_outbox(now=11.0, limit=200, hold=60.0)
+    assert [r.call_object for r in claimed] == calls[:200]
+    rows = {r.call_object: r for r in await store.outbox_rows()}
+    assert {rows[c].attempts for c in calls[:200]} == {1}
+    assert {rows[c].attempts for c in calls[200:]} == {0}
+    await store.outbox_written_many({c: f"00T{n:015d}" for n, c in enumerate(calls[:199])}, 12.0)
+    await store.outbox_written_many({}, 12.0)  # nothing written is not an error
+    written = {r.call_object: r.task_id for r in await store.outbox_rows("written")}
+    assert written == {c: f"00T{n:015d}" for n, c in enumerate(calls[:199])}
+    assert len(await store.due_outbox(now=12.0, limit=500)) == 50  # the 51st is still held
+    assert await store.release_claims(now=12.0) == 1  # its writer stopped: due again
+    assert len(await store.due_outbox(now=12.0, limit=500)) == 51
 
 
 async def test_purge_keeps_what_is_still_to_be_written(store: Store) -> None:
@@ -188,6 +236,9 @@ async def test_a_roster_change_made_elsewhere_is_read_at_the_next_poll(
             await cli.put_agent(AgentRecord("maria@acme.example", "Maria", "2201", "regular", "h"))
             assert await watcher.check() and seen[-1] == {"2201"}
             assert not await watcher.check()  # nothing new: nothing reported
+            # A new password or name routes nothing differently: not reported either.
+            await cli.put_agent(AgentRecord("maria@acme.example", "María", "2201", "regular", "h2"))
+            assert not await watcher.check()
             await cli.put_agent(AgentRecord("maria@acme.example", "Maria", "2202", "regular", "h"))
             assert await watcher.check() and seen[-1] == {"2202"}
             await cli.delete_agent("maria@acme.example")
@@ -228,3 +279,18 @@ async def test_two_proxies_racing_for_one_device_seat_one_agent(kind: str, tmp_p
         assert sorted(won) == [False, True]
         winner = "a@acme.example" if won[0] else "b@acme.example"
         assert await one.list_seats() == await two.list_seats() == {winner: "2302"}
+
+
+async def test_one_node_purges_at_a_time_on_postgresql() -> None:
+    """While another node holds the purge (its advisory lock), a purge here deletes nothing
+    and says so; once that node is done, the purge runs."""
+    async with postgres_url() as url, open_store(url) as store:
+        await store.create_session("s" * 64, "1001", expires_at=5.0)
+        other = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+        try:
+            await other.execute("SELECT pg_advisory_lock($1)", PURGE_LOCK)
+            assert await store.purge(before=100.0, now=200.0) == PurgeCounts(0, 0, 0, 0)
+            await other.execute("SELECT pg_advisory_unlock($1)", PURGE_LOCK)
+        finally:
+            await other.close()
+        assert (await store.purge(before=100.0, now=200.0)).sessions == 1

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -45,7 +47,10 @@ async def test_the_page_shows_agents_calls_pops_and_the_outbox(proxy: RunningPro
         data = httpx.get(f"{proxy.base_url}/admin/status.json", auth=ADMIN).json()
     assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
     assert "connected</span> to ws://" in page.text
-    assert data["agents"] == [{"agent": "1001", "pages": 1, "state": "ready", "reason": ""}]
+    assert data["agents"] == [
+        {"agent": "1001", "extension": "1001", "pages": 1, "state": "ready", "reason": ""}
+    ]
+    assert data["totals"] == {"agents": 1, "online": 1, "pages": 1, "calls": 1}
     (call,) = data["calls"]
     assert call["call_id"] == call_id and call["state"] == "ringing"
     assert "6504508811" not in page.text and call["number"].endswith("8811")
@@ -87,11 +92,106 @@ def test_many_agents_are_each_counted_once(proxy: RunningProxy) -> None:
     from tests.integration.web.test_metrics import scrape
 
     proxy.run(_seat_many(proxy, 2000))
-    data = httpx.get(f"{proxy.base_url}/admin/status.json", auth=ADMIN).json()
+    data = httpx.get(f"{proxy.base_url}/admin/status.json?size=500", auth=ADMIN).json()
     rows = data["agents"]
-    assert len(rows) == 2000 and [r["agent"] for r in rows] == sorted(r["agent"] for r in rows)
-    assert rows[0] == {"agent": "5000", "pages": 2, "state": "ready", "reason": ""}
+    assert len(rows) == 500 and [r["agent"] for r in rows] == sorted(r["agent"] for r in rows)
+    assert rows[0] == {"agent": "5000", "extension": "", "pages": 2, "state": "ready", "reason": ""}
     assert all(r["pages"] == 1 for r in rows[1:]) and data["calls"] == []
+    assert data["totals"] == {"agents": 2001, "online": 2000, "pages": 2001, "calls": 0}
     samples = scrape(proxy)
     assert samples["softphone_agents_online"] == 2000
     assert samples["softphone_agent_sockets"] == 2001
+
+
+def admin_json(proxy: RunningProxy, **params: str | int) -> dict[str, Any]:
+    response = httpx.get(f"{proxy.base_url}/admin/status.json", params=params, auth=ADMIN)
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def test_ten_thousand_agents_come_a_page_at_a_time(proxy: RunningProxy) -> None:
+    """10,000 agents online: page 1 holds the first 100 with the right totals and a link on;
+    page 2 the next 100; the last page is short; searching finds the one agent."""
+    proxy.run(_seat_many(proxy, 10_000))
+    started = time.perf_counter()
+    first = httpx.get(f"{proxy.base_url}/admin", auth=ADMIN)
+    print(f"\n/admin at 10,000 agents answered in {1000 * (time.perf_counter() - started):.0f} ms")
+    assert first.status_code == 200
+    assert "Agents 1 to 100 of 10,000 matching (page 1 of 100)" in first.text
+    assert "<dt>Agents online</dt><dd>10,000</dd>" in first.text
+    assert "<dt>Softphone pages open</dt><dd>10,001</dd>" in first.text
+    assert '<a rel=next href="/admin?page=2&amp;size=100&amp;q=&amp;status=online">' in first.text
+    assert "rel=prev" not in first.text
+    assert first.text.count("<tr>") == 101  # a header row, then one per agent
+    by_address = sorted(f"{5000 + n}" for n in range(10_000))  # as text: 10000 before 5000
+    data = admin_json(proxy)
+    assert [r["agent"] for r in data["agents"]] == by_address[:100]
+    assert data["totals"] == {"agents": 10_001, "online": 10_000, "pages": 10_001, "calls": 0}
+    assert data["page"] == {
+        "number": 1,
+        "size": 100,
+        "pages": 100,
+        "matching": 10_000,
+        "search": "",
+        "status": "online",
+    }
+    second = admin_json(proxy, page=2)
+    assert [r["agent"] for r in second["agents"]] == by_address[100:200]
+    assert second["totals"] == data["totals"]
+    last = admin_json(proxy, page=34, size=300)
+    assert [r["agent"] for r in last["agents"]] == by_address[9900:]
+    found = admin_json(proxy, q="12345")
+    assert [r["agent"] for r in found["agents"]] == ["12345"]
+    assert found["page"]["matching"] == 1
+    everyone = admin_json(proxy, q="4999", status="all")
+    assert [(r["agent"], r["pages"]) for r in everyone["agents"]] == [("14999", 1), ("4999", 0)]
+    online = admin_json(proxy, q="4999")  # 4999 has no page open: not in the default view
+    assert [r["agent"] for r in online["agents"]] == ["14999"]
+    assert admin_json(proxy, status="busy")["page"]["matching"] == 0
+
+
+def test_a_search_finds_an_agent_by_extension(proxy: RunningProxy) -> None:
+    """The demo agent who signs in with an address finds by the extension their phone has."""
+    address = next(
+        a.address
+        for a in proxy.run(proxy.services.store.list_agents())
+        if a.address != a.extension and a.kind != "hot_desk"
+    )
+    agent = proxy.run(proxy.services.store.get_agent(address))
+    assert agent is not None
+    proxy.run(_seat_named(proxy, address))
+    found = admin_json(proxy, q=agent.extension)
+    assert [(r["agent"], r["extension"]) for r in found["agents"]] == [(address, agent.extension)]
+    page = httpx.get(f"{proxy.base_url}/admin", params={"q": agent.extension}, auth=ADMIN).text
+    assert f'value="{agent.extension}"' in page and "of 1 matching" in page
+
+
+async def _seat_named(proxy: RunningProxy, address: str) -> None:
+    from proxy.agents.states import AgentProfile
+
+    proxy.services.states.register(address, AgentProfile())
+    proxy.services.pages.active(address, "page-x")
+
+
+@pytest.mark.parametrize(
+    ("params", "reason"),
+    [
+        ({"page": "0"}, "page '0': a whole number from 1 to 1,000,000"),
+        ({"page": "two"}, "page 'two': a whole number from 1 to 1,000,000"),
+        ({"page": "-1"}, "page '-1': a whole number from 1 to 1,000,000"),
+        ({"page": "9"}, "page 9: the last page is 1"),
+        ({"size": "501"}, "size '501': a whole number from 1 to 500"),
+        ({"status": "asleep"}, "status 'asleep': one of online, all, logged_out"),
+        ({"q": "x" * 81}, "q: at most 80 characters"),
+    ],
+)
+def test_bad_page_parameters_get_a_clear_400(
+    proxy: RunningProxy, params: dict[str, str], reason: str
+) -> None:
+    """A page that is not a page, past the last, too big, or an unknown status: 400 saying so,
+    on the page and in the JSON; and still 401 before signing in."""
+    page = httpx.get(f"{proxy.base_url}/admin", params=params, auth=ADMIN)
+    assert page.status_code == 400 and reason in page.text
+    data = httpx.get(f"{proxy.base_url}/admin/status.json", params=params, auth=ADMIN)
+    assert data.status_code == 400 and reason in data.json()["error"]
+    assert httpx.get(f"{proxy.base_url}/admin", params=params).status_code == 401

@@ -1,16 +1,21 @@
-"""Sign-in limits: lockout after repeated wrong passwords, and the integration seat limit."""
+"""Sign-in limits: lockout after repeated wrong passwords, the integration seat limit, and a
+plain "busy" when sign-ins or socket openings come faster than the proxy can take them."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
+from concurrent.futures import Future
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 from argon2 import PasswordHasher
+from websockets.exceptions import ConnectionClosed
 
-from tests.harness import RunningProxy, running_proxy
+from tests.harness import RunningProxy, next_message, running_proxy
 
 
 def sign_in(base_url: str, address: str, password: str) -> httpx.Response:
@@ -114,3 +119,47 @@ def test_a_full_hash_queue_says_busy_and_when_to_retry(tmp_path: Path) -> None:
 
         assert proxy.run(freed())
         assert sign_in(proxy.base_url, "1001", "demo").status_code == 201
+
+
+def test_a_full_openings_queue_tells_the_socket_busy_and_when_to_retry(tmp_path: Path) -> None:
+    """With every opening place taken, a page's socket is told "busy" with the time to wait
+    (never a dropped connection), and opens once a place is free."""
+    with running_proxy(tmp_path, openings_at_once=1, openings_waiting=0) as proxy:
+        token = proxy.sign_in("1001")
+        release = threading.Event()
+        held = _hold_opening(proxy, release)
+
+        async def refused() -> tuple[dict[str, Any], int | None, str]:
+            async with proxy.connect(token) as ws:
+                error = await next_message(ws)
+                with contextlib.suppress(ConnectionClosed):
+                    await ws.recv()
+                return error, ws.close_code, ws.close_reason or ""
+
+        error, code, reason = asyncio.run(refused())
+        assert error["type"] == "error" and error["code"] == "busy"
+        assert "reconnecting in 3 seconds" in error["message"]
+        assert code == 1013 and reason == "busy; retry after 3"
+
+        release.set()
+        held.result(5)
+
+        async def welcomed() -> str:
+            async with proxy.connect(token) as ws:
+                return str((await next_message(ws))["type"])
+
+        assert asyncio.run(welcomed()) == "welcome"
+
+
+def _hold_opening(proxy: RunningProxy, release: threading.Event) -> Future[None]:
+    """Take the proxy's one opening place until `release` is set (done when given back)."""
+    entered = threading.Event()
+
+    async def hold() -> None:
+        async with proxy.services.openings.enter():
+            entered.set()
+            await asyncio.to_thread(release.wait)
+
+    future = asyncio.run_coroutine_threadsafe(hold(), proxy.loop)
+    assert entered.wait(5)
+    return future

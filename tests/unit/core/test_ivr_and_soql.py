@@ -11,6 +11,7 @@ from softphone.soql import (
     escape_soql_like,
     escape_sosl,
     soql_field_equals,
+    soql_field_in,
     sosl_phone_search,
 )
 
@@ -87,3 +88,19 @@ def test_sosl_phone_search_shape() -> None:
     assert sosl == (
         'FIND {"16504508810" OR "6504508810"} IN PHONE FIELDS RETURNING Contact(Id, Name), Lead(Id)'
     )
+
+
+def test_field_in_splits_long_lists_and_escapes_each_value() -> None:
+    """Hundreds of values become several queries, each WHERE short enough for Salesforce,
+    with every value escaped and none lost."""
+    values = [f"call-{n:04d}@10'01" for n in range(300)]
+    queries = soql_field_in("Task", ("Id", "CallObject"), "CallObject", values)
+    assert len(queries) > 1
+    assert all(len(q.split(" WHERE ", 1)[1]) < 4000 for q in queries)
+    assert all(
+        q.startswith("SELECT Id, CallObject FROM Task WHERE CallObject IN (") for q in queries
+    )
+    joined = "".join(queries)
+    assert all(f"'call-{n:04d}@10\\'01'" in joined for n in range(300))
+    with pytest.raises(ValueError):
+        soql_field_in("Task", ("Id",), "Call Object", ["x"])
