@@ -139,13 +139,17 @@ class Fleet:
                         max_queue=64,
                     )
                     if welcome:
-                        await ws.recv()
+                        # A busy server says so (an error), then closes 1013 "retry after N".
+                        while json.loads(await ws.recv()).get("type") != "welcome":
+                            pass
                 except websockets.ConnectionClosed as exc:
                     code = exc.rcvd.code if exc.rcvd else 1006
                     outcomes.busy += code == 1013
                     outcomes.errors += code == 1011
                     outcomes.dropped += code not in (1011, 1013)
-                    await asyncio.sleep(1)
+                    reason = exc.rcvd.reason if exc.rcvd else ""
+                    wait = reason.rpartition("retry after ")[2]
+                    await asyncio.sleep(float(wait) if wait.isdigit() else 1)
                     continue
                 except (OSError, TimeoutError, websockets.InvalidHandshake) as exc:
                     outcomes.other[type(exc).__name__] += 1

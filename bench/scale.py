@@ -306,10 +306,6 @@ def measure(agents: int, calls: int, storm: int, profile_dir: Path | None) -> tu
             "demo": True,
             "database_url": database_url,
             "admin_password": ADMIN_PASSWORD,
-            # The built-in simulator's bridge is served under the agents' frame limit (64 KiB),
-            # and the link's `monitor` frame names every device: 90 KB at 10,000 agents, and
-            # the link would fail over again and again (1009, message too big).
-            "max_message_bytes": 1024 * 1024,
         }
         proxy = Child("proxy", Path(tmp) / "proxy.log", settings)
         relay = Child("relay", Path(tmp) / "relay.log")
