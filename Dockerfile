@@ -6,6 +6,12 @@
 # tests/integration/test_wheel.py builds the wheel with this file's build command, installs it
 # as the runtime stage does, and starts this file's CMD.
 
+# Salesforce's connector library for the Voice connector page (/voice), from the npm registry
+# at build time, never from this repository; pinned as scripts/_bootstrap pins it.
+FROM node:20-slim AS voice
+RUN npm install --prefix /scv --no-audit --no-fund --ignore-scripts --loglevel=error \
+    @salesforce/scv-connector-base@3.6.2
+
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
@@ -20,7 +26,9 @@ RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin softp
     && mkdir -p /app /data && chown softphone /data
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir --no-index --find-links /wheels softphone-proxy && rm -rf /wheels
-ENV SOFTPHONE_DATABASE_URL=sqlite+aiosqlite:////data/softphone.db \
+COPY --from=voice /scv/node_modules/@salesforce/scv-connector-base /opt/scv-connector-base
+ENV SOFTPHONE_VOICE_CONNECTOR_LIBRARY=/opt/scv-connector-base \
+    SOFTPHONE_DATABASE_URL=sqlite+aiosqlite:////data/softphone.db \
     SOFTPHONE_LOG_FORMAT=json \
     PYTHONUNBUFFERED=1
 VOLUME ["/data"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -23,6 +24,7 @@ from proxy.agents.signin import SignIns
 from proxy.agents.states import AgentStates
 from proxy.agents.switchboard import Switchboard
 from proxy.agents.views import AgentViews
+from proxy.agents.voice import VoiceJournal, VoiceSeats
 from proxy.bus import BUSES, open_bus
 from proxy.cluster import check_cluster
 from proxy.cluster.answers import open_answers
@@ -33,6 +35,8 @@ from proxy.salesforce.lookup import RecordMatcher
 from proxy.salesforce.oauth import single_sign_on
 from proxy.salesforce.standin.org import demo_org, demo_user_id
 from proxy.salesforce.tasks import TaskWriter
+from proxy.salesforce.voice import check_voice_settings, telephony_api
+from proxy.salesforce.voice_writer import VoiceCallWriter
 from proxy.services import Services
 from proxy.settings import Settings
 from proxy.simulator.api import create_simulator_app
@@ -46,6 +50,7 @@ from proxy.web.metrics import Metrics
 from proxy.web.origins import CrossSiteGuard, ForwardedHeader, origin_check
 from proxy.web.routes import api_router, mount_demo, mount_static
 from proxy.web.sso import sso_router
+from proxy.web.voice import SCV_PACKAGE, mount_voice, voice_router
 from softphone.identities import Identities
 
 log = logging.getLogger(__name__)
@@ -83,6 +88,7 @@ def check_seams(settings: Settings) -> None:
     BUSES.scheme(settings.bus_url)
     STORES.scheme(settings.database_url)
     check_cluster(settings)
+    check_voice_settings(settings)
     if SALESFORCE.scheme(settings.salesforce_url) == "https":
         import requests
 
@@ -140,6 +146,28 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
                 )
             else:
                 log.warning("no Salesforce integration user: call logs are kept, not written")
+            # Salesforce Voice: agents with the Voice connector open, and their VoiceCalls.
+            voice_seats = VoiceSeats()
+            voice_writer, voice = None, None
+            telephony = telephony_api(settings, org)
+            if telephony is not None:
+                voice_writer = await stack.enter_async_context(
+                    VoiceCallWriter(
+                        store,
+                        telephony,
+                        max_attempts=settings.voice_max_attempts,
+                        base_delay=settings.task_retry_seconds,
+                        settle_seconds=6 * settings.salesforce_timeout_seconds,
+                    )
+                )
+                voice = await stack.enter_async_context(
+                    VoiceJournal(
+                        store,
+                        voice_seats,
+                        call_center=telephony.credentials.call_center,
+                        queued=voice_writer.wake,
+                    )
+                )
             retention = await stack.enter_async_context(Retention(store, settings.retention_days))
             link = open_link(settings.cti_url, self_url=self_url)
             matcher = RecordMatcher(
@@ -161,6 +189,7 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
                 region=settings.phone_region,
                 in_work=states.in_work,
                 queued=writer.wake if writer is not None else lambda: None,
+                voice_call=voice.is_voice_call if voice is not None else None,
             )
             views = AgentViews(
                 states,
@@ -171,6 +200,7 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
                 region=settings.phone_region,
                 reason_codes=tuple(settings.reason_codes),
                 acd_groups=tuple(settings.acd_groups),
+                voice=voice,
             )
             lookups = Lookups(
                 matcher,
@@ -244,6 +274,9 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
                 metrics=metrics,
                 sso=single_sign_on(settings, org),
                 openings=Admission(settings.openings_at_once, settings.openings_waiting),
+                voice_seats=voice_seats,
+                voice=voice,
+                voice_writer=voice_writer,
             )
             yield
 
@@ -251,7 +284,10 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
     app.include_router(api_router())
     app.include_router(admin_router())
     app.include_router(sso_router())
+    app.include_router(voice_router())
     mount_static(app, settings.static_dir)
+    library = settings.voice_connector_library or settings.static_dir.parent / SCV_PACKAGE
+    mount_voice(app, settings.static_dir, Path(library), wanted=bool(settings.voice_scrt_url))
     if simulated:
         app.mount("/sim", create_simulator_app(pbx))
     if settings.demo:

@@ -22,6 +22,7 @@ from proxy.agents.seating import Seating
 from proxy.agents.signin import SignIns
 from proxy.agents.states import AgentStates
 from proxy.agents.views import AgentViews
+from proxy.agents.voice import VoiceJournal, VoiceSeats
 from proxy.bus import EventBus
 from proxy.links import CtiLink
 from proxy.salesforce.base import SalesforceApi
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from proxy.salesforce.oauth import SingleSignOn
     from proxy.salesforce.standin.org import StandinOrg
     from proxy.salesforce.tasks import TaskWriter
+    from proxy.salesforce.voice_writer import VoiceCallWriter
     from proxy.simulator.pbx import SimulatedPbx
 
 
@@ -70,6 +72,10 @@ class Services:
     sso: SingleSignOn | None = None
     # Sockets signing in and reading their welcome: a bounded number at once, then "busy".
     openings: Admission = field(default_factory=Admission)
+    # Salesforce Voice: who has the connector open; their VoiceCalls (None: not set up).
+    voice_seats: VoiceSeats | None = None
+    voice: VoiceJournal | None = None
+    voice_writer: VoiceCallWriter | None = None
 
 
 def services_of(connection: HTTPConnection) -> Services:

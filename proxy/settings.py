@@ -44,6 +44,18 @@ class Settings(BaseSettings):
     salesforce_session_id: SecretStr = SecretStr("")
     salesforce_api_version: str = "60.0"
     salesforce_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Salesforce Voice with Partner Telephony: the Telephony Integration API's host (the org's
+    # https://<MyDomain>.my.salesforce-scrt.com, or standin:// for the demo org's), the org id
+    # and contact center API name the JWT names (iss, sub), and the key whose certificate is the
+    # contact center's reqTelephonyIntegrationCertificate. Empty URL: no VoiceCalls are written.
+    voice_scrt_url: str = Field(default="", pattern=r"^((https://[^/?#\s]+/?)|standin://)?$")
+    voice_org_id: str = Field(default="", pattern=r"^([A-Za-z0-9]{15}|[A-Za-z0-9]{18})?$")
+    voice_call_center: str = Field(default="", pattern=r"^([A-Za-z][A-Za-z0-9_]{0,79})?$")
+    voice_private_key_file: str = ""
+    voice_max_attempts: int = Field(default=12, ge=1)
+    # Where @salesforce/scv-connector-base is installed (the package's folder); empty: the
+    # .tools/scv folder that scripts/demo and scripts/test install it into.
+    voice_connector_library: str = ""
 
     # Below this many API calls left in the org's daily budget, the server stops searching and
     # the agents' browsers search in their own Salesforce sessions instead.

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from proxy.agents.commits import GroupCommit
@@ -64,6 +64,7 @@ class CallJournal(Resource):
         in_work: Callable[[str], bool] = lambda agent: False,
         queued: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.time,
+        voice_call: Callable[[str], Awaitable[bool]] | None = None,
     ) -> None:
         self.store = store
         self.feed = feed
@@ -74,6 +75,8 @@ class CallJournal(Resource):
         self.in_work = in_work
         self.queued = queued
         self.clock = clock
+        # Salesforce Voice records a VoiceCall's call itself: it gets no Task (see agents/voice).
+        self.voice_call = voice_call
         self.logs: dict[Key, CallLog] = {}
         self.commits = GroupCommit(store, clock=clock)
         self._locks: dict[str, asyncio.Lock] = {}
@@ -258,6 +261,8 @@ class CallJournal(Resource):
         tasks = [task]
         if follow_up_days is not None:
             tasks.append(follow_up_fields(entry, task, follow_up_days, owner))
+        if self.voice_call is not None and await self.voice_call(entry.call_id):
+            tasks = []
         queued = replace(entry, state="queued", action=action)
         await self.store.queue_call_log(queued, tasks, self.clock())
         self.logs.pop((entry.agent, entry.call_id), None)

@@ -119,7 +119,7 @@ class Switchboard(Resource):
                 log.info("call gone after resync [call_id=%s agent=%s]", call.call_id, agent)
                 self.lanes.submit(agent, partial(self.views.publish_call, call))
         await self.lanes.drain()
-        await self.journal.close_missing(present)
+        await self.views.resynced(present)
         for n, agent_event in enumerate(snapshot.agents, 1):
             self._agent(agent_event)
             await _breathe(n)

@@ -13,6 +13,7 @@ from proxy.agents.journal import CallJournal
 from proxy.agents.lanes import AgentLanes
 from proxy.agents.pages import Pages
 from proxy.agents.states import AgentStates
+from proxy.agents.voice import VoiceJournal
 from proxy.links import CtiLink
 from softphone.calls import Call
 from softphone.events import CallState
@@ -32,6 +33,7 @@ class AgentViews:
         region: str,
         reason_codes: tuple[str, ...] = (),
         acd_groups: tuple[str, ...] = (),
+        voice: VoiceJournal | None = None,
     ) -> None:
         self.states = states
         self.pages = pages
@@ -41,6 +43,7 @@ class AgentViews:
         self.region = region
         self.reason_codes = reason_codes
         self.acd_groups = acd_groups
+        self.voice = voice
         # Each agent's updates in order; switchboard and lookups submit here, never publish
         # around it, so a pop can never overtake the ring or the answer before it.
         self.lanes = AgentLanes()
@@ -75,6 +78,10 @@ class AgentViews:
         first_ring = call.state in (CallState.RINGING, CallState.DIALING)
         # A device nobody holds keeps its calls, but they are nobody's to log.
         logged = not call.agent.startswith(DEVICE_PREFIX)
+        if logged and self.voice is not None:
+            # Queued before any page hears of the call, so the VoiceCall that Salesforce
+            # looks for when the connector says the phone rings is on its way.
+            await self.voice.observe(call)
         if logged and not first_ring:
             await self.journal.observe(call)
         await self.feed.publish(call.agent, lambda seq: CallUpdate(seq=seq, call=view))
@@ -82,6 +89,12 @@ class AgentViews:
             then()
         if logged and first_ring:
             await self.journal.observe(call)
+
+    async def resynced(self, present: dict[str, set[str]]) -> None:
+        """After a resync: the calls the PBX no longer has are over, for logs and VoiceCalls."""
+        await self.journal.close_missing(present)
+        if self.voice is not None:
+            await self.voice.close_missing(present)
 
     async def publish_status(self, agent: str) -> None:
         view = self.status_view(agent)

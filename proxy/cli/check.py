@@ -37,6 +37,7 @@ async def diagnose(args: argparse.Namespace, settings: Settings) -> list[doctor.
     results.append(await doctor.check_store(settings))
     results += await doctor.check_cluster(settings)
     results += await doctor.check_salesforce(settings)
+    results.append(await doctor.check_voice(settings))
     results.append(await asyncio.to_thread(doctor.check_clock, settings))
     results.append(await doctor.check_link(settings, args.link_timeout))
     if args.callcenter_xml is not None:

@@ -211,6 +211,29 @@ async def check_salesforce(settings: Settings) -> list[Result]:
     return results
 
 
+async def check_voice(settings: Settings) -> Result:
+    """Salesforce Voice: one request the Telephony Integration API must authenticate and that
+    changes nothing (clearing the routing of a call that does not exist)."""
+    from proxy.salesforce.voice import TelephonyApi, TelephonyError, credentials_from
+
+    url = settings.voice_scrt_url
+    if not url:
+        return Result("PASS", "salesforce voice", "not set up (SOFTPHONE_VOICE_SCRT_URL)")
+    if url.startswith("standin:"):
+        return Result("PASS", "salesforce voice", "the demo org's Telephony Integration API")
+    try:
+        api = TelephonyApi(url, credentials_from(settings), timeout=10.0)
+    except ValueError as exc:
+        return Result("FAIL", "salesforce voice", str(exc))
+    try:
+        answer = await api.check()
+    except TelephonyError as exc:
+        return Result("FAIL", "salesforce voice", f"{url}: {exc}")
+    finally:
+        api.close()
+    return Result("PASS", "salesforce voice", f"{url}: JWT {answer}")
+
+
 def check_clock(settings: Settings) -> Result:
     if not settings.salesforce_url.startswith("https://"):
         return Result("PASS", "clock", "no remote org to compare with")

@@ -47,6 +47,9 @@ def _settings(demo: bool) -> Settings:
         # A fresh database per run: the demo's agents and sessions are throwaway.
         "database_url": f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='softphone-demo-')}/demo.db",
     }
+    if settings.salesforce_url.startswith("standin:"):
+        # Voice agents' calls become VoiceCalls at the stand-in org (docs/salesforce-voice.md).
+        demo_defaults["voice_scrt_url"] = "standin://"
     keep = {k: v for k, v in demo_defaults.items() if f"SOFTPHONE_{k.upper()}" not in os.environ}
     return settings.model_copy(update=keep)
 

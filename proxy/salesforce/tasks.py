@@ -30,9 +30,7 @@ reference to a record deleted since the call (logged without it, and said so in 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import math
 import random
 import time
 from collections.abc import Callable
@@ -40,7 +38,7 @@ from typing import Any
 
 from proxy.errors import SalesforceError
 from proxy.salesforce.base import COLLECTION_LIMIT, SalesforceApi
-from proxy.seams import BackgroundLoop, Resource
+from proxy.salesforce.drain import OutboxDrainer
 from proxy.store import OutboxRow, Store
 from softphone.soql import soql_field_equals, soql_field_in
 
@@ -69,7 +67,7 @@ _DROPPABLE = {
 }
 
 
-class TaskWriter(Resource):
+class TaskWriter(OutboxDrainer):
     def __init__(
         self,
         store: Store,
@@ -93,18 +91,10 @@ class TaskWriter(Resource):
         self.max_delay = max_delay
         self.settle_seconds = settle_seconds
         self.concurrency = concurrency
-        self.poll_seconds = poll_seconds
         # Other writers (other nodes) drain the same outbox: their claims are theirs to keep.
         self.shared_store = shared_store
-        self.clock = clock
         self.written = 0
-        self._wake = asyncio.Event()
-        self._soonest = math.inf
-        # A failed pass (the store or Salesforce down) is retried after a backoff, or at once
-        # when new rows are queued.
-        self._loop = BackgroundLoop(
-            "task writer", self._pass, log=log, first_backoff=poll_seconds, wake=self._wake
-        )
+        super().__init__("task writer", poll_seconds=poll_seconds, log=log, clock=clock)
 
     async def start(self) -> None:
         if not self.shared_store:
@@ -113,24 +103,7 @@ class TaskWriter(Resource):
             released = await self.store.release_claims(self.clock())
             if released:
                 log.info("%d Task rows were being written at the last stop: due again", released)
-        await self._loop.start()
-
-    async def aclose(self) -> None:
-        await self._loop.aclose()
-
-    def wake(self) -> None:
-        """New rows are queued: write them now rather than at the next poll."""
-        self._wake.set()
-
-    async def _pass(self) -> None:
-        if await self.drain_once():
-            return
-        # Sleep until new rows are queued, a failed row's retry is due, or the poll.
-        wait = min(self.poll_seconds, self._soonest - self.clock())
-        self._soonest = math.inf
-        self._wake.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), max(wait, 0.01))
+        await super().start()
 
     async def drain_once(self) -> bool:
         """Write the rows due now; True when there may be more due straight away."""
@@ -285,7 +258,7 @@ class TaskWriter(Resource):
         now = self.clock() if now is None else now
         await self.store.outbox_failed(row.call_object, error, now + delay, dead, now)
         if not dead:
-            self._soonest = min(self._soonest, now + delay)
+            self.retry_at(now + delay)
         if dead:
             log.error(
                 "Task not written, needs an admin [call_object=%s]: %s", row.call_object, error

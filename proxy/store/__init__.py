@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from proxy.seams import SchemeRegistry
-from proxy.store.base import AgentRecord, OutboxRow, PurgeCounts, Store
+from proxy.store.base import AgentRecord, OutboxRow, OutboxWrite, PurgeCounts, Store
 
 STORES = SchemeRegistry(
     "store",
@@ -20,4 +20,12 @@ def open_store(url: str) -> Store:
     return store
 
 
-__all__ = ["STORES", "AgentRecord", "OutboxRow", "PurgeCounts", "Store", "open_store"]
+__all__ = [
+    "STORES",
+    "AgentRecord",
+    "OutboxRow",
+    "OutboxWrite",
+    "PurgeCounts",
+    "Store",
+    "open_store",
+]

@@ -48,6 +48,19 @@ class OutboxRow:
     task_id: str
     created_at: float
     updated_at: float
+    # "task", or a Salesforce Voice write: "voice_create", "voice_end", "voice_clear".
+    kind: str = "task"
+
+
+@dataclass(frozen=True)
+class OutboxWrite:
+    """A write to queue: its key (unique across the outbox), kind and request fields."""
+
+    call_object: str
+    kind: str
+    fields: dict[str, Any]
+    # When it may first be written (None: at once).
+    due: float | None = None
 
 
 @dataclass(frozen=True)
@@ -179,8 +192,25 @@ class Store(AsyncResource, Protocol):
         """Finish the log and queue its Tasks in one commit; a Task queued before stays as is."""
         ...
 
-    async def due_outbox(self, now: float, limit: int) -> list[OutboxRow]:
-        """Pending rows whose next attempt is due, oldest first."""
+    async def due_outbox(
+        self, now: float, limit: int, kinds: tuple[str, ...] = ("task",)
+    ) -> list[OutboxRow]:
+        """Pending rows of these kinds whose next attempt is due, oldest first."""
+        ...
+
+    async def enqueue(self, agent: str, writes: list[OutboxWrite], now: float) -> int:
+        """Queue writes in one commit; a key queued before stays as is. How many were new."""
+        ...
+
+    async def outbox_row(self, call_object: str) -> OutboxRow | None: ...
+
+    async def release(self, call_object: str, fields: dict[str, Any], now: float) -> bool:
+        """A row not yet attempted gets these fields and is due now; False if it was tried
+        already (or is not there), and then nothing changed."""
+        ...
+
+    async def outbox_of_kind(self, kind: str, since: float) -> list[OutboxRow]:
+        """Rows of one kind created at or after `since`, whatever their state."""
         ...
 
     async def outbox_rows(self, state: OutboxState | None = None) -> list[OutboxRow]: ...
@@ -191,12 +221,20 @@ class Store(AsyncResource, Protocol):
 
     async def outbox_written(self, call_object: str, task_id: str, now: float) -> None: ...
 
-    async def claim_due_outbox(self, now: float, limit: int, hold: float) -> list[OutboxRow]:
-        """Take the due rows for this writer: each one's attempt counted before it is made (a
+    async def claim_due_outbox(
+        self, now: float, limit: int, hold: float, kinds: tuple[str, ...] = ("task",)
+    ) -> list[OutboxRow]:
+        """Take the due rows of these kinds for this writer: each one's attempt counted before
+        it is made (a
         crash mid-write is known after restart: the next attempt looks before it creates), and
         held from every other writer for `hold` seconds, its outcome recorded meanwhile. Rows
         another writer is claiming are skipped, not waited for (SKIP LOCKED on PostgreSQL), so
         several nodes drain one outbox side by side. Returned as they were before the claim."""
+        ...
+
+    async def unclaim(self, call_object: str, due: float, now: float) -> None:
+        """Give a claimed row back untried: its attempt uncounted, due again at `due` (a
+        VoiceCall update that must wait for its create)."""
         ...
 
     async def release_claims(self, now: float) -> int:

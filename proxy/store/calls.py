@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, func, select, text, update
 
-from proxy.store.base import OutboxRow, OutboxState, PurgeCounts
+from proxy.store.base import OutboxRow, OutboxState, OutboxWrite, PurgeCounts
 from proxy.store.data import history_values
 from proxy.store.engine import SqlBase
 from proxy.store.schema import call_logs, history, outbox, sessions
@@ -93,14 +93,60 @@ class CallLogQueries(SqlBase):
             for row in rows:
                 await conn.execute(self.insert(outbox).values(row).on_conflict_do_nothing())
 
-    async def due_outbox(self, now: float, limit: int) -> list[OutboxRow]:
+    async def enqueue(self, agent: str, writes: list[OutboxWrite], now: float) -> int:
+        added = 0
+        async with self.engine.begin() as conn:
+            for write in writes:
+                row = {
+                    "call_object": write.call_object,
+                    "agent": agent,
+                    "kind": write.kind,
+                    "fields": json.dumps(write.fields),
+                    "state": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": now if write.due is None else write.due,
+                    "last_error": "",
+                    "task_id": "",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                done = await conn.execute(self.insert(outbox).values(row).on_conflict_do_nothing())
+                added += int(done.rowcount)
+        return added
+
+    async def release(self, call_object: str, fields: dict[str, Any], now: float) -> bool:
+        statement = (
+            update(outbox)
+            .where(
+                outbox.c.call_object == call_object,
+                outbox.c.state == "pending",
+                outbox.c.attempts == 0,
+            )
+            .values(fields=json.dumps(fields), next_attempt_at=now, updated_at=now)
+        )
+        async with self.engine.begin() as conn:
+            return bool((await conn.execute(statement)).rowcount)
+
+    async def outbox_row(self, call_object: str) -> OutboxRow | None:
+        query = select(outbox).where(outbox.c.call_object == call_object)
+        async with self.engine.connect() as conn:
+            found = (await conn.execute(query)).mappings().first()
+        return None if found is None else _row(found)
+
+    async def outbox_of_kind(self, kind: str, since: float) -> list[OutboxRow]:
         query = (
             select(outbox)
-            .where(outbox.c.state == "pending", outbox.c.next_attempt_at <= now)
-            .order_by(outbox.c.next_attempt_at, outbox.c.created_at)
-            .limit(limit)
+            .where(outbox.c.kind == kind, outbox.c.created_at >= since)
+            .order_by(outbox.c.created_at)
         )
         async with self.engine.connect() as conn:
+            return [_row(r) for r in (await conn.execute(query)).mappings().all()]
+
+    async def due_outbox(
+        self, now: float, limit: int, kinds: tuple[str, ...] = ("task",)
+    ) -> list[OutboxRow]:
+        async with self.engine.connect() as conn:
+            query = _due(now, limit, kinds)
             return [_row(r) for r in (await conn.execute(query)).mappings().all()]
 
     async def outbox_rows(self, state: OutboxState | None = None) -> list[OutboxRow]:
@@ -126,14 +172,11 @@ class CallLogQueries(SqlBase):
             call_object, state="written", task_id=task_id, last_error="", updated_at=now
         )
 
-    async def claim_due_outbox(self, now: float, limit: int, hold: float) -> list[OutboxRow]:
-        due = (
-            select(outbox)
-            .where(outbox.c.state == "pending", outbox.c.next_attempt_at <= now)
-            .order_by(outbox.c.next_attempt_at, outbox.c.created_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)  # PostgreSQL; SQLite has one writer anyway
-        )
+    async def claim_due_outbox(
+        self, now: float, limit: int, hold: float, kinds: tuple[str, ...] = ("task",)
+    ) -> list[OutboxRow]:
+        # SKIP LOCKED on PostgreSQL; SQLite has one writer anyway.
+        due = _due(now, limit, kinds).with_for_update(skip_locked=True)
         async with self.engine.begin() as conn:
             rows = [_row(r) for r in (await conn.execute(due)).mappings().all()]
             if rows:
@@ -145,6 +188,15 @@ class CallLogQueries(SqlBase):
                     )
                 )
         return rows
+
+    async def unclaim(self, call_object: str, due: float, now: float) -> None:
+        statement = (
+            update(outbox)
+            .where(outbox.c.call_object == call_object, outbox.c.attempts > 0)
+            .values(attempts=outbox.c.attempts - 1, next_attempt_at=due, updated_at=now)
+        )
+        async with self.engine.begin() as conn:
+            await conn.execute(statement)
 
     async def release_claims(self, now: float) -> int:
         statement = (
@@ -217,6 +269,20 @@ class CallLogQueries(SqlBase):
         return PurgeCounts(*(int(c) for c in counts))
 
 
+def _due(now: float, limit: int, kinds: tuple[str, ...]) -> Any:
+    """Pending rows of these kinds whose next attempt is due, oldest first."""
+    return (
+        select(outbox)
+        .where(
+            outbox.c.kind.in_(kinds),
+            outbox.c.state == "pending",
+            outbox.c.next_attempt_at <= now,
+        )
+        .order_by(outbox.c.next_attempt_at, outbox.c.created_at)
+        .limit(limit)
+    )
+
+
 def _row(r: Any) -> OutboxRow:
     return OutboxRow(
         call_object=r["call_object"],
@@ -229,4 +295,5 @@ def _row(r: Any) -> OutboxRow:
         task_id=r["task_id"],
         created_at=r["created_at"],
         updated_at=r["updated_at"],
+        kind=r["kind"],
     )

@@ -117,5 +117,8 @@ outbox = Table(
     Column("task_id", String(18), nullable=False),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    # What the row writes: "task", or a Salesforce Voice write ("voice_create", ...).
+    Column("kind", String(16), nullable=False, server_default="task"),
     Index("outbox_due", "state", "next_attempt_at"),
+    Index("outbox_due_by_kind", "kind", "state", "next_attempt_at"),
 )

@@ -65,6 +65,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 PROTOCOL = "softphone.v2"
+# Offered (besides PROTOCOL) by the Salesforce Voice connector: its agent is a Voice agent
+# while this socket is open (proxy/agents/voice.py).
+VOICE_CONNECTOR = "voice.connector"
 OUTBOX_LIMIT = 512
 # Each search costs one API call: a page may search at most this often (type-ahead pages
 # debounce well under it).
@@ -122,10 +125,15 @@ async def _open(
     services.states.register(agent.address, AgentProfile(agent.kind, agent.salesforce_user_id))
     connection = AgentConnection(ws, agent, services)
     pages.active(agent.address, connection.page)  # a page just opened is the one in use
+    seats = services.voice_seats if VOICE_CONNECTOR in offered else None
+    if seats is not None:
+        seats.opened(agent.address)
     try:
         await connection.run(opened)
     finally:
         pages.closed(agent.address, connection.page)
+        if seats is not None:
+            seats.closed(agent.address)
 
 
 class _TooBig(ProxyError):

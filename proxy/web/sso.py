@@ -37,6 +37,8 @@ class SsoResult(TypedDict, total=False):
 
     token: str
     agent: dict[str, str]
+    # Whom Salesforce signed in: the Voice connector checks it is the user its host passed.
+    salesforce_user_id: str
     error: str
     message: str
     default_extension: str
@@ -93,7 +95,11 @@ def sso_router() -> APIRouter:
         view = AgentView(address=agent.address, name=agent.name, extension=signed.extension)
         return _page(
             200,
-            {"token": signed.token, "agent": view.model_dump()},
+            {
+                "token": signed.token,
+                "agent": view.model_dump(),
+                "salesforce_user_id": agent.salesforce_user_id,
+            },
             f"Signed in as {agent.name}. You can close this window.",
         )
 

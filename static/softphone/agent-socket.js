@@ -8,9 +8,11 @@ const PING_EVERY_MS = 20000;
 const ANSWER_WITHIN_MS = 10000;
 
 export class AgentSocket {
-  constructor({ url, token, onMessage, onStatus, onUnauthorized }) {
+  // `extraProtocols`: offered besides ours; the Voice connector names itself this way.
+  constructor({ url, token, onMessage, onStatus, onUnauthorized, extraProtocols = [] }) {
     this.url = url;
     this.token = token;
+    this.extraProtocols = extraProtocols;
     this.onMessage = onMessage;
     this.onStatus = onStatus;
     this.onUnauthorized = onUnauthorized;
@@ -32,7 +34,7 @@ export class AgentSocket {
     this.onStatus({ state: "connecting" });
     // Without a token (a resumed session) the browser's session cookie signs the socket in.
     const protocols = this.token ? [PROTOCOL, `auth.${this.token}`] : [PROTOCOL];
-    const ws = new WebSocket(this.url, protocols);
+    const ws = new WebSocket(this.url, [...protocols, ...this.extraProtocols]);
     this.ws = ws;
     ws.onopen = () => {
       // The server opens with a snapshot (welcome); the backoff is reset only once it came,

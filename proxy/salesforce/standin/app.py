@@ -21,6 +21,7 @@ from starlette.routing import Route
 
 from proxy.salesforce.standin.org import KEY_PREFIXES, SCHEMA, StandinOrg
 from proxy.salesforce.standin.query import QueryError, run_soql, run_sosl
+from proxy.salesforce.standin.telephony import telephony_routes
 
 CREATABLE = {"Task", "Contact"}
 COMPOSITE_LIMIT = 25
@@ -36,7 +37,8 @@ def _error(status: int, code: str, message: str) -> Outcome:
 
 def create_standin_app(org: StandinOrg) -> Starlette:
     """A Starlette app answering as `https://<instance>/services/...` does."""
-    return Starlette(routes=[*_oauth_routes(org), *_data_routes(org)])
+    routes = [*_oauth_routes(org), *_data_routes(org), *telephony_routes(org.telephony)]
+    return Starlette(routes=routes)
 
 
 def _oauth_routes(org: StandinOrg) -> list[Route]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from proxy.salesforce.standin.telephony import StandinTelephony
 from softphone.phone import same_number
 
 Record = dict[str, Any]
@@ -225,6 +226,8 @@ class StandinOrg:
     # Where the org is served (set by StandinServer) and the CA that its certificate chains to.
     instance_url: str = ""
     ca_file: str = ""
+    # Salesforce Voice: the contact center and the VoiceCalls the Telephony Integration API has.
+    telephony: StandinTelephony = field(default_factory=StandinTelephony)
     _ids: dict[str, itertools.count[int]] = field(default_factory=dict)
 
     def new_session(self) -> str:

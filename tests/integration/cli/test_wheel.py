@@ -65,9 +65,11 @@ def test_the_images_wheel_installs_offline_and_its_cmd_serves_the_page(tmp_path:
         for w in cmd
     ]
     assert cmd[:2] == ["softphone-proxy", "serve"]
+    library = _voice_stage(tmp_path)
     env = {
         "PATH": f"{env_dir / 'bin'}:{os.environ['PATH']}",
         "SOFTPHONE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/image.db",
+        "SOFTPHONE_VOICE_CONNECTOR_LIBRARY": str(library),
         "HOME": str(tmp_path),
     }
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env)  # not the checkout: only the wheel
@@ -88,6 +90,22 @@ def test_the_images_wheel_installs_offline_and_its_cmd_serves_the_page(tmp_path:
             assert page.status_code == 200 and "<html" in page.text
             french = httpx.get(f"{base}/softphone/i18n/fr.json", verify=context)
             assert french.status_code == 200
+            # The Voice connector's library, from the image's npm stage.
+            scv = httpx.get(f"{base}/voice/vendor/scv-connector-base.js", verify=context)
+            assert scv.status_code == 200 and len(scv.content) > 10_000
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def _voice_stage(tmp_path: Path) -> Path:
+    """The image's npm stage: its install command, into a folder here instead of /scv; the
+    package folder the runtime stage copies."""
+    install = shlex.split(dockerfile_step(r"^RUN (npm install .*)$"))
+    prefix = tmp_path / "scv"
+    install = [w if w != "/scv" else str(prefix) for w in install]
+    subprocess.run(install, check=True, capture_output=True, timeout=300)
+    copied = dockerfile_step(r"^COPY --from=voice (\S+) ")
+    package = prefix / copied.removeprefix("/scv/")
+    assert (package / "dist" / "scv-connector-base.js").is_file()
+    return package

@@ -10,7 +10,6 @@ finishes a request it has received), and a fifth of the rows never sent at all.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sqlite3
 from collections import Counter
@@ -21,27 +20,17 @@ import httpx
 from proxy.salesforce.standin.org import demo_org
 from proxy.salesforce.standin.server import StandinServer
 from proxy.store import open_store
-from softphone.calllog import CallLog
-from softphone.events import Direction
-from tests.integration.flows.test_crash import free_port, start_proxy, wait_ready
+from tests.integration.flows.test_crash import free_port, org_env, start_proxy, wait_ready
+from tests.integration.salesforce.test_task_bursts import queue_burst
 
 ROWS = 1000  # the writer takes 800 (4 collections of 200) a pass: 200 wait their turn
 
 
 async def queue_rows(url: str) -> list[str]:
     calls = [f"shift-{n:04d}@1001" for n in range(ROWS)]
-    log = CallLog(
-        call_id="shift",
-        agent="1001",
-        direction=Direction.INBOUND,
-        placed=False,
-        number="+16504508810",
-        started_at=0.0,
-        state="queued",
-    )
     tasks = [{"CallObject": c, "Subject": "Inbound call", "Status": "Completed"} for c in calls]
     async with open_store(url) as store:
-        await store.queue_call_log(log, tasks, now=0.0)
+        await queue_burst(store, tasks)
     return calls
 
 
@@ -59,15 +48,7 @@ async def test_kill_during_a_burst_then_restart_writes_each_task_once(tmp_path: 
     url = f"sqlite+aiosqlite:///{db}"
     calls = await queue_rows(url)
     async with StandinServer(org) as standin:
-        env = {
-            **os.environ,
-            "SOFTPHONE_SALESFORCE_URL": standin.instance_url,
-            "SOFTPHONE_SALESFORCE_CONSUMER_KEY": org.consumer_key,
-            "SOFTPHONE_SALESFORCE_CONSUMER_SECRET": org.consumer_secret,
-            "REQUESTS_CA_BUNDLE": standin.ca_file,
-            "SOFTPHONE_DATABASE_URL": url,
-            "SOFTPHONE_TASK_RETRY_SECONDS": "0.1",
-        }
+        env = org_env(standin, db)
         port = free_port()
         log = tmp_path / "proxy.log"
         proc = start_proxy(env, port, log)

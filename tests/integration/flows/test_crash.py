@@ -55,6 +55,22 @@ async def wait_ready(client: httpx.AsyncClient, proc: subprocess.Popen[bytes]) -
     raise AssertionError("the proxy did not start")
 
 
+def org_env(standin: StandinServer, db: Path, **settings: str) -> dict[str, str]:
+    """A proxy process's environment: this stand-in org over HTTPS, a SQLite file, Tasks
+    retried quickly, and `settings` (SOFTPHONE_ names without the prefix, upper case)."""
+    org = standin.org
+    return {
+        **os.environ,
+        "SOFTPHONE_SALESFORCE_URL": standin.instance_url,
+        "SOFTPHONE_SALESFORCE_CONSUMER_KEY": org.consumer_key,
+        "SOFTPHONE_SALESFORCE_CONSUMER_SECRET": org.consumer_secret,
+        "REQUESTS_CA_BUNDLE": standin.ca_file,
+        "SOFTPHONE_DATABASE_URL": f"sqlite+aiosqlite:///{db}",
+        "SOFTPHONE_TASK_RETRY_SECONDS": "0.1",
+        **{f"SOFTPHONE_{name}": value for name, value in settings.items()},
+    }
+
+
 def logs_in_store(db: Path) -> int:
     with sqlite3.connect(db) as conn:
         return int(conn.execute("SELECT count(*) FROM call_logs").fetchone()[0])
@@ -66,17 +82,7 @@ async def test_kill_during_call_ends_then_restart_logs_each_call_once(tmp_path: 
     org.latency_seconds = 0.05  # Task writes are in flight when the process dies
     db = tmp_path / "proxy.db"
     async with StandinServer(org) as standin:
-        env = {
-            **os.environ,
-            "SOFTPHONE_SALESFORCE_URL": standin.instance_url,
-            "SOFTPHONE_SALESFORCE_CONSUMER_KEY": org.consumer_key,
-            "SOFTPHONE_SALESFORCE_CONSUMER_SECRET": org.consumer_secret,
-            "REQUESTS_CA_BUNDLE": standin.ca_file,
-            "SOFTPHONE_DATABASE_URL": f"sqlite+aiosqlite:///{db}",
-            "SOFTPHONE_WRAP_UP_SECONDS": "0",
-            "SOFTPHONE_TASK_RETRY_SECONDS": "0.1",
-            "SOFTPHONE_LOG_MISSED": "true",
-        }
+        env = org_env(standin, db, WRAP_UP_SECONDS="0", LOG_MISSED="true")
         port = free_port()
         log = tmp_path / "proxy.log"
         proc = start_proxy(env, port, log)

@@ -35,7 +35,7 @@ async def test_a_pre_migration_database_is_upgraded_keeping_agents(tmp_path: Pat
         assert len(await store.list_agents()) == 1
     with sqlite3.connect(db) as conn:
         (version,) = conn.execute("SELECT version_num FROM alembic_version").fetchone()
-    assert version == "0005"
+    assert version == "0006"
 
 
 async def test_retention_purges_by_the_injected_clock(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from proxy.agents.roster import RosterWatcher, roster_devices
-from proxy.store import AgentRecord, Store, open_store
+from proxy.store import AgentRecord, OutboxWrite, Store, open_store
 from proxy.store.base import PurgeCounts
 from proxy.store.calls import PURGE_LOCK
 from softphone.agentdata import HISTORY_LIMITS, Favorite, HistoryEntry, history_lists
@@ -179,6 +179,68 @@ async def test_outbox_attempts_backoff_and_dead_letters(store: Store) -> None:
     await store.outbox_written("c1@1001", "00T000000000001AAA", now=41.0)
     (written,) = await store.outbox_rows("written")
     assert written.task_id == "00T000000000001AAA"
+
+
+async def test_voice_writes_queue_once_and_each_writer_drains_its_own_kinds(store: Store) -> None:
+    """Writes queued together land together, a key queued again changes nothing, and the Task
+    writer never sees a VoiceCall row (nor the VoiceCall writer a Task)."""
+    await store.queue_call_log(_log("c1", state="queued"), [{"CallObject": "c1@1001"}], now=1.0)
+    create = OutboxWrite("voice_create:c2", "voice_create", {"vendorCallKey": "c2"})
+    assert await store.enqueue("1001", [create], now=2.0) == 1
+    end = OutboxWrite("voice_end:c2", "voice_end", {"endTime": "x"})
+    again = OutboxWrite("voice_create:c2", "voice_create", {"vendorCallKey": "other"})
+    assert await store.enqueue("1001", [again, end], now=3.0) == 1
+    tasks = await store.due_outbox(now=9.0, limit=10)
+    assert [r.call_object for r in tasks] == ["c1@1001"]
+    voice = await store.due_outbox(now=9.0, limit=10, kinds=("voice_create", "voice_end"))
+    assert [(r.call_object, r.kind) for r in voice] == [
+        ("voice_create:c2", "voice_create"),
+        ("voice_end:c2", "voice_end"),
+    ]
+    found = await store.outbox_row("voice_create:c2")
+    assert found is not None and found.fields == {"vendorCallKey": "c2"} and found.agent == "1001"
+    assert await store.outbox_row("voice_create:nothing") is None
+    assert [r.call_object for r in await store.outbox_of_kind("voice_end", since=3.0)] == [
+        "voice_end:c2"
+    ]
+    assert await store.outbox_of_kind("voice_end", since=3.5) == []
+
+
+async def test_a_write_due_later_is_released_early_with_new_fields_until_tried(
+    store: Store,
+) -> None:
+    """A create held back (for the caller lookup) is not due until its time, unless released
+    with its final fields; once an attempt is counted, a release changes nothing."""
+    later = OutboxWrite("voice_create:c3", "voice_create", {"v": 1}, due=50.0)
+    await store.enqueue("1001", [later], now=10.0)
+    assert await store.due_outbox(now=20.0, limit=10, kinds=("voice_create",)) == []
+    assert await store.release("voice_create:c3", {"v": 2}, now=21.0)
+    (due,) = await store.due_outbox(now=21.0, limit=10, kinds=("voice_create",))
+    assert due.fields == {"v": 2}
+    claimed = await store.claim_due_outbox(22.0, 10, 60.0, kinds=("voice_create",))
+    assert [r.call_object for r in claimed] == ["voice_create:c3"]
+    assert not await store.release("voice_create:c3", {"v": 3}, now=23.0)
+    assert not await store.release("voice_create:none", {"v": 3}, now=23.0)
+    found = await store.outbox_row("voice_create:c3")
+    assert found is not None and found.fields == {"v": 2} and found.attempts == 1
+
+
+async def test_each_writer_claims_only_its_own_kinds_and_a_wait_is_no_attempt(
+    store: Store,
+) -> None:
+    """The Task writer's claim never takes a VoiceCall row (nor the reverse); a VoiceCall
+    update given back untried (waiting for its create) keeps its attempts."""
+    await store.queue_call_log(_log("c4", state="queued"), [{"CallObject": "c4@1001"}], now=1.0)
+    end = OutboxWrite("voice_end:c4", "voice_end", {})
+    await store.enqueue("1001", [end], now=1.0)
+    tasks = await store.claim_due_outbox(2.0, 10, 60.0)
+    assert [r.call_object for r in tasks] == ["c4@1001"]
+    (claimed,) = await store.claim_due_outbox(2.0, 10, 60.0, kinds=("voice_end",))
+    assert claimed.call_object == "voice_end:c4"
+    await store.unclaim("voice_end:c4", due=5.0, now=2.0)
+    assert await store.claim_due_outbox(4.0, 10, 60.0, kinds=("voice_end",)) == []
+    (again,) = await store.claim_due_outbox(5.0, 10, 60.0, kinds=("voice_end",))
+    assert again.attempts == 0
 
 
 async def test_a_burst_of_outbox_rows_is_counted_and_written_in_one_go(store: Store) -> None:
