@@ -1,7 +1,8 @@
 """Pop latency: from the simulator ringing an agent to the pop arriving on the agent's socket.
 
-The same clients and the same measurement run against a bare websocket relay (no logic) to give
-the floor that loopback, HTTP and websockets alone cost on this machine.
+The same clients and the same measurement run against a bare relay (no logic) with the proxy's
+hops, a websocket link in and a websocket out (`bench.relay`), to give the floor that loopback,
+HTTP and websockets alone cost on this machine.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ import uvicorn
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from bench.relay import create_relay_app
+from bench.relay import relay_server
 from proxy.agents.auth import hash_password
 from proxy.app import DEMO_PASSWORD
 from proxy.server import bind, url_of
@@ -80,6 +82,7 @@ class Inbox:
     """
 
     def __init__(self, sockets: dict[str, ClientConnection]) -> None:
+        self.sockets = sockets
         self.queues: dict[str, asyncio.Queue[tuple[float, dict[str, Any]]]] = {
             agent: asyncio.Queue() for agent in sockets
         }
@@ -100,170 +103,188 @@ class Inbox:
         await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
+@dataclass
+class Target:
+    """One server under measurement: its sockets' inbox and how to ring through it."""
+
+    inbox: Inbox
+    place: Callable[[str, str, int], Awaitable[tuple[str, Callable[[], float]]]]
+    arrived: Callable[[dict[str, Any], str], bool]
+    after: Callable[[str], Awaitable[None]]
+
+    async def ring(self, agent: str, ani: str, i: int) -> float:
+        """Milliseconds from the ring (timestamped where it happens) to the pop on the socket."""
+        call_id, rang_at = await self.place(agent, ani, i)
+        while True:
+            at, message = await asyncio.wait_for(self.inbox.queues[agent].get(), 10)
+            if self.arrived(message, call_id):
+                break
+        await self.after(call_id)
+        return (at - rang_at()) * 1000
+
+
 async def _measure(
-    inbox: Inbox,
-    calls: int,
-    caller: Caller,
-    place: Callable[[str, str, int], Awaitable[tuple[str, Callable[[], float]]]],
-    arrived: Callable[[dict[str, Any], str], bool],
-    after: Callable[[str], Awaitable[None]],
-) -> list[float]:
-    """Milliseconds from the ring (timestamped where it happens) to the pop on the socket."""
-    agents = list(inbox.queues)
-    samples: list[float] = []
+    proxy: Target, floor: Target, calls: int, caller: Caller
+) -> tuple[list[float], list[float]]:
+    """Proxy and floor rung in turn, call by call, so both meet the same moments of a shared
+    machine's load and the ratio between them is not a matter of which ran when."""
+    agents = list(proxy.inbox.queues)
+    proxy_samples: list[float] = []
+    floor_samples: list[float] = []
     for i in range(calls):
         agent = agents[i % len(agents)]
-        call_id, rang_at = await place(agent, caller(i), i)
-        while True:
-            at, message = await asyncio.wait_for(inbox.queues[agent].get(), 10)
-            if arrived(message, call_id):
-                break
-        samples.append((at - rang_at()) * 1000)
-        await after(call_id)
-    return samples
+        proxy_samples.append(await proxy.ring(agent, caller(i), i))
+        floor_samples.append(await floor.ring(agent, caller(i), i))
+    return proxy_samples, floor_samples
 
 
-async def _proxy_run(
-    base_url: str, app: Any, agents: list[str], calls: int
-) -> dict[str, tuple[list[float], float]]:
-    async with httpx.AsyncClient(base_url=base_url) as http:
-        tokens = {}
-        for agent in agents:
-            r = await http.post("/api/v1/sessions", json={"address": agent, "password": "demo"})
-            tokens[agent] = r.raise_for_status().json()["token"]
-        ws_url = base_url.replace("http", "ws", 1) + "/ws/agent"
-        sockets = {
-            a: await websockets.connect(ws_url, subprotocols=["softphone.v2", f"auth.{t}"])  # type: ignore[list-item]
-            for a, t in tokens.items()
-        }
-        for ws in sockets.values():
-            await ws.recv()  # welcome
-        inbox = Inbox(sockets)
+async def _proxy_target(
+    http: httpx.AsyncClient, base_url: str, app: Any, agents: list[str]
+) -> Target:
+    tokens = {}
+    for agent in agents:
+        r = await http.post(
+            f"{base_url}/api/v1/sessions", json={"address": agent, "password": "demo"}
+        )
+        tokens[agent] = r.raise_for_status().json()["token"]
+    ws_url = base_url.replace("http", "ws", 1) + "/ws/agent"
+    sockets = {
+        a: await websockets.connect(ws_url, subprotocols=["softphone.v2", f"auth.{t}"])  # type: ignore[list-item]
+        for a, t in tokens.items()
+    }
+    for ws in sockets.values():
+        await ws.recv()  # welcome
+    pbx = app.state.services.pbx
+    identities = app.state.services.identities
 
-        pbx = app.state.services.pbx
+    async def place(agent: str, ani: str, i: int) -> tuple[str, Callable[[], float]]:
+        r = await http.post(f"{base_url}/sim/calls", json={"agent": agent, "ani": ani})
+        call_id = str(r.raise_for_status().json()["call_id"])
+        call = pbx.legs[call_id]
+        return call_id, lambda: float(call.rang_at)
 
-        async def place(agent: str, ani: str, i: int) -> tuple[str, Callable[[], float]]:
-            r = await http.post("/sim/calls", json={"agent": agent, "ani": ani})
-            call_id = str(r.raise_for_status().json()["call_id"])
-            call = pbx.legs[call_id]
-            return call_id, lambda: float(call.rang_at)
+    def popped(message: dict[str, Any], pbx_id: str) -> bool:
+        # Pages see the proxy's own call ids; the simulator's is read back from it.
+        call = message.get("call", {})
+        found = identities.pbx_call(call.get("call_id", ""))
+        return bool(found and found[1] == pbx_id and call.get("matching") is False)
 
-        identities = app.state.services.identities
+    async def hang_up(call_id: str) -> None:
+        await http.post(f"{base_url}/sim/calls/{call_id}/hangup")
 
-        def popped(message: dict[str, Any], pbx_id: str) -> bool:
-            # Pages see the proxy's own call ids; the simulator's is read back from it.
-            call = message.get("call", {})
-            found = identities.pbx_call(call.get("call_id", ""))
-            return bool(found and found[1] == pbx_id and call.get("matching") is False)
+    return Target(Inbox(sockets), place, popped, hang_up)
 
-        async def hang_up(call_id: str) -> None:
-            await http.post(f"/sim/calls/{call_id}/hangup")
 
+async def _relay_target(http: httpx.AsyncClient, base_url: str, agents: list[str]) -> Target:
+    ws_base = base_url.replace("http", "ws", 1)
+    sockets = {a: await websockets.connect(f"{ws_base}/ws/{a}") for a in agents}
+
+    async def place(agent: str, ani: str, i: int) -> tuple[str, Callable[[], float]]:
+        call_id = f"r{i}-{time.perf_counter_ns()}"
+        body = {"call_id": call_id, "ani": ani, "pop": {"kind": "record"}}
+        response = await http.post(f"{base_url}/relay/{agent}", json=body)
+        received_at = float(response.raise_for_status().json()["received_at"])
+        return call_id, lambda: received_at
+
+    def arrived(message: dict[str, Any], call_id: str) -> bool:
+        return bool(message.get("call_id") == call_id)
+
+    async def nothing(call_id: str) -> None:
+        return None
+
+    return Target(Inbox(sockets), place, arrived, nothing)
+
+
+Row = tuple[list[float], list[float], float]  # proxy, floor (same moments), API calls per call
+
+
+async def _run_both(
+    base_url: str, app: Any, relay_url: str, agents: list[str], calls: int
+) -> dict[str, Row]:
+    async with httpx.AsyncClient() as http:
+        proxy = await _proxy_target(http, base_url, app, agents)
+        floor = await _relay_target(http, relay_url, agents)
         org = app.state.services.org
 
-        async def row(caller: Caller, offset: int = 0) -> tuple[list[float], float]:
-            """Latencies, and Salesforce API calls per inbound call, for one row."""
+        async def row(caller: Caller, offset: int = 0) -> Row:
             await asyncio.sleep(0.1)
-            inbox.drain()
+            proxy.inbox.drain()
+            floor.inbox.drain()
             before = org.api_calls
 
             def shifted(i: int) -> str:
                 return caller(i + offset)
 
-            samples = await _measure(inbox, calls, shifted, place, popped, hang_up)
-            return samples, (org.api_calls - before) / calls
+            samples, floor_samples = await _measure(proxy, floor, calls, shifted)
+            return samples, floor_samples, (org.api_calls - before) / calls
 
         # Warm-up: connection pools, and one SOSL per repeat caller so later ones hit the cache.
-        await _measure(inbox, len(CALLERS), repeat_caller, place, popped, hang_up)
+        await _measure(proxy, floor, len(CALLERS), repeat_caller)
         results = {"repeat": await row(repeat_caller), "new": await row(new_caller)}
         org.latency_seconds = 0.050  # Salesforce answering after 50 ms, as across a WAN
         results["new, 50 ms org"] = await row(new_caller, offset=calls)
         org.latency_seconds = 0.0
-        await inbox.close()
-        for ws in sockets.values():
-            await ws.close()
+        for target in (proxy, floor):
+            await target.inbox.close()
+            for ws in target.inbox.sockets.values():
+                await ws.close()
         return results
-
-
-async def _relay_run(base_url: str, agents: list[str], calls: int) -> list[float]:
-    async with httpx.AsyncClient(base_url=base_url) as http:
-        ws_base = base_url.replace("http", "ws", 1)
-        sockets = {a: await websockets.connect(f"{ws_base}/ws/{a}") for a in agents}
-        inbox = Inbox(sockets)
-
-        async def place(agent: str, ani: str, i: int) -> tuple[str, Callable[[], float]]:
-            call_id = f"r{i}"
-            body = {"call_id": call_id, "ani": ani, "pop": {"kind": "record"}}
-            response = (await http.post(f"/relay/{agent}", json=body)).raise_for_status()
-            received_at = float(response.json()["received_at"])
-            return call_id, lambda: received_at
-
-        def arrived(message: dict[str, Any], call_id: str) -> bool:
-            return bool(message.get("call_id") == call_id)
-
-        async def nothing(call_id: str) -> None:
-            return None
-
-        await _measure(inbox, len(CALLERS), repeat_caller, place, arrived, nothing)
-        samples = await _measure(inbox, calls, repeat_caller, place, arrived, nothing)
-        await inbox.close()
-        for ws in sockets.values():
-            await ws.close()
-        return samples
 
 
 def _serve_relay() -> tuple[str, uvicorn.Server, threading.Thread]:
     sock = bind("127.0.0.1", 0)
-    server = uvicorn.Server(
-        uvicorn.Config(create_relay_app(), ws="websockets-sansio", log_level="warning")
-    )
+    url = url_of(sock, tls=False)
+    server = relay_server(sock, url)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    while not server.started:
+    while not server.started or httpx.get(f"{url}/readyz").status_code != 200:
         time.sleep(0.02)
-    return url_of(sock, tls=False), server, thread
+    return url, server, thread
 
 
 def run(agents: int = 100, calls: int = 300) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        database_url = f"sqlite+aiosqlite:///{Path(tmp)}/bench.db"
-        addresses = asyncio.run(_seed_agents(database_url, agents))
-        settings = Settings(demo=True, database_url=database_url)
-        with serving_in_thread(settings) as (base_url, app, _loop):
-            while not app.state.services.link.connected:
-                time.sleep(0.02)
-            proxy = asyncio.run(_proxy_run(base_url, app, addresses, calls))
     relay_url, relay_server, relay_thread = _serve_relay()
     try:
-        floor = asyncio.run(_relay_run(relay_url, addresses, calls))
+        with tempfile.TemporaryDirectory() as tmp:
+            database_url = f"sqlite+aiosqlite:///{Path(tmp)}/bench.db"
+            addresses = asyncio.run(_seed_agents(database_url, agents))
+            settings = Settings(demo=True, database_url=database_url)
+            with serving_in_thread(settings) as (base_url, app, _loop):
+                while not app.state.services.link.connected:
+                    time.sleep(0.02)
+                results = asyncio.run(_run_both(base_url, app, relay_url, addresses, calls))
     finally:
         relay_server.should_exit = True
         relay_thread.join(10)
 
     print(
         f"pop latency: simulator ring -> pop on the agent socket; {agents} agents signed in, "
-        f"{calls} calls per row, after a warm-up round"
+        f"{calls} calls per row, after a warm-up round; each proxy call followed by one through "
+        f"the floor relay (same hops, no logic), so both meet the same load"
     )
-    rows = [
-        ("proxy, repeat callers (cached)", *proxy["repeat"]),
-        ("proxy, new callers", *proxy["new"]),
-        ("proxy, new callers, org at 50 ms", *proxy["new, 50 ms org"]),
-        ("bare relay, no logic (floor)", floor, 0.0),
-    ]
-    print(f"  {'':<34} {'p50':>9} {'p99':>10} {'mean':>10}   API calls per call")
-    for name, samples, per_call in rows:
+    print(f"  {'':<34} {'p50':>9} {'p99':>10} {'mean':>10}   API calls   floor p50 / p99")
+    names = {
+        "repeat": "proxy, repeat callers (cached)",
+        "new": "proxy, new callers",
+        "new, 50 ms org": "proxy, new callers, org at 50 ms",
+    }
+    for key, (samples, floor, per_call) in results.items():
+        p50, p99 = percentile(samples, 50), percentile(samples, 99)
         print(
-            f"  {name:<34} {percentile(samples, 50):6.2f} ms {percentile(samples, 99):7.2f} ms "
-            f"{statistics.fmean(samples):7.2f} ms   {per_call:.2f}"
+            f"  {names[key]:<34} {p50:6.2f} ms {p99:7.2f} ms "
+            f"{statistics.fmean(samples):7.2f} ms   {per_call:9.2f}   "
+            f"{percentile(floor, 50):.2f} / {percentile(floor, 99):.2f} ms"
         )
-    for name, samples, _ in rows[:2]:
+    for key in ("repeat", "new"):
+        samples, floor, _ = results[key]
         print(
-            f"  ratio to floor, {name.removeprefix('proxy, '):<18} p50 "
+            f"  ratio to floor, {key + ' callers':<18} p50 "
             f"{percentile(samples, 50) / percentile(floor, 50):6.2f} x   p99 "
             f"{percentile(samples, 99) / percentile(floor, 99):6.2f} x"
         )
-    slow = proxy["new, 50 ms org"][0]
+    slow, floor, _ = results["new, 50 ms org"]
+    over = percentile(slow, 99) - 50
     print(
         f"  with the org at 50 ms: p99 {percentile(slow, 99):.2f} ms = one round trip "
-        f"+ {percentile(slow, 99) - 50:.2f} ms"
+        f"+ {over:.2f} ms ({over / percentile(floor, 99):.2f} x the floor's p99)"
     )

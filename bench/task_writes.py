@@ -14,6 +14,8 @@ from pathlib import Path
 
 import httpx
 
+from bench.fleet import bounded
+from bench.scale import seed
 from proxy.salesforce import open_salesforce
 from proxy.salesforce.standin.org import demo_org
 from proxy.salesforce.tasks import TaskWriter
@@ -80,7 +82,50 @@ def _end_to_task(calls: int) -> list[float]:
     return samples
 
 
-def run(rows: int = 200, calls: int = 30) -> None:
+async def _end_together(base_url: str, call_ids: list[str]) -> None:
+    limits = httpx.Limits(max_connections=100)
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as client:
+
+        async def hang_up(call_id: str) -> None:
+            (await client.post(f"/sim/calls/{call_id}/hangup")).raise_for_status()
+
+        await bounded([lambda c=c: hang_up(c) for c in call_ids], 100)  # type: ignore[misc]
+
+
+def _burst(calls: int) -> tuple[float, int]:
+    """`calls` answered calls, one per agent, all ending at once: seconds from the first hang-up
+    to the last Task, and the API calls that took."""
+    tmp = tempfile.mkdtemp(prefix="bench-burst-")
+    database_url = f"sqlite+aiosqlite:///{tmp}/bench.db"
+    agents = [str(200_000 + i) for i in range(calls)]
+    asyncio.run(seed(database_url, agents))
+    settings = Settings(demo=True, database_url=database_url, wrap_up_seconds=0)
+    with serving_in_thread(settings) as (base_url, app, _loop):
+        services = app.state.services
+        while not services.link.connected:
+            time.sleep(0.02)
+        with httpx.Client(base_url=base_url) as client:
+            call_ids = []
+            for agent in agents:  # a caller the org knows: one lookup, then the cache
+                leg = client.post("/sim/calls", json={"agent": agent, "ani": "+16504508810"})
+                call_ids.append(leg.raise_for_status().json()["call_id"])
+                client.post(f"/sim/calls/{call_ids[-1]}/answer").raise_for_status()
+        while not all(
+            services.identities.known(a, c) for a, c in zip(agents, call_ids, strict=True)
+        ):
+            time.sleep(0.05)
+        time.sleep(0.5)  # the pops' lookups are done; only the Task writes are counted
+        org, writer = services.org, services.writer
+        org.latency_seconds = LATENCY
+        before, written = org.api_calls, writer.written
+        started = time.perf_counter()
+        asyncio.run(_end_together(base_url, call_ids))
+        while writer.written - written < calls:
+            time.sleep(0.005)
+        return time.perf_counter() - started, org.api_calls - before
+
+
+def run(rows: int = 200, calls: int = 30, burst: int = 1000) -> None:
     seconds, api_calls = asyncio.run(_drain(rows))
     print(f"Task writes: {rows} outbox rows drained, stand-in at {LATENCY * 1000:.0f} ms per call")
     print(
@@ -93,4 +138,13 @@ def run(rows: int = 200, calls: int = 30) -> None:
     print(
         f"  p50 {statistics.median(ms):.0f} ms, p99 {percentile(ms, 99):.0f} ms, "
         f"max {max(ms):.0f} ms"
+    )
+    seconds, api_calls = _burst(burst)
+    print(
+        f"Task burst: {burst:,} answered calls, one per agent, hung up together "
+        f"({LATENCY * 1000:.0f} ms org):"
+    )
+    print(
+        f"  {api_calls / burst:.3f} API calls per Task ({burst / api_calls:.1f} Tasks per call), "
+        f"last Task {seconds:.1f} s after the first hang-up ({burst / seconds:,.0f} Tasks/s)"
     )

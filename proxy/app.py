@@ -113,6 +113,7 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
+            await stack.enter_async_context(metrics.loop_watch)
             store = await stack.enter_async_context(open_store(settings.database_url))
             if settings.demo:
                 await seed_demo_agents(store)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from proxy.web.loopwatch import LoopWatch
+
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
@@ -52,6 +54,44 @@ class Metrics:
         self.tasks_written = Gauge(
             "softphone_tasks_written", "Tasks written since start", registry=r
         )
+        self.loop_stall = Histogram(
+            "softphone_event_loop_stall_seconds",
+            "How late the event loop ran a periodic tick: how long it was held",
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+            registry=r,
+        )
+        self.gc_pause = Histogram(
+            "softphone_gc_pause_seconds",
+            "Garbage collections by generation, and how long each held the process",
+            ["generation"],
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+            registry=r,
+        )
+        # Entered by the app factory, so it watches the loop that serves the app.
+        self.loop_watch = LoopWatch(
+            self.loop_stall.observe, lambda gen, s: self.gc_pause.labels(str(gen)).observe(s)
+        )
+        self.loop_stall_max = Gauge(
+            "softphone_event_loop_stall_max_seconds",
+            "The longest event-loop stall in the last one to two seconds",
+            registry=r,
+        )
+        self.loop_stall_max.set_function(lambda: self.loop_watch.longest_recent_stall.seconds)
+        self.loop_stall_max_cpu = Gauge(
+            "softphone_event_loop_stall_max_cpu_seconds",
+            "CPU the loop's thread used during that longest stall; the rest of it, the loop "
+            "waited for a core or for the GIL",
+            registry=r,
+        )
+        self.loop_stall_max_cpu.set_function(
+            lambda: self.loop_watch.longest_recent_stall.cpu_seconds
+        )
+        self.loop_stall_max_gc = Gauge(
+            "softphone_event_loop_stall_max_gc_seconds",
+            "Garbage collection during that longest stall",
+            registry=r,
+        )
+        self.loop_stall_max_gc.set_function(lambda: self.loop_watch.longest_recent_stall.gc_seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import gc
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -52,6 +55,66 @@ async def test_metrics_count_agents_calls_pops_and_tasks(proxy: RunningProxy) ->
     assert after["softphone_tasks_written"] == 1
     assert after["softphone_sign_ins_total{outcome=ok}"] == 1
     eventually(lambda: scrape(proxy)["softphone_agents_online"] == 0)
+
+
+def _long_stalls(samples: dict[str, float]) -> float:
+    """Ticks that found the loop held for more than a quarter of a second."""
+    stalls = "softphone_event_loop_stall_seconds_bucket"
+    return samples[f"{stalls}{{le=+Inf}}"] - samples[f"{stalls}{{le=0.25}}"]
+
+
+def _hold_the_loop(proxy: RunningProxy, hold: Callable[[], None]) -> dict[str, float]:
+    """Run `hold` on the proxy's loop; /metrics once it has counted the stall."""
+    before = scrape(proxy)
+    held = threading.Event()
+
+    def holding() -> None:
+        hold()
+        held.set()
+
+    proxy.loop.call_soon_threadsafe(holding)
+    assert held.wait(10)
+
+    def counted() -> dict[str, float] | None:
+        samples = scrape(proxy)
+        return samples if _long_stalls(samples) > _long_stalls(before) else None
+
+    after: dict[str, float] = eventually(counted)
+    return after
+
+
+def _spin(seconds: float) -> None:
+    started = time.thread_time()
+    while time.thread_time() - started < seconds:
+        pass
+
+
+def test_a_blocked_event_loop_is_reported_as_a_stall(proxy: RunningProxy) -> None:
+    """A synchronous call that holds the proxy's loop for half a second, as a slow render or a
+    blocking client would, shows in /metrics: one more long stall counted, the longest recent
+    stall at least that long, and most of it not the loop's own CPU (it was waiting)."""
+    after = _hold_the_loop(proxy, lambda: time.sleep(0.5))
+    # The tick due during the hold woke at least the hold, less one tick, late.
+    stall = after["softphone_event_loop_stall_max_seconds"]
+    assert stall > 0.25
+    assert after["softphone_event_loop_stall_max_cpu_seconds"] < stall
+
+
+def test_a_busy_event_loop_is_reported_as_a_stall_on_cpu(proxy: RunningProxy) -> None:
+    """Half a second of the loop's own CPU (a long computation on the loop, as the quadratic
+    admin view was) is reported as a stall that the loop's thread spent on CPU."""
+    after = _hold_the_loop(proxy, lambda: _spin(0.5))
+    assert after["softphone_event_loop_stall_max_seconds"] > 0.25
+    assert after["softphone_event_loop_stall_max_cpu_seconds"] >= 0.5
+
+
+def test_a_full_garbage_collection_is_counted(proxy: RunningProxy) -> None:
+    """A full collection (what froze the server for seconds at 10,000 sockets) is counted by
+    generation, so a stall can be told apart as the collector's."""
+    full = "softphone_gc_pause_seconds_count{generation=2}"
+    before = scrape(proxy).get(full, 0.0)
+    proxy.loop.call_soon_threadsafe(gc.collect)
+    eventually(lambda: scrape(proxy).get(full, 0.0) > before)
 
 
 def test_readyz_says_what_is_not_ready(tmp_path: Path) -> None:
