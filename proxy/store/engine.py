@@ -60,7 +60,11 @@ class SqlBase:
         # A ping before each checkout finds PostgreSQL connections the server dropped; a
         # SQLite file has no server, and the ping would double every query's cost.
         pre_ping = not self.url.startswith("sqlite")
-        self._engine = create_async_engine(self.url, pool_pre_ping=pre_ping)
+        # Each aiosqlite connection is a thread of its own: past the pool's 5, every overflow
+        # connection was a new thread opened and closed again, over and over under load (the
+        # scale bench's threads were numbered past 1,200). Keep enough open instead.
+        sizes = {"pool_size": 20, "max_overflow": 10} if self.url.startswith("sqlite") else {}
+        self._engine = create_async_engine(self.url, pool_pre_ping=pre_ping, **sizes)
         if self._engine.dialect.name == "sqlite":
             event.listen(self._engine.sync_engine, "connect", _sqlite_pragmas)
         async with self._engine.begin() as conn:
