@@ -240,7 +240,13 @@ class AgentConnection:
 
     async def _write(self) -> None:
         while True:
-            await self.ws.send_text(await self.outbox.get())
+            text = await self.outbox.get()
+            try:
+                await self.ws.send_text(text)
+            except RuntimeError as exc:
+                # The socket was closed under us (the server shutting down sends 1012 to every
+                # socket): a disconnect, not a failure worth a traceback per agent.
+                raise WebSocketDisconnect(1012) from exc
 
     async def _pump(self, subscription: Subscription) -> None:
         # Every socket of the agent sends the text the bus encoded once for the event.
