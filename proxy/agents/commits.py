@@ -19,9 +19,11 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from proxy.seams import Resource
 from proxy.store import Store
+from proxy.store.base import LogWrite
 from softphone.agentdata import HistoryEntry
 from softphone.calllog import CallLog
 
@@ -30,8 +32,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class _Write:
-    log: CallLog
-    history: HistoryEntry | None
+    write: LogWrite
     done: asyncio.Future[None] | None
 
 
@@ -48,13 +49,20 @@ class GroupCommit(Resource):
 
     def save_soon(self, entry: CallLog) -> None:
         """Queue the log for the next commit; a failure is logged (nobody is waiting)."""
-        self._add(_Write(entry, None, None))
+        self._add(_Write(LogWrite(entry), None))
 
     async def save(self, entry: CallLog, history: HistoryEntry | None = None) -> None:
         """Save the log (and the history entry of a call that ended) before returning."""
+        await self._wait_for(LogWrite(entry, history))
+
+    async def queue(self, entry: CallLog, tasks: list[dict[str, Any]]) -> None:
+        """Save the finished log with its Task rows in one commit, before returning."""
+        await self._wait_for(LogWrite(entry, tasks=tuple(tasks)))
+
+    async def _wait_for(self, write: LogWrite) -> None:
         done = asyncio.get_running_loop().create_future()
         self._awaited.set()
-        self._add(_Write(entry, history, done))
+        self._add(_Write(write, done))
         await done
 
     async def aclose(self) -> None:
@@ -82,7 +90,7 @@ class GroupCommit(Resource):
 
     async def _commit(self, batch: list[_Write]) -> None:
         try:
-            await self.store.save_call_logs([(w.log, w.history) for w in batch], self.clock())
+            await self.store.save_call_logs([w.write for w in batch], self.clock())
         except asyncio.CancelledError:
             for write in batch:
                 if write.done is not None and not write.done.done():

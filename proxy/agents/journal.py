@@ -264,7 +264,7 @@ class CallJournal(Resource):
         if self.voice_call is not None and await self.voice_call(entry.call_id):
             tasks = []
         queued = replace(entry, state="queued", action=action)
-        await self.store.queue_call_log(queued, tasks, self.clock())
+        await self.commits.queue(queued, tasks)
         self.logs.pop((entry.agent, entry.call_id), None)
         log.info("call log queued [call_id=%s agent=%s]", entry.call_id, entry.agent)
         await self._publish(queued, then)

@@ -35,6 +35,16 @@ class AgentRecord:
 
 
 @dataclass(frozen=True)
+class LogWrite:
+    """One call log to save: with the history entry of a call that ended, and with its Task
+    rows once it is queued (`tasks` None: not queued yet; empty: queued, nothing to write)."""
+
+    log: CallLog
+    history: HistoryEntry | None = None
+    tasks: tuple[dict[str, Any], ...] | None = None
+
+
+@dataclass(frozen=True)
 class OutboxRow:
     """One Task write: pending until Salesforce has it (written), or given up on (dead)."""
 
@@ -177,11 +187,10 @@ class Store(AsyncResource, Protocol):
         """The call has ended: save its log and its history entry in one commit."""
         ...
 
-    async def save_call_logs(
-        self, writes: Sequence[tuple[CallLog, HistoryEntry | None]], now: float
-    ) -> None:
-        """Save several logs, in order, in one commit; with a history entry for each that
-        ended (a group commit: many agents' writes for one transaction)."""
+    async def save_call_logs(self, writes: Sequence[LogWrite], now: float) -> None:
+        """Save several logs, in order, in one commit (a group commit: many agents' writes for
+        one transaction): each with its history entry if its call ended, and its Task rows if
+        it is queued (a row queued before stays as it is)."""
         ...
 
     async def unfinished_call_logs(self) -> list[CallLog]:

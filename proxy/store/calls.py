@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, func, select, text, update
 
-from proxy.store.base import OutboxRow, OutboxState, OutboxWrite, PurgeCounts
+from proxy.store.base import LogWrite, OutboxRow, OutboxState, OutboxWrite, PurgeCounts
 from proxy.store.data import history_values
 from proxy.store.engine import SqlBase
 from proxy.store.schema import call_logs, history, outbox, sessions
@@ -36,20 +36,21 @@ class CallLogQueries(SqlBase):
         }
 
     async def put_call_log(self, log: CallLog, now: float) -> None:
-        await self.save_call_logs([(log, None)], now)
+        await self.save_call_logs([LogWrite(log)], now)
 
     async def end_call(self, log: CallLog, entry: HistoryEntry, now: float) -> None:
-        await self.save_call_logs([(log, entry)], now)
+        await self.save_call_logs([LogWrite(log, entry)], now)
 
-    async def save_call_logs(
-        self, writes: Sequence[tuple[CallLog, HistoryEntry | None]], now: float
-    ) -> None:
-        logs = [self._log_values(log, now) for log, _ in writes]
-        ended = [history_values(log.agent, entry) for log, entry in writes if entry is not None]
+    async def save_call_logs(self, writes: Sequence[LogWrite], now: float) -> None:
+        logs = [self._log_values(w.log, now) for w in writes]
+        ended = [history_values(w.log.agent, w.history) for w in writes if w.history is not None]
+        tasks = [_task_row(w.log, t, now) for w in writes for t in w.tasks or ()]
         async with self.engine.begin() as conn:
             await conn.execute(self._upsert_logs(), logs)
             if ended:
                 await conn.execute(self._upsert_history(), ended)
+            if tasks:
+                await conn.execute(self.insert(outbox).on_conflict_do_nothing(), tasks)
 
     def _upsert_logs(self) -> Any:
         # Built once per store: building and compiling it per write was most of a call's CPU.
@@ -71,27 +72,7 @@ class CallLogQueries(SqlBase):
         return [log_from_dict(json.loads(raw)) for raw in rows]
 
     async def queue_call_log(self, log: CallLog, tasks: list[dict[str, Any]], now: float) -> None:
-        rows = [
-            {
-                "call_object": fields["CallObject"],
-                "agent": log.agent,
-                "fields": json.dumps(fields),
-                "state": "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
-                "last_error": "",
-                "task_id": "",
-                "created_at": now,
-                "updated_at": now,
-            }
-            for fields in tasks
-        ]
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                self.upsert(call_logs, self._log_values(log, now), ["agent", "call_id"])
-            )
-            for row in rows:
-                await conn.execute(self.insert(outbox).values(row).on_conflict_do_nothing())
+        await self.save_call_logs([LogWrite(log, tasks=tuple(tasks))], now)
 
     async def enqueue(self, agent: str, writes: list[OutboxWrite], now: float) -> int:
         added = 0
@@ -267,6 +248,22 @@ class CallLogQueries(SqlBase):
                 )
             ]
         return PurgeCounts(*(int(c) for c in counts))
+
+
+def _task_row(log: CallLog, fields: dict[str, Any], now: float) -> dict[str, Any]:
+    return {
+        "call_object": fields["CallObject"],
+        "agent": log.agent,
+        "kind": "task",
+        "fields": json.dumps(fields),
+        "state": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "last_error": "",
+        "task_id": "",
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def _due(now: float, limit: int, kinds: tuple[str, ...]) -> Any:
