@@ -50,15 +50,32 @@ class BlastBridge:
 
     async def handler(self, ws: ServerConnection) -> None:
         await ws.send(json.dumps({"type": "hello", "v": 2, "pbx": "bench"}))
-        await ws.recv()  # monitor
-        request = json.loads(await ws.recv())
-        await ws.send(json.dumps({"type": "snapshot", "req_id": request["req_id"]}))
-        # A real bridge says it is alive while it has nothing else to say.
-        while not self.go.is_set():
-            await ws.send(json.dumps({"type": "heartbeat", "ts": time.time()}))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.go.wait(), 1.0)
-        self.started = time.perf_counter()
+        # Like a real bridge, it answers the link at any time: a monitor (the link sends one
+        # again whenever the roster changes) and every snapshot request.
+        answering = asyncio.create_task(self._answer(ws))
+        try:
+            # A real bridge says it is alive while it has nothing else to say.
+            while not self.go.is_set():
+                await ws.send(json.dumps({"type": "heartbeat", "ts": time.time()}))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.go.wait(), 1.0)
+            if not self.started:  # timed once, from the first event of the one blast
+                self.started = time.perf_counter()
+                await self._blast(ws)
+            await ws.wait_closed()
+        finally:
+            answering.cancel()
+
+    async def _answer(self, ws: ServerConnection) -> None:
+        async for raw in ws:
+            request = json.loads(raw)
+            if request["type"] == "monitor":
+                reply = {"type": "result", "req_id": request["req_id"], "ok": True}
+                await ws.send(json.dumps(reply))
+            elif request["type"] == "get_snapshot":
+                await ws.send(json.dumps({"type": "snapshot", "req_id": request["req_id"]}))
+
+    async def _blast(self, ws: ServerConnection) -> None:
         n = 0
         for round_ in range(self.calls_per_agent):
             for kind in KINDS:
@@ -68,7 +85,6 @@ class BlastBridge:
                     n += 1
                     if n % 500 == 0:
                         await asyncio.sleep(0)
-        await ws.wait_closed()
 
 
 async def _run(base_url: str, bridge: BlastBridge, tokens: dict[str, str]) -> tuple[int, float]:
