@@ -5,6 +5,7 @@ import { t } from "./i18n.js";
 import { receive } from "./messages.js";
 import { resetEditor } from "./notes.js";
 import { clearSearch } from "./search.js";
+import { ssoRefusalKey } from "./sso-errors.js";
 import { $, SESSION_KEY, httpBase, show, state, wsUrl } from "./state.js";
 import { localStore, tabStorage } from "./storage.js";
 import { updateUtilityItem } from "./utility-item.js";
@@ -176,12 +177,7 @@ function ssoFinished(event) {
     return;
   }
   if (!token || !agent) {
-    const key = {
-      no_agent: "errorSsoNoAgent",
-      denied: "errorSsoDenied",
-      seats_full: "errorSeatsFull",
-    }[error] || "errorSsoFailed";
-    $("signin-error").textContent = t(key);
+    $("signin-error").textContent = t(ssoRefusalKey(error));
     return;
   }
   if (state.session) return;

@@ -4,6 +4,7 @@
 // be, and otherwise the partitioned session cookie signs the page in again after a reload.
 // Its words come from the softphone page's translations, in the browser's language.
 import { loadStrings, t } from "../softphone/i18n.js";
+import { ssoRefusalKey } from "../softphone/sso-errors.js";
 import { tabStorage } from "../softphone/storage.js";
 
 const SESSION_KEY = "voice.session";
@@ -134,12 +135,7 @@ async function offerSalesforceSignIn(signedIn, hostUser) {
     if (popup && event.source !== popup) return;
     const { token, agent, error, salesforce_user_id: user } = event.data;
     if (!token || !agent) {
-      const key = {
-        no_agent: "errorSsoNoAgent",
-        denied: "errorSsoDenied",
-        seats_full: "errorSeatsFull",
-      }[error] || "errorSsoFailed";
-      $("signin-error").textContent = t(key);
+      $("signin-error").textContent = t(ssoRefusalKey(error));
       return;
     }
     // Whoever chose a Salesforce user in the popup is not who Salesforce frames us for: the
