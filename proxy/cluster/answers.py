@@ -107,6 +107,12 @@ class RedisAnswers(Resource):
     async def _load(self, answer_key: str, lock_key: str, ttl: float, load: Load) -> Any:
         assert self._redis is not None
         try:
+            # Looked for again under the lock: a loader keeps its answer before it lets go of
+            # the lock, so one that finished between our first look and our taking the lock
+            # has left the answer here (without this, two nodes could both ask Salesforce).
+            kept = await self._redis.get(answer_key)
+            if kept is not None:
+                return json.loads(kept)
             value = await load()
             keep = ttl if ttl > 0 else HANDOVER_SECONDS
             with contextlib.suppress(RedisError):
