@@ -100,7 +100,7 @@ def _section(parent: etree._Element, name: str, label: str) -> etree._Element:
     return etree.SubElement(parent, "section", sortOrder=str(order), name=name, label=label)
 
 
-def _item(section: etree._Element, name: str, label: str, value: str) -> None:
+def add_item(section: etree._Element, name: str, label: str, value: str) -> None:
     item = etree.SubElement(section, "item", sortOrder=str(len(section)), name=name, label=label)
     item.text = value
 
@@ -116,29 +116,31 @@ def callcenter_xml(options: CallCenterOptions) -> bytes:
         )
     )
     general = _section(root, "reqGeneralInfo", "General Information")
-    _item(general, "reqInternalName", "InternalName", options.internal_name)
-    _item(general, "reqDisplayName", "Display Name", options.shown_name)
-    _item(general, "reqAdapterUrl", "CTI Adapter URL", options.url)
-    _item(general, "reqUseApi", "Use CTI API", "true")
-    _item(general, "reqSoftphoneHeight", "Softphone Height", str(options.height))
-    _item(general, "reqSoftphoneWidth", "Softphone Width", str(options.width))
-    _item(
+    add_item(general, "reqInternalName", "InternalName", options.internal_name)
+    add_item(general, "reqDisplayName", "Display Name", options.shown_name)
+    add_item(general, "reqAdapterUrl", "CTI Adapter URL", options.url)
+    add_item(general, "reqUseApi", "Use CTI API", "true")
+    add_item(general, "reqSoftphoneHeight", "Softphone Height", str(options.height))
+    add_item(general, "reqSoftphoneWidth", "Softphone Width", str(options.width))
+    add_item(
         general,
         "reqSalesforceCompatibilityMode",
         "Salesforce Compatibility Mode",
         options.mode,
     )
     if options.standby_url:
-        _item(general, "reqStandbyUrl", "Standby URL", options.standby_url)
-        _item(general, "reqTimeout", "Timeout", str(options.timeout_ms))
+        add_item(general, "reqStandbyUrl", "Standby URL", options.standby_url)
+        add_item(general, "reqTimeout", "Timeout", str(options.timeout_ms))
     dialing = _section(root, "reqDialingOptions", "Dialing Options")
-    _item(dialing, "reqOutsidePrefix", "Outside Prefix", options.outside_prefix)
-    _item(dialing, "reqLongDistPrefix", "Long Distance Prefix", options.long_distance_prefix)
-    _item(dialing, "reqInternationalPrefix", "International Prefix", options.international_prefix)
+    add_item(dialing, "reqOutsidePrefix", "Outside Prefix", options.outside_prefix)
+    add_item(dialing, "reqLongDistPrefix", "Long Distance Prefix", options.long_distance_prefix)
+    add_item(
+        dialing, "reqInternationalPrefix", "International Prefix", options.international_prefix
+    )
     # Read by the page with getCallCenterSettings, as /softphoneSettings/<name>.
     custom = _section(root, "softphoneSettings", "Softphone Settings")
-    _item(custom, "vendor", "PBX", VENDORS[options.vendor])
+    add_item(custom, "vendor", "PBX", VENDORS[options.vendor])
     server = urlsplit(options.url)
-    _item(custom, "serverOrigin", "Softphone Server", f"{server.scheme}://{server.netloc}")
+    add_item(custom, "serverOrigin", "Softphone Server", f"{server.scheme}://{server.netloc}")
     tree = etree.ElementTree(root)
     return bytes(etree.tostring(tree, xml_declaration=True, encoding="UTF-8", pretty_print=True))

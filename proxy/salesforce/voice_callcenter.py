@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from lxml import etree
 
-from proxy.salesforce.callcenter import CallCenterError
+from proxy.salesforce.callcenter import CallCenterError, add_item
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
 # A namespaced developer name (ns__Name) or a plain one.
@@ -76,11 +76,6 @@ def self_signed_certificate(private_key_pem: str, common_name: str) -> str:
     return certificate.public_bytes(serialization.Encoding.PEM).decode()
 
 
-def _item(section: etree._Element, name: str, label: str, value: str) -> None:
-    item = etree.SubElement(section, "item", sortOrder=str(len(section)), name=name, label=label)
-    item.text = value
-
-
 def voice_callcenter_xml(options: VoiceCallCenterOptions) -> bytes:
     """The definition as UTF-8 XML bytes, after `options.check()`."""
     options.check()
@@ -94,21 +89,21 @@ def voice_callcenter_xml(options: VoiceCallCenterOptions) -> bytes:
     general = etree.SubElement(
         root, "section", sortOrder="0", name="reqGeneralInfo", label="General Information"
     )
-    _item(general, "reqInternalName", "InternalName", options.name)
-    _item(general, "reqDisplayName", "Display Name", options.display_name or options.name)
-    _item(
+    add_item(general, "reqInternalName", "InternalName", options.name)
+    add_item(general, "reqDisplayName", "Display Name", options.display_name or options.name)
+    add_item(
         general,
         "reqVendorInfoApiName",
         "Conversation Vendor Info Developer Name",
         options.vendor_info,
     )
     hvcc = etree.SubElement(root, "section", sortOrder="1", name="reqHvcc", label="SCV Settings")
-    _item(
+    add_item(
         hvcc,
         "reqTelephonyIntegrationCertificate",
         "Telephony Integration Certificate",
         options.certificate_pem.strip(),
     )
-    _item(hvcc, "reqLongDistPrefix", "Long Distance Prefix", options.long_distance_prefix)
+    add_item(hvcc, "reqLongDistPrefix", "Long Distance Prefix", options.long_distance_prefix)
     tree = etree.ElementTree(root)
     return bytes(etree.tostring(tree, xml_declaration=True, encoding="UTF-8", pretty_print=True))
