@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
+import os
+import signal
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -28,8 +32,11 @@ from proxy.agents.voice import VoiceJournal, VoiceSeats
 from proxy.bus import BUSES, open_bus
 from proxy.cluster import check_cluster
 from proxy.cluster.answers import open_answers
+from proxy.cluster.holder import LinkHolder
+from proxy.cluster.line import CoreLine
 from proxy.collector import Collector
-from proxy.links import LINKS, open_link, split_urls
+from proxy.links import LINKS, CtiLink, open_link, split_urls
+from proxy.links.fenced import FencedLink
 from proxy.salesforce import SALESFORCE, open_salesforce
 from proxy.salesforce.lookup import RecordMatcher
 from proxy.salesforce.oauth import single_sign_on
@@ -48,6 +55,7 @@ from proxy.web.admin import admin_router
 from proxy.web.headers import SecurityHeaders, allowed_sources
 from proxy.web.metrics import Metrics
 from proxy.web.origins import CrossSiteGuard, ForwardedHeader, origin_check
+from proxy.web.page_core import CoreRequests, CoreSeats, NodePages, sync_pages
 from proxy.web.routes import api_router, mount_demo, mount_static
 from proxy.web.sso import sso_router
 from proxy.web.voice import SCV_PACKAGE, mount_voice, voice_router
@@ -95,6 +103,79 @@ def check_seams(settings: Settings) -> None:
         from proxy.salesforce.auth import token_source
 
         token_source(settings, settings.salesforce_url, requests.Session())
+
+
+def _node_name(settings: Settings) -> str:
+    return settings.node_name or f"{socket.gethostname()}-{os.getpid()}"
+
+
+def _link(settings: Settings, self_url: str, holders: list[LinkHolder]) -> CtiLink:
+    """The CTI link; in a cluster, one whose every command first proves that this node still
+    holds the link's lease (`holders`, filled once the holder is made)."""
+    link = open_link(settings.cti_url, self_url=self_url)
+    if BUSES.scheme(settings.bus_url) == "memory":
+        return link
+    return FencedLink(link, fence=lambda: holders[0].lease.fence())
+
+
+async def _core_or_contention(
+    stack: AsyncExitStack,
+    app: FastAPI,
+    settings: Settings,
+    node: str,
+    node_pages: NodePages,
+    run_core: Callable[[AsyncExitStack], Awaitable[None]],
+) -> tuple[CoreLine | None, LinkHolder | None]:
+    """On a single node, the core started now; in a cluster, this node's line to the others and
+    its contention for the link, which starts the core when it wins (not started yet)."""
+    if BUSES.scheme(settings.bus_url) == "memory":
+        await run_core(stack)
+        return None, None
+
+    def services() -> Services:
+        built: Services = app.state.services
+        return built
+
+    line = CoreLine(
+        settings.bus_url,
+        node,
+        status=node_pages.counts,
+        holder_changed=lambda holder: sync_pages(services(), holder),
+        on_beat=lambda: _owed_pages(services()),
+    )
+
+    async def handle(op: str, who: str, body: dict[str, Any]) -> Any:
+        requests = services().core_requests
+        assert requests is not None
+        return await requests.handle(op, who, body)
+
+    holder = LinkHolder(settings.database_url, node, line, run_core, handle, retire=_retire)
+    return line, holder
+
+
+async def _join_cluster(
+    stack: AsyncExitStack, services: Services, line: CoreLine | None, holder: LinkHolder | None
+) -> None:
+    if line is None or holder is None:
+        return
+    requests = services.core_requests = CoreRequests(services, line, services.node)
+    await stack.enter_async_context(line)
+    await stack.enter_async_context(requests)
+    # Last in, first out: at shutdown the link goes before the line that serves the others.
+    await stack.enter_async_context(holder)
+
+
+async def _owed_pages(services: Services) -> None:
+    """After a page's close failed to reach the link holder, it hears all our pages again."""
+    if services.node_pages.unsynced and services.line is not None:
+        await sync_pages(services, services.line.holder)
+
+
+def _retire(reason: str) -> None:
+    """A node that held the link and let it go ends: its call state is stale, and its
+    supervisor starts it again as a plain node (docs/operations.md)."""
+    log.error("this node let go of the PBX link (%s): stopping, to be started again", reason)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def create_app(settings: Settings, *, self_url: str) -> FastAPI:
@@ -169,7 +250,9 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
                     )
                 )
             retention = await stack.enter_async_context(Retention(store, settings.retention_days))
-            link = open_link(settings.cti_url, self_url=self_url)
+            node = _node_name(settings)
+            holders: list[LinkHolder] = []
+            link = _link(settings, self_url, holders)
             matcher = RecordMatcher(
                 api,
                 cache_seconds=settings.lookup_cache_seconds,
@@ -231,13 +314,22 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
                 # Devices change hands, and the link is told what to monitor.
                 await seating.roster_changed(agents)
 
-            # Entered before the link starts, so its first connect monitors the roster.
-            await stack.enter_async_context(RosterWatcher(store, roster_changed))
-            await stack.enter_async_context(link)
-            await matcher.warm_up()
-            await stack.enter_async_context(journal)
-            await stack.enter_async_context(lookups)
-            await stack.enter_async_context(board)
+            async def run_core(core: AsyncExitStack) -> None:
+                """The link and what follows its events: on a single node at start, in a
+                cluster on the node that takes the link's lease, when it does."""
+                # Entered before the link starts, so its first connect monitors the roster.
+                await core.enter_async_context(RosterWatcher(store, roster_changed))
+                await core.enter_async_context(link)
+                await matcher.warm_up()
+                await core.enter_async_context(journal)
+                await core.enter_async_context(lookups)
+                await core.enter_async_context(board)
+
+            node_pages = NodePages()
+            line, holder = await _core_or_contention(
+                stack, app, settings, node, node_pages, run_core
+            )
+            holders.extend(filter(None, [holder]))
             if settings.gc_freeze:
                 await stack.enter_async_context(Collector(quiet=lambda: not states.busy()))
             auth = Authenticator(
@@ -257,7 +349,7 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
                 link=link,
                 salesforce=api,
                 auth=auth,
-                signins=SignIns(auth, seating, store),
+                signins=SignIns(auth, CoreSeats(seating, holder, line), store),
                 identities=identities,
                 states=states,
                 pages=pages,
@@ -277,7 +369,12 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
                 voice_seats=voice_seats,
                 voice=voice,
                 voice_writer=voice_writer,
+                node=node,
+                line=line,
+                holder=holder,
+                node_pages=node_pages,
             )
+            await _join_cluster(stack, app.state.services, line, holder)
             yield
 
     app = FastAPI(title="softphone-proxy", version="0.1.0", lifespan=lifespan)

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from starlette.requests import HTTPConnection
@@ -24,12 +25,15 @@ from proxy.agents.states import AgentStates
 from proxy.agents.views import AgentViews
 from proxy.agents.voice import VoiceJournal, VoiceSeats
 from proxy.bus import EventBus
+from proxy.cluster.holder import LinkHolder
+from proxy.cluster.line import CoreLine
 from proxy.links import CtiLink
 from proxy.salesforce.base import SalesforceApi
 from proxy.settings import Settings
 from proxy.store import Store
 from proxy.store.retention import Retention
 from proxy.web.metrics import Metrics
+from proxy.web.page_core import CoreRequests, LocalCore, NodePages
 from softphone.identities import Identities
 
 if TYPE_CHECKING:
@@ -76,6 +80,24 @@ class Services:
     voice_seats: VoiceSeats | None = None
     voice: VoiceJournal | None = None
     voice_writer: VoiceCallWriter | None = None
+    # Cluster mode (a redis:// bus): this node's name, its line to the link holder, and the
+    # lease-holding machinery (None on a single node, which always runs the core).
+    node: str = ""
+    line: CoreLine | None = None
+    holder: LinkHolder | None = None
+    core_requests: CoreRequests | None = None
+    # The pages with a socket on this node (told to each new link holder).
+    node_pages: NodePages = field(default_factory=NodePages)
+
+    @cached_property
+    def local_core(self) -> LocalCore:
+        """Pages' requests carried out in this process (it runs the core)."""
+        return LocalCore(self)
+
+    @property
+    def runs_core(self) -> bool:
+        """Whether the core (the link, calls, logs) runs in this process now."""
+        return self.holder is None or self.holder.holding
 
 
 def services_of(connection: HTTPConnection) -> Services:

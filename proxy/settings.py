@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     salesforce_url: str = "standin://"
     bus_url: str = "memory://"
     database_url: str = "sqlite+aiosqlite:///./softphone.db"
+    # This node's name in a cluster (/admin, /readyz, logs); empty: <hostname>-<pid>.
+    node_name: str = Field(default="", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$|^$")
 
     salesforce_consumer_key: str = ""
     salesforce_consumer_secret: SecretStr = SecretStr("")

@@ -32,6 +32,12 @@ class Pages:
             pages.remove(page)
         pages.append(page)
 
+    def present(self, agent: str, page: str) -> None:
+        """A page already open elsewhere joins (told to a new link holder): last in use stays."""
+        pages = self.open.setdefault(agent, [])
+        if page not in pages:
+            pages.insert(0, page)
+
     def closed(self, agent: str, page: str) -> None:
         pages = self.open.get(agent, [])
         if page in pages:

@@ -11,9 +11,9 @@ ends with `sign_out`, and a hot-desk agent's phone is free once their last sessi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from proxy.agents.auth import Authenticator, SignInFailed
-from proxy.agents.seating import Seating
 from proxy.errors import LinkError
 from proxy.store import AgentRecord, Store
 from softphone.errors import CommandRefused
@@ -45,10 +45,24 @@ class NoAgent(SignInFailed):
         )
 
 
+class Seats(Protocol):
+    """Hot-desk seats: the seating in this process, or (in a cluster) the link holder's."""
+
+    async def seated(self, address: str) -> str:
+        """The phone the agent sits at now ("" for none)."""
+        ...
+
+    async def sit(self, address: str, extension: str) -> str: ...
+
+    async def free_seats(self) -> None:
+        """Free the seats whose agent has no session left."""
+        ...
+
+
 class SignIns:
-    def __init__(self, auth: Authenticator, seating: Seating, store: Store) -> None:
+    def __init__(self, auth: Authenticator, seats: Seats, store: Store) -> None:
         self.auth = auth
-        self.seating = seating
+        self.seats = seats
         self.store = store
 
     async def password(self, address: str, password: str, extension: str = "") -> SignedIn:
@@ -72,19 +86,19 @@ class SignIns:
         agent = await self.auth.agent_for(token)
         await self.auth.sign_out(token)
         if agent is not None and agent.kind == "hot_desk":
-            await self.seating.free_seats()
+            await self.seats.free_seats()
 
     async def _open(self, agent: AgentRecord, extension: str) -> SignedIn:
         wanted = extension.strip()
         hot_desk = agent.kind == "hot_desk"
-        seated = self.seating.device_of(agent.address) if hot_desk else ""
+        seated = await self.seats.seated(agent.address) if hot_desk else ""
         if hot_desk and not wanted and not seated:
             raise ExtensionRequired(agent.extension)
         token = await self.auth.sign_in_as(agent)
         if not (hot_desk or wanted):  # a desk agent naming a phone is refused: not_hot_desk
             return SignedIn(token, agent, agent.extension)
         try:
-            device = await self.seating.sit(agent.address, wanted or seated)
+            device = await self.seats.sit(agent.address, wanted or seated)
         except (CommandRefused, LinkError):
             # Signed in but not seated is no sign-in: the session just made goes again.
             await self.auth.sign_out(token)

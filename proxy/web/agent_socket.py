@@ -27,37 +27,23 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from proxy.agents.admission import Busy
 from proxy.agents.auth import SESSION_COOKIE
-from proxy.agents.commands import AgentCommand
-from proxy.agents.states import AgentProfile
 from proxy.bus import Event, SlowConsumer, Subscription
-from proxy.errors import LinkError, ProxyError, SalesforceError
-from proxy.settings import Settings
+from proxy.cluster.line import NoHolder
+from proxy.errors import ProxyError, SalesforceError
 from proxy.store import AgentRecord
 from proxy.web.origins import origin_check
+from proxy.web.page_core import NO_HOLDER, core_for
 from softphone.errors import CommandRefused, ProtocolError
 from softphone.messages.from_page import (
-    Active,
-    FavoriteAdd,
-    FavoriteRemove,
     Hello,
-    PickRecord,
     Ping,
-    Popped,
-    QuickNoteEdit,
-    SaveNotes,
-    SaveSettings,
     Search,
-    SetCodes,
-    WrapUp,
     parse_client_message,
 )
 from softphone.messages.to_page import (
-    AgentView,
     ErrorMessage,
     Pong,
     SearchResults,
-    Welcome,
-    WrapUpView,
 )
 
 if TYPE_CHECKING:
@@ -114,7 +100,6 @@ async def _open(
     opened: Callable[[], Awaitable[None]],
 ) -> None:
     """Sign the socket in, send its welcome, call `opened`, then serve it until it closes."""
-    pages = services.pages
     agent = await services.auth.agent_for(token)
     await ws.accept(subprotocol=PROTOCOL if PROTOCOL in offered else None)
     if agent is None:
@@ -122,18 +107,8 @@ async def _open(
         await ws.send_text(error.model_dump_json())
         await ws.close(1008, "not signed in")
         return
-    services.states.register(agent.address, AgentProfile(agent.kind, agent.salesforce_user_id))
-    connection = AgentConnection(ws, agent, services)
-    pages.active(agent.address, connection.page)  # a page just opened is the one in use
-    seats = services.voice_seats if VOICE_CONNECTOR in offered else None
-    if seats is not None:
-        seats.opened(agent.address)
-    try:
-        await connection.run(opened)
-    finally:
-        pages.closed(agent.address, connection.page)
-        if seats is not None:
-            seats.closed(agent.address)
+    connection = AgentConnection(ws, agent, services, voice=VOICE_CONNECTOR in offered)
+    await connection.run(opened)
 
 
 class _TooBig(ProxyError):
@@ -145,18 +120,18 @@ def _size(raw: str | bytes) -> int:
 
 
 class AgentConnection:
-    def __init__(self, ws: WebSocket, agent: AgentRecord, services: Services) -> None:
+    """One page's socket: its agent's updates out, its messages in. What only the core can do
+    (the welcome, commands, notes) is asked of the node that runs it (`core_for`)."""
+
+    def __init__(
+        self, ws: WebSocket, agent: AgentRecord, services: Services, *, voice: bool = False
+    ) -> None:
         self.ws = ws
         self.agent = agent
-        self.views = services.views
-        self.pages = services.pages
-        self.commands = services.commands
+        self.services = services
+        self.voice = voice  # the Salesforce Voice connector: its agent is a Voice agent
         self.lookups = services.lookups
-        self.seating = services.seating
         self.bus = services.bus
-        self.desk = services.desk
-        self.journal = services.journal
-        self.wrap_up = _wrap_up_view(services.settings)
         self.max_bytes = services.settings.max_message_bytes
         self.last_search = -SEARCH_INTERVAL
         self.page = secrets.token_hex(6)
@@ -173,56 +148,45 @@ class AgentConnection:
         except asyncio.QueueFull:
             raise SlowConsumer(f"more than {OUTBOX_LIMIT} messages unsent") from None
 
-    async def send_snapshot(self) -> None:
-        address = self.agent.address
-        # Calls, logs and status are read in one step with the sequence number they reflect;
-        # the agent data is read after it, so a change racing the read arrives as an update.
-        seq, calls = self.views.snapshot(address)
-        logs = self.journal.views(address)
-        status = self.views.status_view(address)
-        self.floor = seq
-        # Updates published while the data is read wait until the welcome is out: a page
-        # must never apply an update and then a welcome older than it.
+    async def send_snapshot(self, *, first: bool = False) -> None:
+        """The welcome: the agent's state now and the number of the last update it reflects.
+        Updates published while it is being made wait until it is out: a page must never
+        apply an update and then a welcome older than it."""
+        core = core_for(self.services)
         self.held = []
         try:
-            data = await self.desk.data(address)
+            if first:
+                seq, welcome = await core.open(self.agent, self.page, self.voice)
+            else:
+                seq, welcome = await core.welcome(self.agent, self.page)
         except BaseException:
             self.held = None
             raise
-        # A hot-desk agent's extension is the one they signed in at today.
-        extension = self.seating.device_of(address) or self.agent.extension
-        agent = AgentView(address=address, name=self.agent.name, extension=extension)
-        self.enqueue(
-            Welcome(
-                agent=agent,
-                seq=seq,
-                calls=calls,
-                status=status,
-                logs=logs,
-                data=data,
-                wrap_up=self.wrap_up,
-                now=time.time(),
-                page=self.page,
-            )
-        )
+        self.floor = seq
+        self.enqueue(welcome)
         held, self.held = self.held, None
         for event in held:
             if event.seq > self.floor:
                 self.enqueue(event.text)
 
     async def run(self, opened: Callable[[], Awaitable[None]]) -> None:
+        node_pages = self.services.node_pages.open
         try:
             async with (
                 self.bus.subscribe(self.agent.address) as subscription,
                 asyncio.TaskGroup() as tg,
             ):
-                await self.send_snapshot()
+                await self.send_snapshot(first=True)
+                node_pages[self.page] = (self.agent, self.voice)
                 await opened()
                 tg.create_task(self._read())
                 tg.create_task(self._pump(subscription))
                 tg.create_task(self._write())
         except* WebSocketDisconnect:
             pass
+        except* NoHolder as group:
+            log.warning("agent %s socket: %s", self.agent.address, group.exceptions[0])
+            await self._send_and_close(NO_HOLDER, 1013, "no link holder; retry")
         except* _TooBig as group:
             log.warning("agent %s socket: %s", self.agent.address, group.exceptions[0])
             await self._close(1009, "message too big")
@@ -232,6 +196,20 @@ class AgentConnection:
         except* Exception:
             log.exception("agent %s socket failed", self.agent.address)
             await self._close(1011, "server error")
+        finally:
+            if node_pages.pop(self.page, None) is not None:
+                await self._leave()
+
+    async def _leave(self) -> None:
+        """The core forgets this page (never left undone by a cancelled socket task)."""
+        core = core_for(self.services)
+        with contextlib.suppress(Exception):
+            await asyncio.shield(core.close(self.agent, self.page, self.voice))
+
+    async def _send_and_close(self, message: BaseModel, code: int, reason: str) -> None:
+        with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+            await self.ws.send_text(message.model_dump_json())
+        await self._close(code, reason)
 
     async def _close(self, code: int, reason: str) -> None:
         # The other side may have closed first.
@@ -274,17 +252,17 @@ class AgentConnection:
     async def _dispatch(self, message: BaseModel) -> None:
         if isinstance(message, Hello):
             await self.send_snapshot()
-            return
-        if isinstance(message, Ping):
+        elif isinstance(message, Ping):
             self.enqueue(Pong())
-            return
-        call_id = getattr(message, "call_id", None)
-        try:
-            await self._act(message)
-        except CommandRefused as exc:
-            self.enqueue(ErrorMessage(code=exc.code, message=exc.message, call_id=call_id))
-        except LinkError as exc:
-            self.enqueue(ErrorMessage(code=exc.code, message=str(exc), call_id=call_id))
+        elif isinstance(message, Search):
+            # Any node searches Salesforce itself: it changes nothing of the agent's.
+            try:
+                await self._search(message.query)
+            except CommandRefused as exc:
+                self.enqueue(ErrorMessage(code=exc.code, message=exc.message))
+        else:
+            for reply in await core_for(self.services).act(self.agent, self.page, message):
+                self.enqueue(reply)
 
     async def _search(self, query: str) -> None:
         now = time.monotonic()
@@ -296,58 +274,3 @@ class AgentConnection:
         except SalesforceError as exc:
             raise CommandRefused("search_failed", f"Salesforce search failed: {exc.code}") from None
         self.enqueue(SearchResults(query=query, records=tuple(records), phones=phones))
-
-    async def _act(self, message: BaseModel) -> None:
-        """Carry out one command for this socket's own agent (never another's)."""
-        me = self.agent.address
-        if isinstance(message, Popped):
-            await self.commands.popped(me, message.call_id)
-        elif isinstance(message, Active):
-            self.pages.active(me, self.page)
-        elif isinstance(message, AgentCommand):
-            await self.commands.command(me, message)
-        elif isinstance(message, SaveNotes | PickRecord | WrapUp | SetCodes):
-            await self._log(me, message)
-        else:
-            await self._desk(me, message)
-
-    async def _log(self, me: str, message: SaveNotes | PickRecord | WrapUp | SetCodes) -> None:
-        """The agent's call log: notes, the record it is about, codes, the wrap-up."""
-        if isinstance(message, SaveNotes):
-            await self.journal.save_notes(me, message.call_id, message.notes, message.quick_notes)
-        elif isinstance(message, PickRecord):
-            await self.journal.pick(me, message.call_id, message.record)
-        elif isinstance(message, WrapUp):
-            await self.journal.wrap_up(
-                me, message.call_id, message.action, message.classification, message.account_code
-            )
-        else:
-            await self.journal.set_codes(
-                me, message.call_id, message.classification, message.account_code
-            )
-
-    async def _desk(self, me: str, message: BaseModel) -> None:
-        """The agent's own lists and settings, and their search."""
-        if isinstance(message, SaveSettings):
-            await self.desk.save_settings(me, message.settings)
-        elif isinstance(message, FavoriteAdd):
-            await self.desk.add_favorite(me, message.favorite)
-        elif isinstance(message, FavoriteRemove):
-            await self.desk.remove_favorite(me, message.number)
-        elif isinstance(message, Search):
-            await self._search(message.query)
-        elif isinstance(message, QuickNoteEdit):
-            if message.type == "quick_note_add":
-                await self.desk.add_quick_note(me, message.text)
-            else:
-                await self.desk.remove_quick_note(me, message.text)
-
-
-def _wrap_up_view(settings: Settings) -> WrapUpView:
-    rules = settings.wrap_up_rules()
-    return WrapUpView(
-        actions=rules.actions,
-        classification_codes=rules.classification_codes,
-        account_codes=rules.account_codes,
-        classification_required=rules.classification_required,
-    )

@@ -113,7 +113,10 @@ def api_router() -> APIRouter:
         agent = await services_of(request).auth.agent_for(_token(authorization, request))
         if agent is None:
             return CurrentSession(agent=None)
-        device = services_of(request).seating.device_of(agent.address)
+        try:
+            device = await services_of(request).signins.seats.seated(agent.address)
+        except (CommandRefused, LinkError):
+            device = ""  # the link holder did not answer: the roster's extension
         view = AgentView(
             address=agent.address, name=agent.name, extension=device or agent.extension
         )

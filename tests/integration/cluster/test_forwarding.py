@@ -1,0 +1,107 @@
+"""Two proxy nodes on one Redis and one PostgreSQL, in this process: the one that holds the
+PBX link runs every call; a page on the other node rings, pops, answers, holds and hangs up
+through it, and is refused plainly when it pokes at what is not its own."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.databases import postgres_url
+from tests.harness import RunningProxy, next_message, running_proxy, wait_for_call
+from tests.redis_db import redis_bus_url, redis_prefix
+
+
+async def send(ws: Any, command: str, call_id: str) -> None:
+    await ws.send(json.dumps({"type": command, "call_id": call_id}))
+
+
+@contextmanager
+def two_nodes(tmp_path: Path, database_url: str, bus_url: str) -> Iterator[list[RunningProxy]]:
+    """Node a takes the link first (its simulator is the PBX); node b then only serves pages."""
+    with ExitStack() as stack:
+        shared: dict[str, Any] = {"bus_url": bus_url, "database_url": database_url}
+        a = stack.enter_context(running_proxy(tmp_path / "a", node_name="node-a", **shared))
+        b = stack.enter_context(
+            running_proxy(tmp_path / "b", wait_for_link=False, node_name="node-b", **shared)
+        )
+        deadline = time.monotonic() + 10
+        while b.services.line is None or b.services.line.holder is None:
+            assert time.monotonic() < deadline, "node b never heard of a link holder"
+            time.sleep(0.05)
+        yield [a, b]
+
+
+@pytest.fixture
+def nodes(tmp_path: Path) -> Iterator[list[RunningProxy]]:
+    loop = asyncio.new_event_loop()
+    database = postgres_url()
+    prefix = redis_prefix()
+    database_url = loop.run_until_complete(database.__aenter__())
+    bus_prefix = loop.run_until_complete(prefix.__aenter__())
+    try:
+        for d in ("a", "b"):
+            (tmp_path / d).mkdir()
+        with two_nodes(tmp_path, database_url, redis_bus_url(bus_prefix)) as both:
+            yield both
+    finally:
+        loop.run_until_complete(prefix.__aexit__(None, None, None))
+        loop.run_until_complete(database.__aexit__(None, None, None))
+        loop.close()
+
+
+async def test_a_page_on_a_node_without_the_link_rings_pops_and_controls_the_call(
+    nodes: list[RunningProxy],
+) -> None:
+    holder, other = nodes
+    assert holder.services.runs_core and not other.services.runs_core
+    token = other.sign_in()
+    async with other.connect(token) as ws:
+        welcome = await next_message(ws)
+        assert welcome["type"] == "welcome" and welcome["agent"]["address"] == "1001"
+        call_id = holder.place_call(ani="+16504508810")
+        ringing = await wait_for_call(ws, call_id, state="ringing")
+        popped = await wait_for_call(ws, call_id, matching=False)
+        assert popped["call"]["pop"]["matches"][0]["name"] == "Maria Chen"
+        seqs = [welcome["seq"], ringing["seq"], popped["seq"]]
+        await send(ws, "answer", call_id)
+        answered = await wait_for_call(ws, call_id, state="active")
+        await send(ws, "hold", call_id)
+        await wait_for_call(ws, call_id, state="held")
+        await send(ws, "hold", call_id)
+        refused = await next_message(ws)
+        while refused.get("type") != "error":
+            refused = await next_message(ws)
+        assert refused["call_id"] == call_id and refused["code"]
+        await send(ws, "retrieve", call_id)
+        await wait_for_call(ws, call_id, state="active")
+        await send(ws, "hangup", call_id)
+        await wait_for_call(ws, call_id, state="cleared")
+        assert seqs == sorted(seqs) and answered["seq"] > popped["seq"]
+    # The holder's own pages know nothing of the closed page any more.
+    deadline = time.monotonic() + 5
+    while holder.services.pages.count("1001"):
+        assert time.monotonic() < deadline, "the holder still counts the closed page"
+        await asyncio.sleep(0.05)
+
+
+async def test_another_agents_call_is_refused_across_nodes(nodes: list[RunningProxy]) -> None:
+    holder, other = nodes
+    async with other.connect(other.sign_in("1002")) as ws:
+        await next_message(ws)
+        call_id = holder.place_call(agent="1001", ani="+16504508810")
+        await send(ws, "answer", call_id)
+        refused = await next_message(ws)
+        while refused.get("type") != "error":
+            refused = await next_message(ws)
+        assert refused["call_id"] == call_id and refused["code"] == "no_such_call"
+    calls = httpx.get(f"{holder.base_url}/sim/calls").json()
+    assert [c["state"] for c in calls if c["agent"] == "1001"] == ["ringing"]
