@@ -25,6 +25,7 @@ from fastapi.responses import (
 
 from proxy.agents.auth import SignInFailed
 from proxy.agents.roll import STATUSES, AgentRoll, RollPage, RollQuery, RollQueryError
+from proxy.cluster.line import NODE_GONE_SECONDS
 from proxy.services import services_of
 from softphone.phone import mask
 
@@ -125,6 +126,23 @@ class ApiBudget(TypedDict):
     limit: int
 
 
+class NodeRow(TypedDict):
+    node: str
+    holder: bool
+    sockets: int
+    agents: int
+    seen: float  # seconds since the node last reported in
+    gone: bool
+
+
+class ClusterStatus(TypedDict):
+    node: str  # this one
+    role: str  # "holder" or "node"
+    holder: str  # the node holding the PBX link ("" while none does)
+    takeovers: int  # times this node took the link
+    nodes: list[NodeRow]
+
+
 class Status(TypedDict):
     """What `/admin` shows and `/admin/status.json` returns."""
 
@@ -138,6 +156,7 @@ class Status(TypedDict):
     dead_letters: list[DeadLetter]
     api: ApiBudget | None
     salesforce: str
+    cluster: ClusterStatus | None
 
 
 def _roll(services: Services, query: RollQuery) -> RollPage:
@@ -217,7 +236,68 @@ async def status(services: Services, query: RollQuery) -> Status:
         "dead_letters": [{"call_object": r.call_object, "error": r.last_error} for r in dead],
         "api": None if usage is None else {"used": usage[0], "limit": usage[1]},
         "salesforce": settings.salesforce_url.split("?")[0],
+        "cluster": await _cluster(services),
     }
+
+
+async def _cluster(services: Services) -> ClusterStatus | None:
+    """The cluster's nodes as they last reported in (None on a single node)."""
+    line, holder = services.line, services.holder
+    if line is None or holder is None:
+        return None
+    held = line.holder.node if line.holder is not None else ""
+    nodes: list[NodeRow] = [
+        {
+            "node": str(n["node"]),
+            "holder": n["node"] == held,
+            "sockets": int(n.get("sockets", 0)),
+            "agents": int(n.get("agents", 0)),
+            "seen": round(float(n["age"]), 1),
+            "gone": float(n["age"]) >= NODE_GONE_SECONDS,
+        }
+        for n in await line.nodes()
+    ]
+    return {
+        "node": services.node,
+        "role": "holder" if holder.holding else "node",
+        "holder": held,
+        "takeovers": holder.takeovers,
+        "nodes": nodes,
+    }
+
+
+def _cluster_section(data: Status) -> list[str]:
+    cluster = data["cluster"]
+    if cluster is None:
+        return []
+    holder = cluster["holder"] or "no node (a takeover is under way)"
+    note = (
+        "This node holds the PBX link: the agents and calls below are the whole cluster's."
+        if cluster["role"] == "holder"
+        else f"This node does not hold the PBX link: agents' states and calls are shown on the "
+        f"admin page of {holder}."
+    )
+    rows: list[list[str | int | float]] = [
+        [
+            n["node"],
+            "holds the link" if n["holder"] else "serves pages",
+            n["sockets"],
+            n["agents"],
+            "gone" if n["gone"] else f"{n['seen']} s ago",
+        ]
+        for n in cluster["nodes"]
+    ]
+    return [
+        "<h2>Cluster</h2>",
+        f"<p>This is node <strong>{html.escape(cluster['node'])}</strong>; the PBX link is held "
+        f"by {html.escape(holder)}. {html.escape(note)}</p>",
+        _table(
+            ["node", "role", "pages open", "agents", "last report"],
+            rows,
+            "No node has reported in.",
+            caption="Nodes on this cluster's Redis",
+        ),
+    ]
 
 
 def _table(
@@ -314,6 +394,7 @@ def render(data: Status) -> str:
         "<h2>CTI link</h2>",
         f"<p>{link_state} to {html.escape(link['address'])}: "
         f"{link['reconnects']} reconnects, {link['failovers']} failovers</p>",
+        *_cluster_section(data),
         "<h2>Salesforce</h2>",
         f"<p>{html.escape(data['salesforce'])}: {budget} API calls left today</p>",
         *_agents_section(data),

@@ -50,6 +50,13 @@ class Metrics:
         self.link_failovers = Gauge(
             "softphone_link_failovers", "CTI link failovers since start", registry=r
         )
+        # Cluster mode: 1 on the node holding the PBX link, and the times this node took it.
+        self.link_holder = Gauge(
+            "softphone_link_holder", "1 while this node holds the PBX link", registry=r
+        )
+        self.lease_takeovers = Counter(
+            "softphone_lease_takeovers", "Times this node took the PBX link's lease", registry=r
+        )
         self.outbox = Gauge("softphone_outbox_rows", "Task writes by state", ["state"], registry=r)
         self.tasks_written = Gauge(
             "softphone_tasks_written", "Tasks written since start", registry=r

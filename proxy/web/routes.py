@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from proxy.agents.auth import SESSION_COOKIE, SignInFailed
 from proxy.agents.signin import ExtensionRequired
+from proxy.cluster.line import REDIS_LOST_SECONDS
 from proxy.errors import LinkError
 from proxy.salesforce.standin.org import StandinOrg
 from proxy.services import services_of
@@ -138,9 +140,11 @@ def api_router() -> APIRouter:
     @router.get("/readyz", responses={503: {"description": "not ready"}})
     async def readyz(request: Request) -> JSONResponse:
         """Ready: the CTI link is up, the store answers, Salesforce's last answer was good."""
-        checks = await readiness(services_of(request))
+        services = services_of(request)
+        checks = await readiness(services)
         ok = all(c == "ok" for c in checks.values())
-        return JSONResponse({"ready": ok, **checks}, status_code=200 if ok else 503)
+        body = {"ready": ok, **checks, **cluster_role(services)}
+        return JSONResponse(body, status_code=200 if ok else 503)
 
     @router.get("/metrics")
     async def metrics_page(request: Request, authorization: str = Header(default="")) -> Response:
@@ -161,7 +165,11 @@ def api_router() -> APIRouter:
 
 
 async def readiness(services: Services) -> dict[str, str]:
-    checks = {"link": "ok" if services.link.connected else "not connected"}
+    checks = {"link": _link_check(services)}
+    line = services.line
+    if line is not None:
+        quiet = time.monotonic() - line.last_reached
+        checks["redis"] = "ok" if quiet < REDIS_LOST_SECONDS else f"no answer for {quiet:.0f} s"
     try:
         await services.store.outbox_counts()
         checks["store"] = "ok"
@@ -171,6 +179,27 @@ async def readiness(services: Services) -> dict[str, str]:
     error = getattr(api, "last_error", "") if api is not None else ""
     checks["salesforce"] = "ok" if not error else f"error: {error}"
     return checks
+
+
+def _link_check(services: Services) -> str:
+    """On a single node and on the link holder: the link is up. On any other node of a
+    cluster: some node holds the link (this one serves pages through it)."""
+    line = services.line
+    if line is None or services.runs_core:
+        return "ok" if services.link.connected else "not connected"
+    return "ok" if line.holder is not None else "no node holds the link"
+
+
+def cluster_role(services: Services) -> dict[str, str]:
+    """Who this node is in its cluster, for /readyz (nothing on a single node)."""
+    line = services.line
+    if line is None:
+        return {}
+    return {
+        "node": services.node,
+        "role": "holder" if services.runs_core else "node",
+        "holder": line.holder.node if line.holder is not None else "",
+    }
 
 
 def mount_static(app: FastAPI, static: Path) -> None:
@@ -214,14 +243,26 @@ def mount_demo(app: FastAPI, static: Path, org: StandinOrg | None, *, public_url
 
 
 async def refresh_metrics(metrics: Metrics, services: Services) -> None:
-    """Gauges read when /metrics is scraped: pages, calls, the API budget, the link, the outbox."""
-    agents, sockets = services.pages.totals()
+    """Gauges read when /metrics is scraped: pages, calls, the API budget, the link, the outbox.
+
+    Pages and calls are counted where they are all known, on the node running the core (in a
+    cluster, the link holder: the whole cluster's); any other node counts its own sockets."""
+    if services.runs_core:
+        agents, sockets = services.pages.totals()
+    else:
+        here = services.node_pages.counts()
+        agents, sockets = here["agents"], here["sockets"]
     metrics.agents_online.set(agents)
     metrics.sockets.set(sockets)
-    counts = services.states.call_counts()
-    for state in CallState:
-        if state != CallState.CLEARED:
-            metrics.calls.labels(state.value).set(counts.get(state, 0))
+    if services.runs_core:
+        counts = services.states.call_counts()
+        for state in CallState:
+            if state != CallState.CLEARED:
+                metrics.calls.labels(state.value).set(counts.get(state, 0))
+    if services.holder is not None:
+        metrics.link_holder.set(1 if services.holder.holding else 0)
+        seen = metrics.lease_takeovers._value.get()
+        metrics.lease_takeovers.inc(max(0, services.holder.takeovers - seen))
     api = services.salesforce
     usage = api.api_usage if api is not None else None
     if usage is not None:

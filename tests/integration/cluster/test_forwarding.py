@@ -24,11 +24,18 @@ async def send(ws: Any, command: str, call_id: str) -> None:
     await ws.send(json.dumps({"type": command, "call_id": call_id}))
 
 
+ADMIN = ("admin", "cluster-admin-pw")
+
+
 @contextmanager
 def two_nodes(tmp_path: Path, database_url: str, bus_url: str) -> Iterator[list[RunningProxy]]:
     """Node a takes the link first (its simulator is the PBX); node b then only serves pages."""
     with ExitStack() as stack:
-        shared: dict[str, Any] = {"bus_url": bus_url, "database_url": database_url}
+        shared: dict[str, Any] = {
+            "bus_url": bus_url,
+            "database_url": database_url,
+            "admin_password": ADMIN[1],
+        }
         a = stack.enter_context(running_proxy(tmp_path / "a", node_name="node-a", **shared))
         b = stack.enter_context(
             running_proxy(tmp_path / "b", wait_for_link=False, node_name="node-b", **shared)
@@ -105,3 +112,29 @@ async def test_another_agents_call_is_refused_across_nodes(nodes: list[RunningPr
         assert refused["call_id"] == call_id and refused["code"] == "no_such_call"
     calls = httpx.get(f"{holder.base_url}/sim/calls").json()
     assert [c["state"] for c in calls if c["agent"] == "1001"] == ["ringing"]
+
+
+def test_each_node_says_its_role_and_the_admin_page_lists_the_cluster(
+    nodes: list[RunningProxy],
+) -> None:
+    other = nodes[1]
+    ready = [httpx.get(f"{n.base_url}/readyz") for n in nodes]
+    assert [r.status_code for r in ready] == [200, 200]
+    assert [(r.json()["node"], r.json()["role"]) for r in ready] == [
+        ("node-a", "holder"),
+        ("node-b", "node"),
+    ]
+    assert {r.json()["holder"] for r in ready} == {"node-a"}
+    metrics = [httpx.get(f"{n.base_url}/metrics").text for n in nodes]
+    assert "softphone_link_holder 1.0" in metrics[0]
+    assert "softphone_link_holder 0.0" in metrics[1]
+    assert "softphone_lease_takeovers_total 1.0" in metrics[0]
+    status = httpx.get(f"{other.base_url}/admin/status.json", auth=ADMIN).json()
+    cluster = status["cluster"]
+    assert (cluster["node"], cluster["role"], cluster["holder"]) == ("node-b", "node", "node-a")
+    assert [(n["node"], n["holder"], n["gone"]) for n in cluster["nodes"]] == [
+        ("node-a", True, False),
+        ("node-b", False, False),
+    ]
+    page = httpx.get(f"{other.base_url}/admin", auth=ADMIN).text
+    assert "does not hold the PBX link" in page and "node-a" in page
