@@ -44,6 +44,7 @@ from proxy.salesforce.standin.org import demo_org, demo_user_id
 from proxy.salesforce.tasks import TaskWriter
 from proxy.salesforce.voice import check_voice_settings, telephony_api
 from proxy.salesforce.voice_writer import VoiceCallWriter
+from proxy.seams import AsyncResource
 from proxy.services import Services
 from proxy.settings import Settings
 from proxy.simulator.api import create_simulator_app
@@ -103,6 +104,13 @@ def check_seams(settings: Settings) -> None:
         from proxy.salesforce.auth import token_source
 
         token_source(settings, settings.salesforce_url, requests.Session())
+
+
+async def _enter(stack: AsyncExitStack, *parts: AsyncResource | None) -> None:
+    """Start each part that is there, in order (closed in reverse with `stack`)."""
+    for part in parts:
+        if part is not None:
+            await stack.enter_async_context(part)
 
 
 def _node_name(settings: Settings) -> str:
@@ -241,13 +249,12 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
                         settle_seconds=6 * settings.salesforce_timeout_seconds,
                     )
                 )
-                voice = await stack.enter_async_context(
-                    VoiceJournal(
-                        store,
-                        voice_seats,
-                        call_center=telephony.credentials.call_center,
-                        queued=voice_writer.wake,
-                    )
+                # Started with the core (it resumes the VoiceCalls left open).
+                voice = VoiceJournal(
+                    store,
+                    voice_seats,
+                    call_center=telephony.credentials.call_center,
+                    queued=voice_writer.wake,
                 )
             retention = await stack.enter_async_context(Retention(store, settings.retention_days))
             node = _node_name(settings)
@@ -321,9 +328,7 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
                 await core.enter_async_context(RosterWatcher(store, roster_changed))
                 await core.enter_async_context(link)
                 await matcher.warm_up()
-                await core.enter_async_context(journal)
-                await core.enter_async_context(lookups)
-                await core.enter_async_context(board)
+                await _enter(core, journal, voice, lookups, board)
 
             node_pages = NodePages()
             line, holder = await _core_or_contention(
