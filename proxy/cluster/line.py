@@ -240,8 +240,9 @@ class CoreLine(Resource):
     # -- background --------------------------------------------------------------------------
 
     async def _hear(self) -> None:
+        # No message in a second says nothing of Redis (a silent network answers nothing too):
+        # only round trips (`_read_holder`, `_beat`) prove it is reachable.
         message = await self._pubsub.get_message(timeout=1.0)
-        self.last_reached = time.monotonic()
         if message is None or message.get("type") != "message":
             return
         channel = message["channel"].decode()
@@ -254,9 +255,7 @@ class CoreLine(Resource):
             log.warning("cluster line: a message of an unknown version on %s, dropped", channel)
             return
         if channel == self._serving:
-            task = asyncio.ensure_future(self._serve_one(data))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(self._serve_one(data))
         else:
             waiter = self._waiting.get(str(data.get("id")))
             if waiter is not None and not waiter.done():
@@ -307,7 +306,19 @@ class CoreLine(Resource):
             self.holder = holder
             log.info("link holder: %s", f"{holder.node} (token {holder.token})" if holder else "-")
             if self.holder_changed is not None:
-                await self.holder_changed(holder)
+                # In a task of its own: telling a holder thousands of pages must not hold up
+                # this watch, whose round trips prove Redis is reachable.
+                self._spawn(self.holder_changed(holder))
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("cluster line: %s", task.exception(), exc_info=task.exception())
 
     def _client(self) -> aioredis.Redis:
         if self._redis is None:
