@@ -209,9 +209,13 @@ class Cluster:
             **self.settings,
         }
 
-    async def add_nodes(self, count: int, *, database_url: str | None = None) -> list[Node]:
+    async def add_nodes(
+        self, count: int, *, database_url: str | None = None, **settings: str
+    ) -> list[Node]:
         """`count` more nodes, started at once; `database_url`: theirs instead of the cluster's
-        (the same database through a forwarder that a test can cut)."""
+        (the same database through a forwarder that a test can cut); `settings`: more SOFTPHONE_*
+        values for these nodes (by name without the prefix)."""
+        more = {f"SOFTPHONE_{k.upper()}": v for k, v in settings.items()}
         first = len(self.nodes) + 1
         names = [f"node-{n}" for n in range(first, first + count)]
         processes = [
@@ -224,7 +228,7 @@ class Cluster:
                 "--allow-http",
                 "--port",
                 "0",
-                env=self.node_env(name, database_url),
+                env={**self.node_env(name, database_url), **more},
             )
             for name in names
         ]
