@@ -1,12 +1,17 @@
 """The simulator's HTTP control API (OpenAPI at /sim/docs) and its two bridge endpoints.
 
 `/sim/bridge` and `/sim/bridge-standby` are a primary and standby bridge in front of one PBX,
-as an HA pair would be; `POST /sim/faults` breaks either on purpose.
+as an HA pair would be; `POST /sim/faults` breaks either on purpose. `GET /sim/bridge-sessions`
+lists every session the bridges have had, in the order they opened and closed: a cluster test
+reads there which node's link let go of the PBX before which other node's took it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import time
+from dataclasses import dataclass, field
 from typing import Literal
 
 from fastapi import APIRouter, FastAPI, HTTPException, WebSocket
@@ -65,6 +70,42 @@ class CallInfo(BaseModel):
         )
 
 
+class SessionInfo(BaseModel):
+    """One proxy's session on a bridge: `opened` and `closed` are steps of one counter shared by
+    every session, so they order openings and closings across sessions (wall clocks may tie)."""
+
+    bridge: BridgeName
+    peer: str
+    opened: int
+    closed: int | None
+    opened_at: float
+    closed_at: float | None
+
+
+@dataclass
+class SessionHistory:
+    """Every bridge session so far, oldest first."""
+
+    sessions: list[SessionInfo] = field(default_factory=list)
+    steps: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def opened(self, bridge: BridgeName, ws: WebSocket) -> SessionInfo:
+        peer = f"{ws.client.host}:{ws.client.port}" if ws.client is not None else ""
+        info = SessionInfo(
+            bridge=bridge,
+            peer=peer,
+            opened=next(self.steps),
+            closed=None,
+            opened_at=time.time(),
+            closed_at=None,
+        )
+        self.sessions.append(info)
+        return info
+
+    def closed(self, info: SessionInfo) -> None:
+        info.closed, info.closed_at = next(self.steps), time.time()
+
+
 class Fault(BaseModel):
     """drop: close its connections; stall: go silent (no heartbeats, no events); resume;
     down / up: refuse connections until up; restart: down for a second, then up again;
@@ -88,7 +129,13 @@ def create_simulator_app(pbx: SimulatedPbx) -> FastAPI:
     }
     app.include_router(_call_routes(pbx))
     app.include_router(_control_routes(pbx, switches))
-    app.include_router(_bridge_routes(pbx, switches))
+    history = SessionHistory()
+    app.include_router(_bridge_routes(pbx, switches, history))
+
+    @app.get("/bridge-sessions", summary="Every session the bridges have had, oldest first")
+    async def bridge_sessions() -> list[SessionInfo]:
+        return history.sessions
+
     return app
 
 
@@ -164,17 +211,26 @@ def _control_routes(pbx: SimulatedPbx, switches: dict[BridgeName, BridgeSwitch])
     return router
 
 
-def _bridge_routes(pbx: SimulatedPbx, switches: dict[BridgeName, BridgeSwitch]) -> APIRouter:
+def _bridge_routes(
+    pbx: SimulatedPbx, switches: dict[BridgeName, BridgeSwitch], history: SessionHistory
+) -> APIRouter:
     """The primary and standby bridge endpoints the proxy connects to."""
     router = APIRouter()
 
+    async def run(name: BridgeName, ws: WebSocket) -> None:
+        info = history.opened(name, ws)
+        try:
+            await BridgeSession(pbx, ws, switches[name]).run()
+        finally:
+            history.closed(info)
+
     @router.websocket("/bridge")
     async def bridge(ws: WebSocket) -> None:
-        await BridgeSession(pbx, ws, switches["primary"]).run()
+        await run("primary", ws)
 
     @router.websocket("/bridge-standby")
     async def bridge_standby(ws: WebSocket) -> None:
-        await BridgeSession(pbx, ws, switches["standby"]).run()
+        await run("standby", ws)
 
     return router
 

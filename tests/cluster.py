@@ -1,0 +1,460 @@
+"""A proxy cluster on loopback, every piece a real process: for the cluster tests and the bench.
+
+    async with running_cluster(nodes=3) as cluster:
+        holder = await cluster.wait_for_holder()
+        page = await cluster.open_page(await cluster.sign_in(cluster.agents[0].address))
+        await cluster.place_call(cluster.agents[0].extension, ani="+16504508810")
+
+What runs:
+
+- the PBX simulator, standalone (`python -m proxy.simulator`): nodes reach it as a PBX's bridge,
+  `bridge+ws://127.0.0.1:PORT/sim/bridge`, and tests ring agents through its control API;
+- the Salesforce stand-in org (`python -m tests.standin_process`) over HTTPS, reached by every
+  node through the real simple-salesforce client; it says how many API calls it served and which
+  Tasks it holds on an inspection port that costs no API call;
+- N `softphone-proxy serve` nodes, named node-1.. (SOFTPHONE_NODE_NAME), on one Redis prefix and
+  one fresh PostgreSQL database whose roster is seeded before they start;
+- a TCP load balancer in front of them (tests/forwarder.py), whose address is the nodes'
+  SOFTPHONE_PUBLIC_URL: pages sign in and open their sockets there, with the page's Origin.
+
+Everything is torn down on the way out, failure or not: processes killed, database dropped,
+Redis keys deleted. Each node's log is in `cluster.logs`; the tail of each is printed when the
+block fails, so a failing test says what the nodes said.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+
+from proxy.agents.hashing import hash_password
+from proxy.cluster.lease import asyncpg_dsn
+from proxy.store import AgentRecord, open_store
+from tests.cluster_page import Page
+from tests.databases import postgres_url
+from tests.forwarder import Forwarder
+from tests.redis_db import redis_bus_url, redis_prefix
+
+ROOT = Path(__file__).resolve().parents[1]
+PASSWORD = "cluster-password"  # a throwaway roster's
+START_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class Agent:
+    address: str
+    extension: str
+
+
+def roster(count: int) -> list[Agent]:
+    """Sign-in addresses that are not extensions, as real rosters have."""
+    return [Agent(f"agent{n:02d}@cluster.example", str(3000 + n)) for n in range(1, count + 1)]
+
+
+@dataclass
+class Process:
+    name: str
+    proc: asyncio.subprocess.Process
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.returncode is None
+
+    def kill(self) -> None:
+        """kill -9: no goodbye to anyone."""
+        if self.alive:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.proc.pid, signal.SIGKILL)
+
+    async def stop(self) -> None:
+        self.kill()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.proc.wait(), 10)
+
+    def tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+async def spawn(name: str, logs: Path, *args: str, env: dict[str, str] | None = None) -> Process:
+    log = logs / f"{name}.log"
+    with log.open("wb") as stderr:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            *args,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=stderr,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+        )
+    return Process(name, proc, log)
+
+
+async def first_line(process: Process, timeout: float = START_TIMEOUT) -> str:
+    """What the process prints once it serves; a process that dies first says so with its log."""
+    assert process.proc.stdout is not None
+    try:
+        line = await asyncio.wait_for(process.proc.stdout.readline(), timeout)
+    except TimeoutError:
+        raise RuntimeError(f"{process.name} did not start:\n{process.tail()}") from None
+    if not line:
+        await process.proc.wait()
+        raise RuntimeError(f"{process.name} exited ({process.proc.returncode}):\n{process.tail()}")
+    return line.decode().strip()
+
+
+@dataclass
+class Node:
+    name: str
+    process: Process
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def alive(self) -> bool:
+        return self.process.alive
+
+
+@dataclass
+class Standin:
+    """The stand-in org's process and where it serves."""
+
+    process: Process
+    instance_url: str
+    ca_file: str
+    consumer_key: str
+    consumer_secret: str
+    inspect_url: str
+
+    async def api_calls(self) -> int:
+        async with httpx.AsyncClient() as http:
+            calls: int = (await http.get(f"{self.inspect_url}/usage")).json()["api_calls"]
+            return calls
+
+    async def tasks(self, call_object: str | None = None) -> list[dict[str, Any]]:
+        async with httpx.AsyncClient() as http:
+            tasks: list[dict[str, Any]] = (await http.get(f"{self.inspect_url}/tasks")).json()
+        return [t for t in tasks if call_object is None or t.get("CallObject") == call_object]
+
+
+@dataclass
+class Cluster:
+    logs: Path
+    database_url: str
+    bus_url: str
+    simulator: Process
+    sim_url: str  # http://127.0.0.1:PORT/sim
+    standin: Standin
+    balancer: Forwarder
+    agents: list[Agent]
+    settings: dict[str, str] = field(default_factory=dict)
+    nodes: list[Node] = field(default_factory=list)
+    cables: list[Forwarder] = field(default_factory=list)
+
+    @property
+    def public_url(self) -> str:
+        return self.balancer.url
+
+    @property
+    def cti_url(self) -> str:
+        return "bridge+ws" + self.sim_url.removeprefix("http") + "/bridge"
+
+    def node(self, name: str) -> Node:
+        return next(n for n in self.nodes if n.name == name)
+
+    @property
+    def live_nodes(self) -> list[Node]:
+        return [n for n in self.nodes if n.alive]
+
+    # Nodes.
+
+    def node_env(self, name: str, database_url: str | None = None) -> dict[str, str]:
+        return {
+            "SOFTPHONE_NODE_NAME": name,
+            "SOFTPHONE_CTI_URL": self.cti_url,
+            "SOFTPHONE_BUS_URL": self.bus_url,
+            "SOFTPHONE_DATABASE_URL": database_url or self.database_url,
+            "SOFTPHONE_SALESFORCE_URL": self.standin.instance_url,
+            "SOFTPHONE_SALESFORCE_CONSUMER_KEY": self.standin.consumer_key,
+            "SOFTPHONE_SALESFORCE_CONSUMER_SECRET": self.standin.consumer_secret,
+            "REQUESTS_CA_BUNDLE": self.standin.ca_file,
+            "SOFTPHONE_PUBLIC_URL": self.public_url,
+            "SOFTPHONE_HASH_WORKERS": "1",
+            **self.settings,
+        }
+
+    async def add_nodes(
+        self, count: int, *, database_url: str | None = None, **settings: str
+    ) -> list[Node]:
+        """`count` more nodes, started at once; `database_url`: theirs instead of the cluster's
+        (the same database through a forwarder that a test can cut); `settings`: more SOFTPHONE_*
+        values for these nodes (by name without the prefix)."""
+        more = {f"SOFTPHONE_{k.upper()}": v for k, v in settings.items()}
+        first = len(self.nodes) + 1
+        names = [f"node-{n}" for n in range(first, first + count)]
+        processes = [
+            await spawn(
+                name,
+                self.logs,
+                "-m",
+                "proxy.cli",
+                "serve",
+                "--allow-http",
+                "--port",
+                "0",
+                env={**self.node_env(name, database_url), **more},
+            )
+            for name in names
+        ]
+        lines = await asyncio.gather(*(first_line(p) for p in processes))
+        added = []
+        for process, line in zip(processes, lines, strict=True):
+            # "softphone-proxy serving http://127.0.0.1:PORT/softphone/softphone.html"
+            port = int(line.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
+            node = Node(process.name, process, port)
+            self.nodes.append(node)
+            self.balancer.backends[node.name] = ("127.0.0.1", port)
+            added.append(node)
+        return added
+
+    def database_cable(self) -> tuple[Forwarder, str]:
+        """A forwarder between a node and PostgreSQL that a test can cut (`Forwarder.cut`),
+        and the database URL that goes through it; closed with the cluster."""
+        parts = urlsplit(self.database_url)
+        cable = Forwarder("postgres", {"postgres": (parts.hostname or "", parts.port or 5432)})
+        cable.start()
+        self.cables.append(cable)
+        host = f"127.0.0.1:{cable.port}"
+        user = parts.username or ""
+        if user and parts.password:
+            user = f"{user}:{parts.password}"
+        return cable, urlunsplit(parts._replace(netloc=f"{user}@{host}" if user else host))
+
+    async def outbox_state(self, call_object: str) -> str | None:
+        """The call log's row in the shared Task outbox: pending, written or dead (None: none)."""
+        conn = await asyncpg.connect(asyncpg_dsn(self.database_url))
+        try:
+            state: str | None = await conn.fetchval(
+                "SELECT state FROM outbox WHERE call_object = $1", call_object
+            )
+            return state
+        finally:
+            await conn.close()
+
+    def kill(self, node: Node) -> None:
+        """kill -9 of a node."""
+        node.process.kill()
+
+    async def ready(self, node: Node) -> dict[str, Any]:
+        """The node's /readyz answer, ready or not ({} when it does not answer)."""
+        try:
+            async with httpx.AsyncClient(timeout=2) as http:
+                answer: dict[str, Any] = (await http.get(f"{node.url}/readyz")).json()
+                return answer
+        except (httpx.HTTPError, ValueError):
+            return {}
+
+    async def holders(self) -> list[Node]:
+        """Live nodes that say they hold the link. Until /readyz says `role`, a node whose link
+        is connected holds it (every node of a cluster without the lease does)."""
+        answers = await asyncio.gather(*(self.ready(n) for n in self.live_nodes))
+        return [
+            node
+            for node, ready in zip(self.live_nodes, answers, strict=True)
+            if ready.get("role", "holder" if ready.get("link") == "ok" else "") == "holder"
+        ]
+
+    async def wait_for_holder(self, timeout: float = 20.0, *, not_: Node | None = None) -> Node:
+        """The node that holds the link, once exactly one live node does (and it is not `not_`):
+        a cluster whose nodes all hold a link of their own never gets there."""
+        deadline = time.monotonic() + timeout
+        found: list[Node] = []
+        while time.monotonic() < deadline:
+            found = await self.holders()
+            if len(found) == 1 and found[0] is not not_:
+                return found[0]
+            await asyncio.sleep(0.05)
+        raise AssertionError(
+            f"no single node held the link within {timeout} s; holding now: "
+            f"{[n.name for n in found]}"
+        )
+
+    async def non_holder(self, timeout: float = 30.0) -> Node:
+        """A live node that does not hold the link (the cluster has one holder)."""
+        holder = await self.wait_for_holder(timeout)
+        others = [n for n in self.live_nodes if n is not holder]
+        assert others, "the cluster has no node besides the holder"
+        return others[0]
+
+    def tails(self) -> str:
+        pieces = [self.simulator, self.standin.process, *(n.process for n in self.nodes)]
+        return "\n".join(f"--- {p.name} (pid {p.pid}) ---\n{p.tail()}" for p in pieces)
+
+    # Agents' side, through the load balancer.
+
+    async def sign_in(self, address: str, password: str = PASSWORD) -> str:
+        async with httpx.AsyncClient(timeout=10) as http:
+            response = await http.post(
+                f"{self.public_url}/api/v1/sessions",
+                json={"address": address, "password": password},
+            )
+        response.raise_for_status()
+        token: str = response.json()["token"]
+        return token
+
+    async def open_page(self, token: str, *, on: Node | None = None) -> Page:
+        """An agent's page with its socket open through the balancer (to `on`, when given)."""
+        page = Page(self, token)
+        self.balancer.pin(on.name if on is not None else None)
+        try:
+            await page.open()
+        finally:
+            self.balancer.pin(None)
+        return page
+
+    # The PBX side.
+
+    async def place_call(self, device: str, **body: Any) -> str:
+        """Ring `device` from outside; the simulator's call id."""
+        async with httpx.AsyncClient(timeout=10) as http:
+            response = await http.post(f"{self.sim_url}/calls", json={"agent": device, **body})
+        response.raise_for_status()
+        call_id: str = response.json()["call_id"]
+        return call_id
+
+    async def bridge_sessions(self) -> list[dict[str, Any]]:
+        """Every session the simulator's bridges have had, in the order they opened."""
+        async with httpx.AsyncClient(timeout=10) as http:
+            sessions: list[dict[str, Any]] = (
+                await http.get(f"{self.sim_url}/bridge-sessions")
+            ).json()
+        return sessions
+
+    def owner_of(self, peer: str) -> Node | None:
+        """The node whose socket is `peer` (host:port, as the simulator saw it) while it is open."""
+        port = int(peer.rsplit(":", 1)[1])
+        inodes = _socket_inodes(port)
+        for node in self.live_nodes:
+            with contextlib.suppress(OSError):
+                fds = Path(f"/proc/{node.process.pid}/fd")
+                if any(os.readlink(fd) in inodes for fd in fds.iterdir()):
+                    return node
+        return None
+
+
+def _socket_inodes(port: int) -> set[str]:
+    """`socket:[inode]` of the loopback TCP sockets whose local port is `port`."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table) as rows:
+            next(rows)
+            for row in rows:
+                fields = row.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    found.add(f"socket:[{fields[9]}]")
+    return found
+
+
+async def seed_roster(database_url: str, agents: list[Agent]) -> None:
+    """The roster, saved before any node starts (which also creates the schema once)."""
+    password_hash = hash_password(PASSWORD)
+    async with open_store(database_url) as store:
+        for agent in agents:
+            name = agent.address.split("@")[0].capitalize()
+            await store.put_agent(
+                AgentRecord(agent.address, name, agent.extension, "regular", password_hash)
+            )
+
+
+async def start_standin(logs: Path) -> Standin:
+    process = await spawn("standin", logs, "-m", "tests.standin_process")
+    where = json.loads(await first_line(process))
+    return Standin(process, **where)
+
+
+async def start_simulator(logs: Path, agents: list[Agent]) -> tuple[Process, str]:
+    devices = ",".join(a.extension for a in agents)
+    process = await spawn(
+        "simulator", logs, "-m", "proxy.simulator", "--port", "0", "--devices", devices
+    )
+    line = await first_line(process)  # "simulator serving http://127.0.0.1:PORT/sim"
+    return process, line.rsplit(" ", 1)[1]
+
+
+@asynccontextmanager
+async def running_cluster(
+    nodes: int = 3, *, agents: int = 20, **settings: str
+) -> AsyncIterator[Cluster]:
+    """The whole cluster (see the module), with `nodes` nodes started; `settings` are more
+    SOFTPHONE_* values for every node, by their names without the prefix (wrap_up_seconds=...)."""
+    logs = Path(tempfile.mkdtemp(prefix="softphone-cluster-"))
+    team = roster(agents)
+    env = {f"SOFTPHONE_{k.upper()}": v for k, v in settings.items()}
+    started: list[Process] = []
+    balancer = Forwarder("balancer")
+    balancer.start()
+    cluster: Cluster | None = None
+    try:
+        async with postgres_url() as database_url, redis_prefix() as prefix:
+            sim_task = asyncio.create_task(start_simulator(logs, team))
+            sf_task = asyncio.create_task(start_standin(logs))
+            try:
+                await seed_roster(database_url, team)
+                (simulator, sim_url), standin = await asyncio.gather(sim_task, sf_task)
+            finally:
+                for task in (sim_task, sf_task):
+                    if task.done() and not task.cancelled() and task.exception() is None:
+                        result = task.result()
+                        started.append(result[0] if isinstance(result, tuple) else result.process)
+            cluster = Cluster(
+                logs,
+                database_url,
+                redis_bus_url(prefix),
+                simulator,
+                sim_url,
+                standin,
+                balancer,
+                team,
+                env,
+            )
+            try:
+                if nodes:
+                    await cluster.add_nodes(nodes)
+                yield cluster
+            except BaseException:
+                print(f"cluster logs in {logs}\n{cluster.tails()}", file=sys.stderr)
+                raise
+            finally:
+                await asyncio.gather(*(n.process.stop() for n in cluster.nodes))
+                for cable in cluster.cables:
+                    cable.close()
+        shutil.rmtree(logs, ignore_errors=True)  # kept when anything failed
+    finally:
+        await asyncio.gather(*(p.stop() for p in started))
+        balancer.close()
