@@ -283,10 +283,11 @@ class Cluster:
     async def holders(self) -> list[Node]:
         """Live nodes that say they hold the link. Until /readyz says `role`, a node whose link
         is connected holds it (every node of a cluster without the lease does)."""
-        answers = await asyncio.gather(*(self.ready(n) for n in self.live_nodes))
+        live = self.live_nodes  # once: a node may end while they answer
+        answers = await asyncio.gather(*(self.ready(n) for n in live))
         return [
             node
-            for node, ready in zip(self.live_nodes, answers, strict=True)
+            for node, ready in zip(live, answers, strict=True)
             if ready.get("role", "holder" if ready.get("link") == "ok" else "") == "holder"
         ]
 
