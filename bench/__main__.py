@@ -18,7 +18,10 @@ BENCHES = {
     "ami": ("ami_link", "AMI: events/s parsed and applied, command round trip"),
     "page": ("page_load", "softphone page: time to interactive, bytes"),
     "scale": ("scale", "N agents online: memory, connects, rings, stalls, a sign-in storm"),
-    "import": ("import_agents", "`agents import` of N generated rows, as one command"),
+    "import": (
+        "import_agents",
+        "`agents import` of N generated rows, as one command: passwords, then ready hashes",
+    ),
 }
 
 

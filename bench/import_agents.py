@@ -1,6 +1,10 @@
 """Import throughput: `softphone-proxy agents import` of N generated rows, timed as a whole
 command (start-up, reading and checking the file, hashing every password, writing the store),
 as an admin would run it at go-live. Each row has its own password, as a real roster does.
+
+Then the same N agents again, from the CSV `agents export` made of the first roster (each
+row's ready-made argon2id hash in a password_hash column), into an empty store: a re-import,
+or a migration from a system that has the hashes, which hashes nothing.
 """
 
 from __future__ import annotations
@@ -34,25 +38,46 @@ async def _count(database_url: str) -> int:
         return len(await store.list_agents())
 
 
-def run(rows: int = 1000) -> None:
-    with tempfile.TemporaryDirectory(prefix="bench-import-") as tmp:
-        roster = Path(tmp) / "roster.csv"
-        write_roster(roster, rows)
-        database_url = f"sqlite+aiosqlite:///{tmp}/import.db"
-        env = {**os.environ, "SOFTPHONE_DATABASE_URL": database_url}
-        command = [sys.executable, "-m", "proxy.cli", "agents", "import", str(roster)]
-        started = time.perf_counter()
-        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-        seconds = time.perf_counter() - started
-        if done.returncode != 0:
-            print(f"  agents import failed ({done.returncode}): {done.stderr.strip()[-500:]}")
-            return
-        stored = asyncio.run(_count(database_url))
+def _agents(database_url: str, *args: str) -> tuple[subprocess.CompletedProcess[str], float]:
+    env = {**os.environ, "SOFTPHONE_DATABASE_URL": database_url}
+    command = [sys.executable, "-m", "proxy.cli", "agents", *args]
+    started = time.perf_counter()
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    return done, time.perf_counter() - started
+
+
+def _report(what: str, rows: int, seconds: float, stored: int) -> None:
     per_10k = seconds / rows * 10_000
-    print(f"agents import: {rows:,} generated rows, each with its own password, one command")
+    print(f"agents import: {rows:,} generated rows, {what}, one command")
     print(
         f"  {seconds:.1f} s = {rows / seconds:,.0f} agents/s "
         f"({seconds / rows * 1000:.1f} ms each); "
         f"{stored:,} in the store; 10,000 would take about {per_10k:,.0f} s "
         f"(goal < {GOAL_SECONDS_PER_10K:.0f} s)"
     )
+
+
+def run(rows: int = 1000) -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-import-") as tmp:
+        roster = Path(tmp) / "roster.csv"
+        write_roster(roster, rows)
+        plain_url = f"sqlite+aiosqlite:///{tmp}/import.db"
+        done, seconds = _agents(plain_url, "import", str(roster))
+        if done.returncode != 0:
+            print(f"  agents import failed ({done.returncode}): {done.stderr.strip()[-500:]}")
+            return
+        _report("each with its own password", rows, seconds, asyncio.run(_count(plain_url)))
+
+        exported, _ = _agents(plain_url, "export")
+        if exported.returncode != 0:
+            print(f"  agents export failed ({exported.returncode}): {exported.stderr[-500:]}")
+            return
+        hashed = Path(tmp) / "hashed.csv"
+        hashed.write_text(exported.stdout, encoding="utf-8")
+        hashed_url = f"sqlite+aiosqlite:///{tmp}/hashed.db"
+        done, seconds = _agents(hashed_url, "import", str(hashed))
+        if done.returncode != 0:
+            print(f"  agents import failed ({done.returncode}): {done.stderr.strip()[-500:]}")
+            return
+        what = "each with its own ready-made hash (password_hash)"
+        _report(what, rows, seconds, asyncio.run(_count(hashed_url)))

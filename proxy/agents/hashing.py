@@ -1,11 +1,15 @@
 """Password hashes: argon2id at OWASP's minimums, computed in a bounded pool of threads (the
-server's sign-ins) or in processes on every core (a roster import)."""
+server's sign-ins) or in processes on every core (a roster import); and which ready-made
+hashes (a roster brought from another system) the roster accepts."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import multiprocessing
 import os
+import re
 import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -61,6 +65,80 @@ class HashPool:
 
 def hash_password(password: str) -> str:
     return HASHER.hash(password)
+
+
+# Ready-made hashes (a roster import from another system, or one exported here): accepted
+# only as argon2id, version 19 (1.3), in the PHC string form the argon2 library reads, with
+# its parameters in that order and unpadded canonical base64; anything else would be stored
+# and then fail every sign-in.
+_PHC = re.compile(
+    r"\$argon2id\$v=19\$m=([0-9]{1,10}),t=([0-9]{1,10}),p=([0-9]{1,10})"
+    r"\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)"
+)
+# OWASP's minimum as any of its five equally strong argon2id configurations (MiB of memory
+# against passes), 1 lane or more: the proxy's own is the second. Another system may have
+# chosen another row (Keycloak's default is 7 MiB, 5 passes); a hash at any of them is
+# accepted, and redone at the proxy's own parameters on the agent's next sign-in.
+OWASP_MINIMUMS = ((46 * 1024, 1), (19 * 1024, 2), (12 * 1024, 3), (9 * 1024, 4), (7 * 1024, 5))
+# Ceilings: the agent's first sign-in verifies at the hash's own cost, on the proxy's few
+# hash threads, before it is redone at ours (about 26 ms here).
+MAX_MEMORY_KIB = 1024 * 1024
+MAX_COST = 32 * HASHER.memory_cost * HASHER.time_cost  # KiB x passes: 32 of ours
+MAX_LANES = 16
+MIN_SALT_BYTES = 16
+MIN_TAG_BYTES = 16
+MAX_HASH_CHARS = 200  # the roster's column
+
+
+def _canonical_b64(text: str) -> bytes | None:
+    """The bytes of unpadded base64 `text`, or None unless it is exactly how they encode."""
+    try:
+        raw = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return raw if base64.b64encode(raw).decode().rstrip("=") == text else None
+
+
+def ready_hash_problem(phc: str) -> str:
+    """Why a ready-made password hash cannot be stored, or "" when it can (it is then
+    verified like one made here, and redone at the proxy's parameters if they differ)."""
+    if len(phc) > MAX_HASH_CHARS:
+        return f"longer than {MAX_HASH_CHARS} characters"
+    found = _PHC.fullmatch(phc)
+    if found is None:
+        return _not_argon2id(phc)
+    memory, passes, lanes = (int(found.group(n)) for n in (1, 2, 3))
+    salt, tag = _canonical_b64(found.group(4)), _canonical_b64(found.group(5))
+    if salt is None or tag is None:
+        return "its salt or hash is not unpadded base64"
+    if len(salt) < MIN_SALT_BYTES or len(tag) < MIN_TAG_BYTES:
+        return (
+            f"its salt is {len(salt)} bytes and its hash {len(tag)}: at least "
+            f"{MIN_SALT_BYTES} and {MIN_TAG_BYTES}"
+        )
+    if lanes < 1 or not any(memory >= m and passes >= t for m, t in OWASP_MINIMUMS):
+        rows = ", ".join(f"m={m},t={t}" for m, t in OWASP_MINIMUMS)
+        return (
+            f"m={memory},t={passes},p={lanes} is below OWASP's minimum for argon2id "
+            f"(one of {rows}; p=1 or more)"
+        )
+    if memory > MAX_MEMORY_KIB or memory * passes > MAX_COST or lanes > MAX_LANES:
+        return (
+            f"m={memory},t={passes},p={lanes} would make the agent's first sign-in too dear: "
+            f"at most {MAX_MEMORY_KIB} KiB, {MAX_COST} KiB x passes and {MAX_LANES} lanes"
+        )
+    return ""
+
+
+def _not_argon2id(phc: str) -> str:
+    shape = "expected $argon2id$v=19$m=...,t=...,p=...$salt$hash"
+    if phc.startswith(("$argon2i$", "$argon2d$")):
+        return f"{phc.split('$')[1]}, not argon2id ({shape})"
+    if phc.startswith(("$2a$", "$2b$", "$2y$", "$2x$")):
+        return f"a bcrypt hash, not argon2id ({shape})"
+    if phc.startswith("$argon2id$") and not phc.startswith("$argon2id$v=19$"):
+        return f"an argon2id version other than 19 ({shape})"
+    return f"not an argon2id hash in PHC form ({shape})"
 
 
 def hash_all(

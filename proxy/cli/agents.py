@@ -5,7 +5,9 @@ line, where they would land in shell history and `ps`; they are stored as argon2
 
 `import` is all or nothing: every row is checked first (a bad one is named by its line, and
 nothing is written), the passwords are hashed on every core, and the agents are saved in one
-transaction, so a failure part-way leaves the roster as it was.
+transaction, so a failure part-way leaves the roster as it was. A row may give a ready-made
+argon2id hash (`password_hash`) instead of a password: from another system, from `export`, or
+from `hash`; it is checked, not hashed again, which is what makes a large import quick.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from proxy.agents.hashing import hash_all, hash_password
+from proxy.agents.hashing import HASHER, hash_all, hash_password, ready_hash_problem
 from proxy.errors import ProxyError
 from proxy.settings import Settings
 from proxy.store import AgentRecord, open_store
@@ -66,11 +68,25 @@ def _check_password(password: str) -> None:
         raise RosterError(f"password: at least {MIN_PASSWORD} characters")
 
 
+@dataclass(frozen=True)
+class Row:
+    """One agent of an import, with either the password to hash or a ready-made hash."""
+
+    entry: Entry
+    password: str = ""
+    password_hash: str = ""
+
+
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     agents = commands.add_parser("agents", help="list, add, remove and import agents")
     agents.set_defaults(run=run)
     sub = agents.add_subparsers(dest="action", required=True)
     sub.add_parser("list", help="the roster")
+    sub.add_parser(
+        "export",
+        help="the roster as a CSV `import` reads, with each agent's password hash (keep it as "
+        "safe as the database)",
+    )
     add = sub.add_parser("add", help="add an agent, or replace one with the same address")
     add.add_argument("address", help="what the agent signs in with")
     add.add_argument("--name", required=True)
@@ -85,15 +101,23 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     passwd.add_argument("--password-stdin", action="store_true")
     imp = sub.add_parser(
         "import",
-        help="add agents from a CSV: address,name,extension,kind,password[,salesforce_user_id]",
+        help="add agents from a CSV: address,name,extension,kind,password[,salesforce_user_id]; "
+        "a password_hash column (argon2id) instead of password skips hashing",
     )
     imp.add_argument("file", type=Path)
-    imp.add_argument(
-        "--workers",
-        type=int,
-        default=0,
-        help="processes hashing passwords (default: every core; fewer leaves a running proxy some)",
+    hash_ = sub.add_parser(
+        "hash",
+        help="argon2id hashes for an import's password_hash column: one password a line on "
+        "stdin, one hash a line out",
     )
+    for command in (imp, hash_):
+        command.add_argument(
+            "--workers",
+            type=int,
+            default=0,
+            help="processes hashing passwords (default: every core; fewer leaves a running "
+            "proxy some)",
+        )
 
 
 def _password(args: argparse.Namespace) -> str:
@@ -105,7 +129,7 @@ def _password(args: argparse.Namespace) -> str:
     return first
 
 
-def read_csv(path: Path) -> list[tuple[Entry, str]]:
+def read_csv(path: Path) -> list[Row]:
     """Every row checked before anything is written: a roster is imported whole or not at all."""
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
@@ -118,12 +142,14 @@ def read_csv(path: Path) -> list[tuple[Entry, str]]:
         raise RosterError(f"{path}: not a CSV file ({exc})") from None
 
 
-def _read_rows(path: Path, reader: csv.DictReader[str]) -> list[tuple[Entry, str]]:
-    needed = {"address", "name", "extension", "kind", "password"}
-    missing = needed - set(reader.fieldnames or ())
+def _read_rows(path: Path, reader: csv.DictReader[str]) -> list[Row]:
+    columns = set(reader.fieldnames or ())
+    missing = {"address", "name", "extension", "kind"} - columns
+    if not columns & {"password", "password_hash"}:
+        missing.add("password (or password_hash)")
     if missing:
         raise RosterError(f"{path}: missing columns {', '.join(sorted(missing))}")
-    rows: list[tuple[Entry, str]] = []
+    rows: list[Row] = []
     problems: list[str] = []
     first_line: dict[str, int] = {}
     for row in reader:
@@ -136,9 +162,22 @@ def _read_rows(path: Path, reader: csv.DictReader[str]) -> list[tuple[Entry, str
             salesforce_user_id=(row.get("salesforce_user_id") or "").strip(),
         )
         password = row.get("password") or ""
+        ready = (row.get("password_hash") or "").strip()
         try:
+            if ready.startswith("$argon2") and "," not in ready:
+                # Its m=...,t=...,p=... split it across the columns that follow.
+                raise RosterError("password_hash: cut at its first comma; put it in double quotes")
             entry.check()
-            _check_password(password)
+            if password and ready:
+                raise RosterError("a password and a password_hash: give one or the other")
+            if ready:
+                problem = ready_hash_problem(ready)
+                if problem:
+                    raise RosterError(f"password_hash: {problem}")
+            elif not password and "password_hash" in columns:
+                raise RosterError("no password and no password_hash: give one")
+            else:
+                _check_password(password)
             if entry.address in first_line:
                 seen = first_line[entry.address]
                 raise RosterError(f"address {entry.address!r} is on line {seen} already")
@@ -146,10 +185,36 @@ def _read_rows(path: Path, reader: csv.DictReader[str]) -> list[tuple[Entry, str
             problems.append(f"line {line}: {exc}")
             continue
         first_line[entry.address] = line
-        rows.append((entry, password))
+        rows.append(Row(entry, "" if ready else password, ready))
     if problems:
         raise RosterError("nothing imported:\n  " + "\n  ".join(problems))
     return rows
+
+
+def _read_passwords(text: str) -> list[str]:
+    """`hash`'s input: one password a line, each checked as `add` checks it."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    passwords = [line.removesuffix("\r") for line in lines]
+    problems = []
+    for number, password in enumerate(passwords, 1):
+        try:
+            _check_password(password)
+        except RosterError as exc:
+            problems.append(f"line {number}: {exc}")
+    if problems:
+        raise RosterError("nothing hashed:\n  " + "\n  ".join(problems))
+    return passwords
+
+
+def _export(records: list[AgentRecord]) -> None:
+    out = csv.writer(sys.stdout, lineterminator="\n")
+    out.writerow(["address", "name", "extension", "kind", "password_hash", "salesforce_user_id"])
+    for a in records:
+        out.writerow(
+            [a.address, a.name, a.extension, a.kind, a.password_hash, a.salesforce_user_id]
+        )
 
 
 def _progress(total: int) -> Callable[[int], None] | None:
@@ -161,6 +226,8 @@ def _progress(total: int) -> Callable[[int], None] | None:
 
 def run(args: argparse.Namespace) -> int:
     try:
+        if args.action == "hash":
+            return _hash(args)
         return asyncio.run(_run(args))
     except RosterError as exc:
         print(f"softphone-proxy agents: {exc}", file=sys.stderr)
@@ -174,14 +241,52 @@ def _record(entry: Entry, password_hash: str) -> AgentRecord:
     )
 
 
+def _hash(args: argparse.Namespace) -> int:
+    """Hashes an admin can put in an import's password_hash column; no store needed."""
+    if sys.stdin.isatty():
+        passwords = [_password(argparse.Namespace(password_stdin=False))]
+        _check_password(passwords[0])
+    else:
+        passwords = _read_passwords(sys.stdin.read())
+    for hashed in hash_all(passwords, args.workers, _progress(len(passwords))):
+        print(hashed)
+    return 0
+
+
+def _import_records(args: argparse.Namespace) -> tuple[list[AgentRecord], int]:
+    """The file's agents with their hashes (made here for passwords, as given otherwise), and
+    how many were given."""
+    rows = read_csv(args.file)
+    plain = [row.password for row in rows if not row.password_hash]
+    made = iter(hash_all(plain, args.workers, _progress(len(plain))))
+    records = [_record(row.entry, row.password_hash or next(made)) for row in rows]
+    return records, len(rows) - len(plain)
+
+
+def _imported(records: list[AgentRecord], ready: int, started: float) -> None:
+    elapsed = time.perf_counter() - started
+    rate = len(records) / elapsed if elapsed > 0 else 0.0
+    print(f"imported {len(records)} agents in {elapsed:.1f} s ({rate:.0f} a second)")
+    if ready:
+        redo = sum(HASHER.check_needs_rehash(a.password_hash) for a in records)
+        print(f"  {ready} with ready-made hashes, not hashed here")
+        if redo:
+            print(
+                f"  {redo} of those under other parameters than the proxy's: each is hashed "
+                "again at its own when the agent next signs in"
+            )
+
+
 async def _run(args: argparse.Namespace) -> int:
     settings = Settings()
     if args.action == "import":
         # All before the store is opened: a bad file changes nothing.
         started = time.perf_counter()
-        rows = read_csv(args.file)
-        hashes = hash_all([password for _, password in rows], args.workers, _progress(len(rows)))
+        records, ready = _import_records(args)
     async with open_store(settings.database_url) as store:
+        if args.action == "export":
+            _export(await store.list_agents())
+            return 0
         if args.action == "list":
             for a in await store.list_agents():
                 user = a.salesforce_user_id or "-"
@@ -213,9 +318,6 @@ async def _run(args: argparse.Namespace) -> int:
             await store.put_agent(replace(agent, password_hash=hash_password(password)))
             print(f"password set for {agent.address}")
             return 0
-        records = [_record(entry, hashed) for (entry, _), hashed in zip(rows, hashes, strict=True)]
         await store.put_agents(records)
-        elapsed = time.perf_counter() - started
-        rate = len(records) / elapsed if elapsed > 0 else 0.0
-        print(f"imported {len(records)} agents in {elapsed:.1f} s ({rate:.0f} a second)")
+        _imported(records, ready, started)
         return 0

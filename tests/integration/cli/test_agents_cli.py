@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
 import os
 import subprocess
@@ -11,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from argon2 import PasswordHasher, Type
 
+from proxy.agents.hashing import hash_password
 from tests.harness import next_message, running_proxy
 
 
@@ -164,6 +168,131 @@ def test_an_import_that_names_an_address_twice_or_cannot_be_read_imports_nothing
     csv_file.write_bytes(header.encode() + b"\xff\xfe\x00binary\n")
     binary = agents(db, "import", str(csv_file), status=2).stderr
     assert "not UTF-8 text" in binary and "Traceback" not in binary
+
+
+def write_roster(path: Path, header: list[str], rows: list[list[str]]) -> None:
+    """As a spreadsheet saves it: a hash's commas inside double quotes."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([header, *rows])
+
+
+def hashes_in(exported: str) -> dict[str, str]:
+    return {row["address"]: row["password_hash"] for row in csv.DictReader(io.StringIO(exported))}
+
+
+def test_an_import_with_ready_hashes_signs_in_with_the_original_passwords(tmp_path: Path) -> None:
+    """Hashes from `agents hash`, from another system at the library's defaults and at another
+    of OWASP's minimums, beside a plain password: each agent signs in with their own password;
+    a hash under other parameters is redone at the proxy's at that sign-in, one at the proxy's
+    own is kept. An export imported elsewhere signs in the same."""
+    made = agents(db := tmp_path / "roster.db", "hash", stdin="first-password\nsecond-password\n")
+    ours = made.stdout.split()
+    assert len(ours) == 2 and all(h.startswith("$argon2id$v=19$m=19456,t=2,p=1$") for h in ours)
+    elsewhere = PasswordHasher().hash("third-password")  # 64 MiB, 3 passes, 4 lanes
+    keycloak = PasswordHasher(time_cost=5, memory_cost=7168, parallelism=1).hash("fourth-pass")
+    csv_file = tmp_path / "roster.csv"
+    header = ["address", "name", "extension", "kind", "password", "password_hash"]
+    write_roster(
+        csv_file,
+        header,
+        [
+            ["2301", "Ann", "2301", "acd", "", ours[0]],
+            ["2302", "Bo", "2302", "acd", "", ours[1]],
+            ["2303", "Cy", "2303", "acd", "", elsewhere],
+            ["2304", "Di", "2304", "acd", "", keycloak],
+            ["2305", "Ed", "2305", "acd", "fifth-password", ""],
+        ],
+    )
+    imported = agents(db, "import", str(csv_file)).stdout
+    assert imported.startswith("imported 5 agents in ")
+    assert "4 with ready-made hashes" in imported and "2 of those under other" in imported
+    exported = agents(db, "export").stdout
+    stored = hashes_in(exported)
+    assert [stored[a] for a in ("2301", "2302", "2303", "2304")] == [*ours, elsewhere, keycloak]
+    # The export, imported into another roster, is the same roster.
+    elsewhere_db = tmp_path / "elsewhere.db"
+    (tmp_path / "export.csv").write_text(exported)
+    assert (
+        "5 with ready-made hashes"
+        in agents(elsewhere_db, "import", str(tmp_path / "export.csv")).stdout
+    )
+    assert hashes_in(agents(elsewhere_db, "export").stdout) == stored
+    url = f"sqlite+aiosqlite:///{elsewhere_db}"
+    with running_proxy(tmp_path, database_url=url, demo=False) as proxy:
+        for address, password in [
+            ("2301", "first-password"),
+            ("2302", "second-password"),
+            ("2303", "third-password"),
+            ("2304", "fourth-pass"),
+            ("2305", "fifth-password"),
+        ]:
+            assert signs_in(proxy.base_url, address, password), address
+        assert not signs_in(proxy.base_url, "2301", "second-password")
+        after = hashes_in(agents(elsewhere_db, "export").stdout)
+        assert after["2301"] == ours[0]  # the proxy's own parameters: kept
+        for address in ("2303", "2304"):
+            assert after[address].startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+            assert after[address] != stored[address]
+        assert signs_in(proxy.base_url, "2303", "third-password")
+
+
+def test_ready_hashes_not_argon2id_at_our_minimums_import_nothing(tmp_path: Path) -> None:
+    """Each bad hash is refused naming its line and why (argon2i, argon2d, bcrypt, garbage,
+    weaker parameters, another version, a shape the library cannot read, commas left
+    unquoted), as is a row giving both a password and a hash or neither; nothing is imported,
+    and the roster already there stays as it was."""
+    db = tmp_path / "roster.db"
+    agents(db, "add", "keep", "--name", "Kept", "--extension", "2300",
+           "--password-stdin", stdin="kept password\n")  # fmt: skip
+    before = agents(db, "export").stdout
+    ours = hash_password("a-good-password")
+    minimums = {"time_cost": 2, "memory_cost": 19456, "parallelism": 1}
+    bad = [
+        PasswordHasher(type=Type.I, **minimums).hash("a-good-password"),
+        PasswordHasher(type=Type.D, **minimums).hash("a-good-password"),
+        "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW",
+        "not a hash at all",
+        PasswordHasher(time_cost=2, memory_cost=8192, parallelism=1).hash("a-good-password"),
+        ours.replace("$v=19$", "$v=16$"),
+        ours.replace("m=19456,t=2", "t=2,m=19456"),  # argon2 reads m, t, p only in that order
+        # A 32-byte hash's last base64 letter carries 2 bits and 4 zeros: B is never one.
+        ours[:-1] + "B",
+    ]
+    header = ["address", "name", "extension", "kind", "password", "password_hash"]
+    rows = [["2301", "Fine", "2301", "acd", "", ours]]
+    rows += [[f"24{n:02d}", "Bad", f"24{n:02d}", "acd", "", h] for n, h in enumerate(bad)]
+    rows += [
+        ["2501", "Both", "2501", "acd", "a-good-password", ours],
+        ["2502", "Neither", "2502", "acd", "", ""],
+    ]
+    csv_file = tmp_path / "roster.csv"
+    write_roster(csv_file, header, rows)
+    with csv_file.open("a") as handle:  # as typed by hand: the hash's commas end its column
+        handle.write(f"2503,Unquoted,2503,acd,,{ours}\n")
+    refused = agents(db, "import", str(csv_file), status=2).stderr
+    assert "nothing imported" in refused and "Traceback" not in refused
+    problems = refused.splitlines()[1:]
+    expected = [
+        "line 3: password_hash: argon2i, not argon2id",
+        "line 4: password_hash: argon2d, not argon2id",
+        "line 5: password_hash: a bcrypt hash, not argon2id",
+        "line 6: password_hash: not an argon2id hash",
+        "line 7: password_hash: m=8192,t=2,p=1 is below OWASP's minimum for argon2id",
+        "line 8: password_hash: an argon2id version other than 19",
+        "line 9: password_hash: not an argon2id hash",
+        "line 10: password_hash: its salt or hash is not unpadded base64",
+        "line 11: a password and a password_hash: give one or the other",
+        "line 12: no password and no password_hash: give one",
+        "line 13: password_hash: cut at its first comma; put it in double quotes",
+    ]
+    assert len(problems) == len(expected), refused
+    for problem, start in zip(problems, expected, strict=True):
+        assert problem.strip().startswith(start), problem
+    assert agents(db, "export").stdout == before
+    assert (
+        "line 2: password: at least 8 characters"
+        in agents(db, "hash", stdin="long enough\nshort\n", status=2).stderr
+    )
 
 
 def test_an_agent_added_while_the_proxy_runs_gets_calls_within_seconds(tmp_path: Path) -> None:
