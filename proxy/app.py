@@ -133,6 +133,7 @@ async def _core_or_contention(
     node: str,
     node_pages: NodePages,
     run_core: Callable[[AsyncExitStack], Awaitable[None]],
+    link: CtiLink,
 ) -> tuple[CoreLine | None, LinkHolder | None]:
     """On a single node, the core started now; in a cluster, this node's line to the others and
     its contention for the link, which starts the core when it wins (not started yet)."""
@@ -157,7 +158,15 @@ async def _core_or_contention(
         assert requests is not None
         return await requests.handle(op, who, body)
 
-    holder = LinkHolder(settings.database_url, node, line, run_core, handle, retire=_retire)
+    holder = LinkHolder(
+        settings.database_url,
+        node,
+        line,
+        run_core,
+        handle,
+        retire=_retire,
+        silence=link.cut if isinstance(link, FencedLink) else None,
+    )
     return line, holder
 
 
@@ -332,7 +341,7 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
 
             node_pages = NodePages()
             line, holder = await _core_or_contention(
-                stack, app, settings, node, node_pages, run_core
+                stack, app, settings, node, node_pages, run_core, link
             )
             holders.extend(filter(None, [holder]))
             if settings.gc_freeze:

@@ -31,7 +31,13 @@ log = logging.getLogger(__name__)
 
 RunCore = Callable[[AsyncExitStack], Awaitable[None]]
 # How often the holder checks that it can still reach Redis.
-CHECK_SECONDS = 0.25
+CHECK_SECONDS = 0.1
+# A new holder waits this long before its link dials the PBX. The old holder may not know yet
+# that its lease is gone: cut off from the database by a closed connection it knows at once,
+# and lets go of the PBX within CHECK_SECONDS; silently cut off, it knows within its fence
+# check's 2 s, while PostgreSQL takes ~3 s of silence to end its session and free the lock.
+# Either way, the PBX never sees the old holder's link and the new one's at the same time.
+TAKEOVER_GRACE = 1.0
 
 
 class LinkHolder(Resource):
@@ -44,12 +50,16 @@ class LinkHolder(Resource):
         handler: Handler,
         *,
         retire: Callable[[str], None],
+        silence: Callable[[], Awaitable[None]] | None = None,
+        grace: float = TAKEOVER_GRACE,
     ) -> None:
         self.node = node
         self.line = line
         self.run_core = run_core
         self.handler = handler
         self.retire = retire
+        self.silence = silence  # lets go of the PBX first, when the lease is lost
+        self.grace = grace
         self.lease = LinkLease(database_url, node, on_change=self._changed)
         self.holding = False  # the core runs here and answers the other nodes
         self.takeovers = 0  # times this node took the link
@@ -75,6 +85,10 @@ class LinkHolder(Resource):
         token = await self.lease.wait_held()
         self._lost.clear()
         started = time.monotonic()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._lost.wait(), self.grace)
+        if self._lost.is_set() or not self.lease.held:
+            return  # lost again while waiting: contend again
         async with AsyncExitStack() as core:
             try:
                 await self.run_core(core)
@@ -91,6 +105,8 @@ class LinkHolder(Resource):
                 reason = await self._until_lost()
             finally:
                 self.holding = False
+                if self.silence is not None:
+                    await self.silence()
                 await self.line.stop_serving()
             log.warning("node %s lets go of the PBX link: %s", self.node, reason)
         # The link is closed (the core's stack is): nothing from here reaches the PBX again.

@@ -23,6 +23,7 @@ class FencedLink:
         self.link = link
         self.fence = fence
         self.refused = 0  # commands refused because the lease was gone
+        self.cut_off = False
 
     async def __aenter__(self) -> Self:
         await self.link.__aenter__()
@@ -65,8 +66,16 @@ class FencedLink:
     def events(self) -> AsyncIterator[LinkEvent]:
         return self.link.events()
 
+    async def cut(self) -> None:
+        """Close the link now, ahead of whatever else stops with it: a holder that lost its
+        lease lets go of the PBX first (closing again later is harmless)."""
+        self.cut_off = True
+        await self.link.__aexit__(None, None, None)
+
     async def send(self, command: LinkCommand) -> str:
         try:
+            if self.cut_off:
+                raise LinkUnavailable("the link was let go")
             await self.fence()
         except Exception as exc:  # any doubt about the lease refuses the command
             self.refused += 1
