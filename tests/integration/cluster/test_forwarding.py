@@ -14,7 +14,9 @@ from typing import Any
 
 import httpx
 import pytest
+import redis.asyncio as aioredis
 
+from proxy.cluster.line import Refused
 from tests.databases import postgres_url
 from tests.harness import RunningProxy, next_message, running_proxy, wait_for_call
 from tests.redis_db import redis_bus_url, redis_prefix
@@ -138,3 +140,32 @@ def test_each_node_says_its_role_and_the_admin_page_lists_the_cluster(
     ]
     page = httpx.get(f"{other.base_url}/admin", auth=ADMIN).text
     assert "does not hold the PBX link" in page and "node-a" in page
+
+
+async def test_garbage_on_the_cluster_line_is_dropped_and_the_holder_serves_on(
+    nodes: list[RunningProxy],
+) -> None:
+    """Not JSON, an unknown version, an unknown request, a request past its deadline: each is
+    refused or dropped, said in the log, and the page on the other node is served as before."""
+    holder, other = nodes
+    line = other.services.line
+    assert line is not None and line.holder is not None
+    channel = line.key(f"core:{line.holder.token}")
+    redis = aioredis.Redis.from_url(line.redis_url)
+    try:
+        for junk in (b"\xff not json", b'{"v": 99, "op": "open"}', b"[1, 2]"):
+            assert await redis.publish(channel, junk) == 1
+        late = {"v": 1, "id": "x:1", "node": "node-b", "op": "act", "body": {}, "deadline": 1}
+        assert await redis.publish(channel, json.dumps(late)) == 1
+    finally:
+        await redis.aclose()
+    with pytest.raises(Refused) as refused:
+        await asyncio.wrap_future(
+            asyncio.run_coroutine_threadsafe(line.ask("reboot_the_pbx", {}), other.loop)
+        )
+    assert refused.value.code == "bad_request"
+    async with other.connect(other.sign_in("1003")) as ws:
+        welcome = await next_message(ws)
+        assert welcome["type"] == "welcome" and welcome["agent"]["address"] == "1003"
+        call_id = holder.place_call(agent="1003", ani="+16504508810")
+        await wait_for_call(ws, call_id, state="ringing")
