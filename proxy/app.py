@@ -34,13 +34,14 @@ from proxy.cluster import check_cluster
 from proxy.cluster.answers import open_answers
 from proxy.cluster.holder import LinkHolder
 from proxy.cluster.line import CoreLine
+from proxy.cluster.tickets import open_tickets
 from proxy.collector import Collector
 from proxy.links import LINKS, CtiLink, open_link, split_urls
 from proxy.links.fenced import FencedLink
 from proxy.salesforce import SALESFORCE, open_salesforce
 from proxy.salesforce.lookup import RecordMatcher
-from proxy.salesforce.oauth import single_sign_on
-from proxy.salesforce.standin.org import demo_org, demo_user_id
+from proxy.salesforce.oauth import PendingLogins, SingleSignOn, single_sign_on
+from proxy.salesforce.standin.org import StandinOrg, demo_org, demo_user_id
 from proxy.salesforce.tasks import TaskWriter
 from proxy.salesforce.voice import check_voice_settings, telephony_api
 from proxy.salesforce.voice_writer import VoiceCallWriter
@@ -111,6 +112,18 @@ async def _enter(stack: AsyncExitStack, *parts: AsyncResource | None) -> None:
     for part in parts:
         if part is not None:
             await stack.enter_async_context(part)
+
+
+async def _single_sign_on(
+    stack: AsyncExitStack, settings: Settings, org: StandinOrg | None
+) -> SingleSignOn | None:
+    """ "Sign in with Salesforce", its sign-ins in progress kept where every node sees them
+    (the callback may reach another node than the start did)."""
+    sso = single_sign_on(settings, org)
+    if sso is not None:
+        tickets = await stack.enter_async_context(open_tickets(settings.bus_url, "sso"))
+        sso.pending = PendingLogins(tickets)
+    return sso
 
 
 def _node_name(settings: Settings) -> str:
@@ -378,7 +391,7 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
                 pbx=pbx if simulated else None,
                 org=org,
                 metrics=metrics,
-                sso=single_sign_on(settings, org),
+                sso=await _single_sign_on(stack, settings, org),
                 openings=Admission(settings.openings_at_once, settings.openings_waiting),
                 voice_seats=voice_seats,
                 voice=voice,

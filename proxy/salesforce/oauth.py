@@ -13,14 +13,13 @@ import base64
 import hashlib
 import secrets
 import ssl
-import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 import httpx
 
+from proxy.cluster.tickets import LocalTickets, Tickets
 from proxy.errors import SalesforceError
 from proxy.settings import Settings
 
@@ -54,33 +53,28 @@ def pkce_challenge(verifier: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-@dataclass
 class PendingLogins:
-    """PKCE verifiers (and the extension a hot-desk agent gave) by OAuth state: short-lived,
-    single use, and bounded in number."""
+    """PKCE verifiers (and the extension a hot-desk agent gave) by OAuth state: short-lived and
+    single use. Kept as tickets every node sees (cluster/tickets.py): the callback may reach
+    another node than the start did."""
 
-    ttl: float = PENDING_SECONDS
-    limit: int = MAX_PENDING
-    _by_state: OrderedDict[str, tuple[str, float, str]] = field(default_factory=OrderedDict)
+    def __init__(self, tickets: Tickets | None = None, ttl: float = PENDING_SECONDS) -> None:
+        self.tickets: Tickets = tickets or LocalTickets(MAX_PENDING)
+        self.ttl = ttl
 
-    def new(self, extension: str = "") -> tuple[str, str]:
+    async def new(self, extension: str = "") -> tuple[str, str]:
         """A fresh (state, verifier) pair, remembered until taken or expired."""
-        now = time.monotonic()
-        while self._by_state and (
-            len(self._by_state) >= self.limit or next(iter(self._by_state.values()))[1] < now
-        ):
-            self._by_state.popitem(last=False)
         state, verifier = secrets.token_urlsafe(32), secrets.token_urlsafe(64)
-        self._by_state[state] = (verifier, now + self.ttl, extension)
+        await self.tickets.put(state, {"verifier": verifier, "extension": extension}, self.ttl)
         return state, verifier
 
-    def take(self, state: str) -> tuple[str, str] | None:
+    async def take(self, state: str) -> tuple[str, str] | None:
         """The verifier and extension for `state` if it is known and fresh; either way it is
         forgotten."""
-        found = self._by_state.pop(state, None)
-        if found is None or found[1] < time.monotonic():
+        found = await self.tickets.take(state)
+        if found is None:
             return None
-        return found[0], found[2]
+        return str(found["verifier"]), str(found.get("extension", ""))
 
 
 @dataclass
@@ -100,10 +94,10 @@ class SingleSignOn:
         )
         return httpx.AsyncClient(verify=verify, timeout=self.timeout)
 
-    def authorize_url(self, redirect_uri: str, extension: str = "") -> str:
+    async def authorize_url(self, redirect_uri: str, extension: str = "") -> str:
         """The org's authorize page for a new sign-in, its PKCE verifier (and the phone a
         hot-desk agent named) kept for the callback."""
-        state, verifier = self.pending.new(extension)
+        state, verifier = await self.pending.new(extension)
         query = urlencode(
             {
                 "response_type": "code",

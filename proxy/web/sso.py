@@ -72,7 +72,8 @@ def sso_router() -> APIRouter:
             return _page(404, {"error": "off"}, "Sign in with Salesforce is not configured.")
         if len(extension) > MAX_EXTENSION:
             return _page(400, {"error": "bad_extension"}, "An extension is 1 to 16 digits.")
-        return RedirectResponse(sso.authorize_url(_redirect_uri(request), extension.strip()), 302)
+        url = await sso.authorize_url(_redirect_uri(request), extension.strip())
+        return RedirectResponse(url, 302)
 
     @router.get("/sso/callback", include_in_schema=False)
     async def callback(
@@ -120,7 +121,7 @@ async def _finish(
     sso = services.sso
     if sso is None:
         raise SsoRefused(404, "off", "Sign in with Salesforce is not configured.")
-    pending = sso.pending.take(state) if state else None
+    pending = await sso.pending.take(state) if state else None
     if pending is None:
         raise SsoRefused(
             400,

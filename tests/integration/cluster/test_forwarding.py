@@ -19,6 +19,7 @@ import redis.asyncio as aioredis
 from proxy.cluster.line import Refused
 from tests.databases import postgres_url
 from tests.harness import RunningProxy, next_message, running_proxy, wait_for_call
+from tests.integration.web.test_sso import browser_like, choose, result
 from tests.redis_db import redis_bus_url, redis_prefix
 
 
@@ -169,3 +170,28 @@ async def test_garbage_on_the_cluster_line_is_dropped_and_the_holder_serves_on(
         assert welcome["type"] == "welcome" and welcome["agent"]["address"] == "1003"
         call_id = holder.place_call(agent="1003", ani="+16504508810")
         await wait_for_call(ws, call_id, state="ringing")
+
+
+async def test_sign_in_with_salesforce_started_on_one_node_finishes_on_the_other(
+    nodes: list[RunningProxy],
+) -> None:
+    """Behind a balancer, /sso/start and the callback reach different nodes: the callback's node
+    finds the sign-in the other one started (its PKCE verifier is shared), once."""
+    start_node, callback_node = nodes
+    org, sso = start_node.services.org, callback_node.services.sso
+    assert org is not None and sso is not None
+    # One org for the cluster, as in a real deployment (each demo node has a stand-in of its own).
+    sso.login_url, sso.ca_file = org.instance_url, org.ca_file
+    # And one public address: Salesforce checks the callback address is the one it was given.
+    callback_node.services.settings.public_url = start_node.base_url
+    with browser_like(start_node) as client:
+        back = choose(client, start_node, "Sign in as Alex Morgan").headers["location"]
+        on_other = back.replace(start_node.base_url, callback_node.base_url)
+        page = client.get(on_other)
+        again = client.get(on_other)
+    assert page.status_code == 200, page.text
+    outcome = result(page)
+    assert outcome["agent"]["address"] == "1001"
+    assert again.status_code == 400 and "already used" in again.text
+    async with callback_node.connect(outcome["token"]) as ws:
+        assert (await next_message(ws))["agent"]["address"] == "1001"
