@@ -321,7 +321,7 @@ async def check_store(settings: Settings) -> Result:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-    from proxy.store.engine import MIGRATIONS
+    from proxy.store.engine import MIGRATIONS, too_new
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
@@ -349,6 +349,9 @@ async def check_store(settings: Settings) -> Result:
         return Result("FAIL", "database", f"not writable: {exc}")
     finally:
         await engine.dispose()
+    newer = too_new(current)
+    if newer:
+        return Result("FAIL", "database", newer)
     if current != head:
         return Result(
             "WARN",
