@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import secrets
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import asyncpg
@@ -95,7 +95,7 @@ async def probe_redis(bus_url: str) -> Finding:
             f"{server} is a replica (of {primary}): what the nodes write must reach the "
             f"primary. Point SOFTPHONE_BUS_URL at the primary's address",
         )
-    refused = await _try_the_bus(bus_url)
+    refused = await _try_the_bus(bus_url) or await _try_the_line(bus_url)
     if refused:
         return Finding("FAIL", "redis", f"{server} refuses what the bus does: {refused}")
     policy = str(info.get("maxmemory_policy", "noeviction"))
@@ -143,6 +143,33 @@ async def _try_the_bus(bus_url: str) -> str:
         with contextlib.suppress(RedisError, OSError, TimeoutError):
             await backend.aclose()
         await _delete_under(bus_url, prefix)
+    return ""
+
+
+async def _try_the_line(bus_url: str) -> str:
+    """A message published and heard on a channel under the cluster's prefix: how a node asks
+    the link holder (an ACL user's channel patterns must allow it). "" when it worked."""
+    channel = f"{_prefix(bus_url)}doctor-{secrets.token_hex(6)}:line"
+    client = aioredis.Redis.from_url(_base(bus_url), socket_timeout=TIMEOUT)
+    listening: Any = client.pubsub(ignore_subscribe_messages=True)  # redis-py's PubSub
+    step = "subscribing (SUBSCRIBE, the line to the link holder)"
+    try:
+        async with asyncio.timeout(2 * TIMEOUT):
+            await listening.subscribe(channel)
+            step = "publishing on the line (PUBLISH)"
+            if await client.publish(channel, b"probe") < 1:
+                return f"{step}: nobody heard it"
+            step = "hearing it"
+            while (message := await listening.get_message(timeout=TIMEOUT)) is None:
+                pass
+            if message["data"] != b"probe":
+                return f"{step}: another message came"
+    except (RedisError, OSError, TimeoutError) as exc:
+        return f"{step}: {exc or type(exc).__name__}"
+    finally:
+        with contextlib.suppress(RedisError, OSError, TimeoutError):
+            await listening.aclose()
+            await client.aclose()
     return ""
 
 

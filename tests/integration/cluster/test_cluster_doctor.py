@@ -102,32 +102,38 @@ async def test_a_redis_user_without_scripts_fails_naming_what_the_bus_needs(
 ) -> None:
     """A Redis whose ACL forbids Lua scripts (some hosted ones do) answers PING and INFO, yet
     the bus cannot publish: the doctor says so, and which step, without the password."""
-    admin = aioredis.Redis.from_url(REDIS_URL)
-    user, password = f"softphone-doctor-test-{secrets.token_hex(4)}", secrets.token_hex(12)
-    try:
-        await admin.acl_setuser(
-            user,
-            enabled=True,
-            passwords=[f"+{password}"],
-            keys=["*"],
-            channels=["*"],
-            commands=["+@all", "-@scripting"],
-        )
-    except (ResponseError, OSError) as exc:
-        await admin.aclose()
-        pytest.skip(f"cannot add an ACL user on {REDIS_URL}: {exc}")
-    try:
-        where = urlsplit(REDIS_URL)
-        url = f"redis://{user}:{password}@{where.hostname}:{where.port or 6379}{where.path}"
+    async with acl_user("~*", "&*", "+@all", "-@scripting") as (url, password):
         settings = Settings(bus_url=url, database_url=database_url)
         level, detail = lines(await doctor.check_cluster(settings))["redis"]
-    finally:
-        await admin.acl_deluser(user)
-        await admin.aclose()
     assert level == "FAIL"
     assert "refuses what the bus does: publishing (a script that runs XADD with MAXLEN)" in detail
     assert detail.endswith("no permissions to run the 'evalsha' command")
     assert password not in detail
+
+
+async def test_a_redis_user_without_channels_fails_at_the_line_to_the_holder(
+    database_url: str,
+) -> None:
+    """Redis 7 gives a new ACL user no pub/sub channel: the bus works, but no node could ask
+    the link holder for anything. The doctor says which."""
+    async with acl_user("~*", "resetchannels", "+@all") as (url, _):
+        settings = Settings(bus_url=url, database_url=database_url)
+        level, detail = lines(await doctor.check_cluster(settings))["redis"]
+    assert level == "FAIL"
+    assert "refuses what the bus does: publishing on the line (PUBLISH): this user has no " in (
+        detail
+    )
+    assert detail.endswith("permissions to access one of the channels used as arguments")
+
+
+async def test_the_acl_the_operations_guide_gives_passes(database_url: str) -> None:
+    """docs/operations.md's user: keys and channels under the prefix, nothing dangerous but
+    INFO (the doctor's)."""
+    async with redis_prefix() as prefix:
+        rules = (f"~{prefix}*", "resetchannels", f"&{prefix}*", "+@all", "-@dangerous", "+info")
+        async with acl_user(*rules) as (url, _):
+            settings = Settings(bus_url=f"{url}?prefix={prefix}", database_url=database_url)
+            assert lines(await doctor.check_cluster(settings))["redis"][0] == "PASS"
 
 
 async def test_a_redis_replica_fails_pointing_at_the_primary(
@@ -202,3 +208,24 @@ async def spare_redis(tmp_path: Path, *options: str) -> AsyncIterator[str]:
     finally:
         process.terminate()
         await process.wait()
+
+
+@contextlib.asynccontextmanager
+async def acl_user(*rules: str) -> AsyncIterator[tuple[str, str]]:
+    """A Redis user of the test's own with these ACL rules: its bus URL and password."""
+    admin = aioredis.Redis.from_url(REDIS_URL)
+    user, password = f"softphone-doctor-test-{secrets.token_hex(4)}", secrets.token_hex(12)
+    try:
+        await admin.execute_command("ACL", "SETUSER", user, "on", f">{password}", *rules)
+    except (ResponseError, OSError) as exc:
+        await admin.aclose()
+        pytest.skip(f"cannot add an ACL user on {REDIS_URL}: {exc}")
+    try:
+        where = urlsplit(REDIS_URL)
+        yield (
+            f"redis://{user}:{password}@{where.hostname}:{where.port or 6379}{where.path}",
+            password,
+        )
+    finally:
+        await admin.acl_deluser(user)
+        await admin.aclose()
