@@ -212,15 +212,43 @@ async def probe_postgres(database_url: str) -> Finding:
     return Finding("PASS", "postgresql", f"PostgreSQL {version}, advisory locks work; {holder}")
 
 
+async def holding_node(database_url: str) -> str:
+    """The node that holds the link lease now; "" when none does, or when the cluster's
+    database cannot say."""
+    try:
+        conn = await asyncpg.connect(asyncpg_dsn(database_url), timeout=TIMEOUT)
+    except (OSError, TimeoutError, asyncpg.PostgresError, ValueError):
+        return ""
+    try:
+        row, held = await _lease(conn)
+    except (OSError, TimeoutError, asyncpg.PostgresError):
+        return ""
+    finally:
+        with contextlib.suppress(OSError, TimeoutError, asyncpg.PostgresError):
+            await asyncio.wait_for(conn.close(), TIMEOUT)
+    return str(row["holder"]) if row is not None and held else ""
+
+
 async def _lease_holder(conn: asyncpg.Connection) -> str:
+    row, held = await _lease(conn)
+    if row is None:
+        return "no node has held the link yet"
+    taken = f"token {row['token']}, since {row['since']:%Y-%m-%d %H:%M:%S %Z}"
+    if held:
+        return f"the link lease is held by {row['holder']} ({taken})"
+    return f"nobody holds the link lease now (last {row['holder']}, {taken})"
+
+
+async def _lease(conn: asyncpg.Connection) -> tuple[asyncpg.Record | None, bool]:
+    """The lease's row (its last taker) and whether its lock is held now."""
     exists = await conn.fetchval("SELECT to_regclass('softphone_link_lease') IS NOT NULL")
     if not exists:
-        return "no node has held the link yet"
+        return None, False
     row = await conn.fetchrow(
         "SELECT holder, token, since FROM softphone_link_lease WHERE name = 'link'"
     )
     if row is None:
-        return "no node has held the link yet"
+        return None, False
     # A bigint advisory key shows in pg_locks as its two 32-bit halves.
     key = lock_key("link") & 0xFFFFFFFFFFFFFFFF
     held = await conn.fetchval(
@@ -230,10 +258,7 @@ async def _lease_holder(conn: asyncpg.Connection) -> str:
         key >> 32,
         key & 0xFFFFFFFF,
     )
-    taken = f"token {row['token']}, since {row['since']:%Y-%m-%d %H:%M:%S %Z}"
-    if held:
-        return f"the link lease is held by {row['holder']} ({taken})"
-    return f"nobody holds the link lease now (last {row['holder']}, {taken})"
+    return row, bool(held)
 
 
 def _numbers(version: str) -> tuple[int, ...]:

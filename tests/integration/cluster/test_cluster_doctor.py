@@ -20,6 +20,7 @@ from proxy.cli import doctor
 from proxy.cluster.lease import LinkLease
 from proxy.settings import Settings
 from tests.databases import postgres_url
+from tests.integration.links.link_peers import BridgePeer
 from tests.redis_db import REDIS_URL, redis_bus_url, redis_prefix
 
 
@@ -150,7 +151,9 @@ async def test_a_redis_replica_fails_pointing_at_the_primary(
 
 async def test_a_redis_cluster_node_fails_saying_why(database_url: str, tmp_path: Path) -> None:
     """Redis Cluster refuses the bus's XREAD across agents' keys: one Redis is what works."""
-    async with spare_redis(tmp_path, "--cluster-enabled", "yes") as url:
+    # The cluster bus's port, by default ours + 10000, may be past 65535 for a free port.
+    bus_port = str(free_port())
+    async with spare_redis(tmp_path, "--cluster-enabled", "yes", "--cluster-port", bus_port) as url:
         settings = Settings(bus_url=url, database_url=database_url)
         level, detail = lines(await doctor.check_cluster(settings))["redis"]
     assert level == "FAIL" and "is a Redis Cluster node" in detail
@@ -183,31 +186,40 @@ async def spare_redis(tmp_path: Path, *options: str) -> AsyncIterator[str]:
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.skip("redis-server is not installed: a spare Redis cannot be started")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     process = await asyncio.create_subprocess_exec(
         binary,
         *("--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp_path)),
         *("--save", "", "--appendonly", "no", *options),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     url = f"redis://127.0.0.1:{port}/0"
     try:
         client = aioredis.Redis.from_url(url, protocol=2)
         try:
-            for _ in range(200):
+            for _ in range(400):
                 with contextlib.suppress(RedisError, OSError):
                     await client.ping()
                     break
+                if process.returncode is not None:
+                    said = await process.stdout.read() if process.stdout else b""
+                    raise RuntimeError(f"redis-server {options} stopped: {said.decode()}")
                 await asyncio.sleep(0.025)
         finally:
             await client.aclose()
         yield url
     finally:
-        process.terminate()
-        await process.wait()
+        if process.returncode is None:
+            process.terminate()
+        await process.communicate()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 @contextlib.asynccontextmanager
@@ -229,3 +241,24 @@ async def acl_user(*rules: str) -> AsyncIterator[tuple[str, str]]:
     finally:
         await admin.acl_deluser(user)
         await admin.aclose()
+
+
+async def test_the_doctor_opens_no_second_link_while_a_node_holds_it(database_url: str) -> None:
+    """Most PBXs take one application session, so a doctor run on a cluster node must not make
+    the PBX drop the holder's: while a node holds the lease the doctor leaves the PBX alone and
+    says who holds it; once none does, it connects to check the PBX as on a single node."""
+    peer = BridgePeer()
+    async with peer.running():
+        settings = Settings(bus_url=REDIS_URL, database_url=database_url, cti_url=peer.url)
+        async with LinkLease(database_url, "node-a") as lease:
+            await asyncio.wait_for(lease.wait_held(), 10)
+            held = await doctor.check_link(settings, 3)
+        assert (held.level, held.detail) == (
+            "PASS",
+            "not opened from here: node-a holds it, and a second session could make the PBX "
+            "drop the holder's (its /readyz says whether its link is up)",
+        )
+        assert peer.connections == 0
+        free = await doctor.check_link(settings, 3)
+    assert free.level == "PASS" and free.detail.startswith("connected to ws://127.0.0.1:")
+    assert peer.connections == 1
