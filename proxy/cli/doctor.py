@@ -251,24 +251,16 @@ def check_clock(settings: Settings) -> Result:
 
 
 # --- CTI link, store --------------------------------------------------------------------------
-async def _cluster_link_holder(settings: Settings) -> str:
-    """In cluster mode, the node holding the PBX link now ("" when none, or a single node)."""
-    if not settings.bus_url.startswith("redis:") or settings.database_url.startswith("sqlite"):
-        return ""
-    from proxy.cluster.probe import holding_node
-
-    return await holding_node(settings.database_url)
-
-
 async def check_link(settings: Settings, wait_seconds: float) -> Result:
     """Connects as the proxy would, monitors the roster's extensions (read from the database),
     and says which of them the PBX does not monitor."""
+    from proxy.cluster.probe import link_holder
     from proxy.links import open_link
     from softphone.events import Snapshot
 
     if settings.cti_url.startswith("sim:"):
         return Result("PASS", "CTI link", "sim:// is the built-in simulator")
-    holder = await _cluster_link_holder(settings)
+    holder = await link_holder(settings)
     if holder:
         # Most PBXs take one application session: ours would make the PBX drop the holder's.
         return Result(

@@ -212,6 +212,13 @@ async def probe_postgres(database_url: str) -> Finding:
     return Finding("PASS", "postgresql", f"PostgreSQL {version}, advisory locks work; {holder}")
 
 
+async def link_holder(settings: Settings) -> str:
+    """In cluster mode, the node holding the PBX link now ("" when none, or a single node)."""
+    if not settings.bus_url.startswith("redis:") or settings.database_url.startswith("sqlite"):
+        return ""
+    return await holding_node(settings.database_url)
+
+
 async def holding_node(database_url: str) -> str:
     """The node that holds the link lease now; "" when none does, or when the cluster's
     database cannot say."""
