@@ -24,6 +24,7 @@ ProxyError
  +-- SlowConsumer               a socket fell too far behind its events      (bus/base.py)
  +-- StaleSequence              an agent event numbered at or below the last (bus/base.py)
  +-- LeaseLost                  this node does not hold the PBX link lease (cluster/lease.py)
+ +-- SchemaTooNew               the database was migrated by a newer version (store/engine.py)
  +-- Busy                       a socket opening past the admission queue (agents/admission.py)
  +-- RosterError                a roster entry that cannot be saved [ValueError]
  |                                                                      (cli/agents.py)

@@ -254,11 +254,21 @@ def check_clock(settings: Settings) -> Result:
 async def check_link(settings: Settings, wait_seconds: float) -> Result:
     """Connects as the proxy would, monitors the roster's extensions (read from the database),
     and says which of them the PBX does not monitor."""
+    from proxy.cluster.probe import link_holder
     from proxy.links import open_link
     from softphone.events import Snapshot
 
     if settings.cti_url.startswith("sim:"):
         return Result("PASS", "CTI link", "sim:// is the built-in simulator")
+    holder = await link_holder(settings)
+    if holder:
+        # Most PBXs take one application session: ours would make the PBX drop the holder's.
+        return Result(
+            "PASS",
+            "CTI link",
+            f"not opened from here: {holder} holds it, and a second session could make the PBX "
+            f"drop the holder's (its /readyz says whether its link is up)",
+        )
     roster = await _roster_extensions(settings)
     try:
         async with open_link(settings.cti_url, self_url="") as link:
@@ -321,7 +331,7 @@ async def check_store(settings: Settings) -> Result:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-    from proxy.store.engine import MIGRATIONS
+    from proxy.store.engine import MIGRATIONS, too_new
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
@@ -349,6 +359,9 @@ async def check_store(settings: Settings) -> Result:
         return Result("FAIL", "database", f"not writable: {exc}")
     finally:
         await engine.dispose()
+    newer = too_new(current)
+    if newer:
+        return Result("FAIL", "database", newer)
     if current != head:
         return Result(
             "WARN",

@@ -8,10 +8,14 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Table, event, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.sql.dml import Insert
+
+from proxy.errors import ProxyError
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -30,9 +34,36 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+class SchemaTooNew(ProxyError):
+    """The database was migrated by a newer version than this one."""
+
+
+def migrations() -> ScriptDirectory:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return ScriptDirectory.from_config(config)
+
+
+def too_new(revision: str | None) -> str:
+    """Why this version cannot run on a schema at `revision`, or "" when it can."""
+    scripts = migrations()
+    if revision is None or revision in {script.revision for script in scripts.walk_revisions()}:
+        return ""
+    # Alembic cannot tell a newer schema from an unrelated one, and nothing promises that a
+    # later migration leaves this version's tables as it knows them: stop, saying why.
+    return (
+        f"the database's schema is at {revision}, which a newer softphone-proxy made; this "
+        f"version knows up to {scripts.get_current_head()} and does not start on it. Upgrade "
+        f"this node; to go back to this version, restore the backup taken before the upgrade"
+    )
+
+
 def _migrate(conn: Connection) -> None:
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+    reason = too_new(MigrationContext.configure(conn).get_current_revision())
+    if reason:
+        raise SchemaTooNew(reason)
     tables = set(inspect(conn).get_table_names())
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))

@@ -5,7 +5,12 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
+
+from proxy.cli import doctor
+from proxy.settings import Settings
 from proxy.store import open_store
+from proxy.store.engine import SchemaTooNew
 from proxy.store.retention import Retention
 from softphone.agentdata import HISTORY_LIMITS, HistoryEntry
 from softphone.calllog import CallLog
@@ -60,3 +65,25 @@ async def test_retention_purges_by_the_injected_clock(tmp_path: Path) -> None:
         counts = await retention.purge_now()
         assert (counts.history, counts.call_logs) == (1, 1)
         assert await store.list_history("1001", HISTORY_LIMITS) == []
+
+
+async def test_a_database_a_newer_version_migrated_stops_the_start_saying_why(
+    tmp_path: Path,
+) -> None:
+    """During a rolling upgrade the first new node migrates the shared database; an old node
+    restarted after that stops with the reason and what to do, and the doctor says the same."""
+    url = f"sqlite+aiosqlite:///{tmp_path}/newer.db"
+    async with open_store(url):
+        pass
+    with sqlite3.connect(tmp_path / "newer.db") as db:
+        db.execute("UPDATE alembic_version SET version_num = '9999'")
+    with pytest.raises(SchemaTooNew) as refused:
+        async with open_store(url):
+            pass
+    assert str(refused.value).startswith(
+        "the database's schema is at 9999, which a newer softphone-proxy made; this version "
+        "knows up to "
+    )
+    assert "Upgrade this node" in str(refused.value)
+    found = await doctor.check_store(Settings(database_url=url))
+    assert (found.level, found.detail) == ("FAIL", str(refused.value))
