@@ -111,6 +111,13 @@ def two_nodes(
     with contextlib.ExitStack() as a, contextlib.ExitStack() as b:
         nodes = [a.enter_context(running_proxy(tmp_path / "a", wait_for_link=False, **shared))]
         nodes.append(b.enter_context(running_proxy(tmp_path / "b", wait_for_link=False, **shared)))
+        # Put in service once ready, as a balancer's health check would: one node holds the
+        # link (a new holder waits a second before it dials), the other has heard so.
+        deadline = time.monotonic() + 20
+        for node in nodes:
+            while httpx.get(f"{node.base_url}/readyz").status_code != 200:
+                assert time.monotonic() < deadline, f"{node.base_url} never became ready"
+                time.sleep(0.05)
         yield nodes, [a, b]
 
 
