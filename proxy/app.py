@@ -22,6 +22,7 @@ from proxy.agents.feed import AgentFeed
 from proxy.agents.journal import CallJournal
 from proxy.agents.lookups import Lookups
 from proxy.agents.pages import Pages
+from proxy.agents.recall import CallMemory, NoMemory
 from proxy.agents.roster import RosterWatcher
 from proxy.agents.seating import Seating
 from proxy.agents.signin import SignIns
@@ -34,6 +35,7 @@ from proxy.cluster import check_cluster
 from proxy.cluster.answers import open_answers
 from proxy.cluster.holder import LinkHolder
 from proxy.cluster.line import CoreLine
+from proxy.cluster.recall import RedisCallMemory
 from proxy.cluster.tickets import open_tickets
 from proxy.collector import Collector
 from proxy.links import LINKS, CtiLink, open_link, split_urls
@@ -124,6 +126,13 @@ async def _single_sign_on(
         tickets = await stack.enter_async_context(open_tickets(settings.bus_url, "sso"))
         sso.pending = PendingLogins(tickets)
     return sso
+
+
+def open_call_memory(bus_url: str) -> CallMemory:
+    """Calls' facts for the next link holder: the cluster's Redis, or nowhere on one node."""
+    if BUSES.scheme(bus_url) == "memory":
+        return NoMemory()
+    return RedisCallMemory(bus_url)
 
 
 def _node_name(settings: Settings) -> str:
@@ -313,6 +322,7 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
                 reason_codes=tuple(settings.reason_codes),
                 acd_groups=tuple(settings.acd_groups),
                 voice=voice,
+                memory=await stack.enter_async_context(open_call_memory(settings.bus_url)),
             )
             lookups = Lookups(
                 matcher,

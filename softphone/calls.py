@@ -220,6 +220,30 @@ class CallStateMachine:
         self.calls[call_id] = call
         return call
 
+    def restore(
+        self,
+        call_id: str,
+        *,
+        started_at: float,
+        answered_at: float | None,
+        pop: Pop | None,
+        pop_delivered: bool,
+    ) -> Call | None:
+        """What pages were shown of a call before another node rebuilt it from the PBX's
+        snapshot: its timers, its pop and whether a page opened it (the snapshot says none)."""
+        call = self.calls.get(call_id)
+        if call is None:
+            return None
+        call = replace(
+            call,
+            started_at=started_at or call.started_at,
+            answered_at=answered_at if answered_at is not None else call.answered_at,
+            pop=pop if pop is not None else call.pop,
+            pop_delivered=pop_delivered or call.pop_delivered,
+        )
+        self.calls[call_id] = call
+        return call
+
     def mark_popped(self, call_id: str) -> Call | None:
         """Note that a page has opened the call's pop, so no other tab or reload opens it again."""
         call = self.calls.get(call_id)

@@ -20,6 +20,7 @@ from functools import partial
 
 from proxy.agents.journal import CallJournal
 from proxy.agents.lookups import Lookups
+from proxy.agents.recall import Facts, restore
 from proxy.agents.seating import Seating
 from proxy.agents.states import AgentStates
 from proxy.agents.views import AgentViews
@@ -109,10 +110,14 @@ class Switchboard(Resource):
         # What pages were owed before the link dropped goes out first, so the journal's
         # account of open calls is complete before vanished ones are closed.
         await self.lanes.drain()
+        # Calls new to this process (it just took the link over, or restarted): what pages
+        # were shown of them before, as the previous holder remembered it.
+        unknown = [e.call_id for e in snapshot.calls if not self._known(e.agent, e.call_id)]
+        recalled = await self.views.memory.recall(unknown)
         present: dict[str, set[str]] = {}
         for n, event in enumerate(snapshot.calls, 1):
             present.setdefault(event.agent, set()).add(event.call_id)
-            self._apply(event, absolute=True)
+            self._apply(event, absolute=True, facts=recalled.get(event.call_id))
             await _breathe(n)
         for agent, machine in self.states.machines.items():
             for call in machine.forget_missing(present.get(agent, set()), self.clock()):
@@ -126,8 +131,17 @@ class Switchboard(Resource):
         self.seating.resynced()
         log.info("resynchronised: %d calls, %d agents", len(snapshot.calls), len(snapshot.agents))
 
-    def _apply(self, event: CallEvent, *, absolute: bool = False) -> None:
-        call = self.states.machine(event.agent).apply(event, self.clock(), absolute=absolute)
+    def _known(self, agent: str, call_id: str) -> bool:
+        machine = self.states.machines.get(agent)
+        return machine is not None and call_id in machine.calls
+
+    def _apply(
+        self, event: CallEvent, *, absolute: bool = False, facts: Facts | None = None
+    ) -> None:
+        machine = self.states.machine(event.agent)
+        call = machine.apply(event, self.clock(), absolute=absolute)
+        if call is not None and facts is not None:
+            call = restore(machine, call.call_id, facts) or call
         if call is None:
             return
         log.info(

@@ -12,6 +12,7 @@ from proxy.agents.feed import AgentFeed
 from proxy.agents.journal import CallJournal
 from proxy.agents.lanes import AgentLanes
 from proxy.agents.pages import Pages
+from proxy.agents.recall import CallMemory, Facts, NoMemory, facts_of
 from proxy.agents.states import AgentStates
 from proxy.agents.voice import VoiceJournal
 from proxy.links import CtiLink
@@ -34,6 +35,7 @@ class AgentViews:
         reason_codes: tuple[str, ...] = (),
         acd_groups: tuple[str, ...] = (),
         voice: VoiceJournal | None = None,
+        memory: CallMemory | None = None,
     ) -> None:
         self.states = states
         self.pages = pages
@@ -44,6 +46,9 @@ class AgentViews:
         self.reason_codes = reason_codes
         self.acd_groups = acd_groups
         self.voice = voice
+        # What pages were shown of each call, for the next link holder (proxy/agents/recall.py).
+        self.memory: CallMemory = memory or NoMemory()
+        self._remembered: dict[str, Facts] = {}
         # Each agent's updates in order; switchboard and lookups submit here, never publish
         # around it, so a pop can never overtake the ring or the answer before it.
         self.lanes = AgentLanes()
@@ -89,6 +94,20 @@ class AgentViews:
             then()
         if logged and first_ring:
             await self.journal.observe(call)
+        await self._remember(call)
+
+    async def _remember(self, call: Call) -> None:
+        """Keep what the next link holder could not learn from the PBX, when it changed."""
+        if isinstance(self.memory, NoMemory):
+            return  # one node: there is no next holder
+        if call.state == CallState.CLEARED:
+            if self._remembered.pop(call.call_id, None) is not None:
+                await self.memory.forget(call.call_id)
+            return
+        facts = facts_of(call)
+        if self._remembered.get(call.call_id) != facts:
+            self._remembered[call.call_id] = facts
+            await self.memory.remember(call.call_id, facts)
 
     async def resynced(self, present: dict[str, set[str]]) -> None:
         """After a resync: the calls the PBX no longer has are over, for logs and VoiceCalls."""

@@ -1,0 +1,62 @@
+"""Calls' facts on the cluster's Redis (see proxy/agents/recall.py): one key per call, JSON,
+deleted when the call ends and expiring after `KEEP_SECONDS` in case its end is never seen."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from proxy.seams import Resource
+
+log = logging.getLogger(__name__)
+KEEP_SECONDS = 12 * 3600  # longer than any call
+COMMAND_TIMEOUT = 2.0
+
+
+class RedisCallMemory(Resource):
+    def __init__(self, url: str) -> None:
+        self.prefix = parse_qs(urlsplit(url).query).get("prefix", [""])[-1]
+        self.redis_url = url.split("?", 1)[0]
+        self._redis: aioredis.Redis | None = None
+
+    async def start(self) -> None:
+        self._redis = aioredis.Redis.from_url(self.redis_url, socket_timeout=COMMAND_TIMEOUT)
+
+    async def aclose(self) -> None:
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None
+
+    async def remember(self, call_id: str, facts: dict[str, Any]) -> None:
+        # A lost write costs a takeover's screen its timer or pop, never the call: not raised.
+        with contextlib.suppress(RedisError, OSError):
+            await self._client().set(self._key(call_id), json.dumps(facts), ex=KEEP_SECONDS)
+
+    async def forget(self, call_id: str) -> None:
+        with contextlib.suppress(RedisError, OSError):
+            await self._client().delete(self._key(call_id))
+
+    async def recall(self, call_ids: Sequence[str]) -> Mapping[str, dict[str, Any]]:
+        if not call_ids:
+            return {}
+        try:
+            values = await self._client().mget([self._key(c) for c in call_ids])
+        except (RedisError, OSError) as exc:
+            log.warning("calls' facts unreachable: rebuilt calls start afresh (%s)", exc)
+            return {}
+        return {c: json.loads(v) for c, v in zip(call_ids, values, strict=True) if v}
+
+    def _key(self, call_id: str) -> str:
+        return f"{self.prefix}call:{call_id}"
+
+    def _client(self) -> aioredis.Redis:
+        if self._redis is None:
+            raise RuntimeError("the call memory is not started")
+        return self._redis
