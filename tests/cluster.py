@@ -151,15 +151,14 @@ class Standin:
     consumer_key: str
     consumer_secret: str
     inspect_url: str
+    http: httpx.AsyncClient
 
     async def api_calls(self) -> int:
-        async with httpx.AsyncClient() as http:
-            calls: int = (await http.get(f"{self.inspect_url}/usage")).json()["api_calls"]
-            return calls
+        calls: int = (await self.http.get(f"{self.inspect_url}/usage")).json()["api_calls"]
+        return calls
 
     async def tasks(self, call_object: str | None = None) -> list[dict[str, Any]]:
-        async with httpx.AsyncClient() as http:
-            tasks: list[dict[str, Any]] = (await http.get(f"{self.inspect_url}/tasks")).json()
+        tasks: list[dict[str, Any]] = (await self.http.get(f"{self.inspect_url}/tasks")).json()
         return [t for t in tasks if call_object is None or t.get("CallObject") == call_object]
 
 
@@ -173,9 +172,12 @@ class Cluster:
     standin: Standin
     balancer: Forwarder
     agents: list[Agent]
+    # One client for every request the harness makes (a new one costs ~30 ms: its TLS context).
+    http: httpx.AsyncClient
     settings: dict[str, str] = field(default_factory=dict)
     nodes: list[Node] = field(default_factory=list)
     cables: list[Forwarder] = field(default_factory=list)
+    spawned: list[Process] = field(default_factory=list)  # every node process, started or not
 
     @property
     def public_url(self) -> str:
@@ -216,10 +218,11 @@ class Cluster:
         (the same database through a forwarder that a test can cut); `settings`: more SOFTPHONE_*
         values for these nodes (by name without the prefix)."""
         more = {f"SOFTPHONE_{k.upper()}": v for k, v in settings.items()}
-        first = len(self.nodes) + 1
+        first = len(self.spawned) + 1
         names = [f"node-{n}" for n in range(first, first + count)]
-        processes = [
-            await spawn(
+        processes: list[Process] = []
+        for name in names:
+            process = await spawn(
                 name,
                 self.logs,
                 "-m",
@@ -230,8 +233,8 @@ class Cluster:
                 "0",
                 env={**self.node_env(name, database_url), **more},
             )
-            for name in names
-        ]
+            self.spawned.append(process)
+            processes.append(process)
         lines = await asyncio.gather(*(first_line(p) for p in processes))
         added = []
         for process, line in zip(processes, lines, strict=True):
@@ -274,9 +277,8 @@ class Cluster:
     async def ready(self, node: Node) -> dict[str, Any]:
         """The node's /readyz answer, ready or not ({} when it does not answer)."""
         try:
-            async with httpx.AsyncClient(timeout=2) as http:
-                answer: dict[str, Any] = (await http.get(f"{node.url}/readyz")).json()
-                return answer
+            answer: dict[str, Any] = (await self.http.get(f"{node.url}/readyz", timeout=2)).json()
+            return answer
         except (httpx.HTTPError, ValueError):
             return {}
 
@@ -314,17 +316,15 @@ class Cluster:
         return others[0]
 
     def tails(self) -> str:
-        pieces = [self.simulator, self.standin.process, *(n.process for n in self.nodes)]
+        pieces = [self.simulator, self.standin.process, *self.spawned]
         return "\n".join(f"--- {p.name} (pid {p.pid}) ---\n{p.tail()}" for p in pieces)
 
     # Agents' side, through the load balancer.
 
     async def sign_in(self, address: str, password: str = PASSWORD) -> str:
-        async with httpx.AsyncClient(timeout=10) as http:
-            response = await http.post(
-                f"{self.public_url}/api/v1/sessions",
-                json={"address": address, "password": password},
-            )
+        response = await self.http.post(
+            f"{self.public_url}/api/v1/sessions", json={"address": address, "password": password}
+        )
         response.raise_for_status()
         token: str = response.json()["token"]
         return token
@@ -343,18 +343,16 @@ class Cluster:
 
     async def place_call(self, device: str, **body: Any) -> str:
         """Ring `device` from outside; the simulator's call id."""
-        async with httpx.AsyncClient(timeout=10) as http:
-            response = await http.post(f"{self.sim_url}/calls", json={"agent": device, **body})
+        response = await self.http.post(f"{self.sim_url}/calls", json={"agent": device, **body})
         response.raise_for_status()
         call_id: str = response.json()["call_id"]
         return call_id
 
     async def bridge_sessions(self) -> list[dict[str, Any]]:
         """Every session the simulator's bridges have had, in the order they opened."""
-        async with httpx.AsyncClient(timeout=10) as http:
-            sessions: list[dict[str, Any]] = (
-                await http.get(f"{self.sim_url}/bridge-sessions")
-            ).json()
+        sessions: list[dict[str, Any]] = (
+            await self.http.get(f"{self.sim_url}/bridge-sessions")
+        ).json()
         return sessions
 
     def owner_of(self, peer: str) -> Node | None:
@@ -393,10 +391,10 @@ async def seed_roster(database_url: str, agents: list[Agent]) -> None:
             )
 
 
-async def start_standin(logs: Path) -> Standin:
+async def start_standin(logs: Path, http: httpx.AsyncClient) -> Standin:
     process = await spawn("standin", logs, "-m", "tests.standin_process")
     where = json.loads(await first_line(process))
-    return Standin(process, **where)
+    return Standin(process, http=http, **where)
 
 
 async def start_simulator(logs: Path, agents: list[Agent]) -> tuple[Process, str]:
@@ -420,28 +418,34 @@ async def running_cluster(
     started: list[Process] = []
     balancer = Forwarder("balancer")
     balancer.start()
-    cluster: Cluster | None = None
     try:
-        async with postgres_url() as database_url, redis_prefix() as prefix:
+        async with (
+            postgres_url() as database_url,
+            redis_prefix() as prefix,
+            httpx.AsyncClient(timeout=10) as http,
+        ):
             sim_task = asyncio.create_task(start_simulator(logs, team))
-            sf_task = asyncio.create_task(start_standin(logs))
+            sf_task = asyncio.create_task(start_standin(logs, http))
             try:
                 await seed_roster(database_url, team)
-                (simulator, sim_url), standin = await asyncio.gather(sim_task, sf_task)
             finally:
-                for task in (sim_task, sf_task):
-                    if task.done() and not task.cancelled() and task.exception() is None:
-                        result = task.result()
-                        started.append(result[0] if isinstance(result, tuple) else result.process)
+                sim, sf = await asyncio.gather(sim_task, sf_task, return_exceptions=True)
+                started += [sim[0]] if isinstance(sim, tuple) else []
+                started += [sf.process] if isinstance(sf, Standin) else []
+            for failed in (sim, sf):
+                if isinstance(failed, BaseException):
+                    raise failed
+            assert isinstance(sim, tuple) and isinstance(sf, Standin)
             cluster = Cluster(
                 logs,
                 database_url,
                 redis_bus_url(prefix),
-                simulator,
-                sim_url,
-                standin,
+                sim[0],
+                sim[1],
+                sf,
                 balancer,
                 team,
+                http,
                 env,
             )
             try:
@@ -452,7 +456,7 @@ async def running_cluster(
                 print(f"cluster logs in {logs}\n{cluster.tails()}", file=sys.stderr)
                 raise
             finally:
-                await asyncio.gather(*(n.process.stop() for n in cluster.nodes))
+                await asyncio.gather(*(p.stop() for p in cluster.spawned))
                 for cable in cluster.cables:
                     cable.close()
         shutil.rmtree(logs, ignore_errors=True)  # kept when anything failed
