@@ -14,8 +14,9 @@ What runs:
   Tasks it holds on an inspection port that costs no API call;
 - N `softphone-proxy serve` nodes, named node-1.. (SOFTPHONE_NODE_NAME), on one Redis prefix and
   one fresh PostgreSQL database whose roster is seeded before they start;
-- a TCP load balancer in front of them (tests/forwarder.py), whose address is the nodes'
-  SOFTPHONE_PUBLIC_URL: pages sign in and open their sockets there, with the page's Origin.
+- a TCP load balancer in front of them (tests/forwarder.py), terminating TLS as production's
+  does (`tls=False`: plain http), whose address is the nodes' SOFTPHONE_PUBLIC_URL: pages sign
+  in and open their sockets there, with the page's Origin.
 
 Everything is torn down on the way out, failure or not: processes killed, database dropped,
 Redis keys deleted. Each node's log is in `cluster.logs`; the tail of each is printed when the
@@ -30,6 +31,7 @@ import json
 import os
 import shutil
 import signal
+import ssl
 import sys
 import tempfile
 import time
@@ -42,6 +44,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
+import trustme
 
 from proxy.agents.hashing import hash_password
 from proxy.cluster.lease import asyncpg_dsn
@@ -174,6 +177,8 @@ class Cluster:
     agents: list[Agent]
     # One client for every request the harness makes (a new one costs ~30 ms: its TLS context).
     http: httpx.AsyncClient
+    # What clients trust to reach the balancer over TLS (None: it speaks plain http).
+    client_tls: ssl.SSLContext | None
     settings: dict[str, str] = field(default_factory=dict)
     nodes: list[Node] = field(default_factory=list)
     cables: list[Forwarder] = field(default_factory=list)
@@ -283,25 +288,37 @@ class Cluster:
             return {}
 
     async def holders(self) -> list[Node]:
-        """Live nodes that say they hold the link. Until /readyz says `role`, a node whose link
-        is connected holds it (every node of a cluster without the lease does)."""
+        """Live nodes that hold the link and have it connected, by their /readyz. Until /readyz
+        says `role`, a node whose link is connected holds it (as every node does without the
+        lease)."""
+        return (await self._holders())[0]
+
+    async def _holders(self) -> tuple[list[Node], bool]:
+        """The holders, and whether any node says its role at all."""
         live = self.live_nodes  # once: a node may end while they answer
         answers = await asyncio.gather(*(self.ready(n) for n in live))
-        return [
+        found = [
             node
             for node, ready in zip(live, answers, strict=True)
-            if ready.get("role", "holder" if ready.get("link") == "ok" else "") == "holder"
+            if ready.get("role", "holder") == "holder" and ready.get("link") == "ok"
         ]
+        return found, any("role" in ready for ready in answers)
 
     async def wait_for_holder(self, timeout: float = 20.0, *, not_: Node | None = None) -> Node:
-        """The node that holds the link, once exactly one live node does (and it is not `not_`):
-        a cluster whose nodes all hold a link of their own never gets there."""
+        """The node that holds the link, once exactly one live node does (and it is not `not_`).
+        Nodes that each hold a link of their own and say no role are a build without the link
+        lease: that fails at once, saying so, rather than after `timeout`."""
         deadline = time.monotonic() + timeout
         found: list[Node] = []
         while time.monotonic() < deadline:
-            found = await self.holders()
+            found, roles = await self._holders()
             if len(found) == 1 and found[0] is not not_:
                 return found[0]
+            if len(found) > 1 and not roles:
+                raise AssertionError(
+                    f"{[n.name for n in found]} each hold a link of their own, and no node says "
+                    f"its role on /readyz: this build has no link lease (issue 15)"
+                )
             await asyncio.sleep(0.05)
         raise AssertionError(
             f"no single node held the link within {timeout} s; holding now: "
@@ -380,6 +397,16 @@ def _socket_inodes(port: int) -> set[str]:
     return found
 
 
+def _balancer_tls() -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """The balancer's certificate from a throwaway CA, and a client context that trusts it."""
+    ca = trustme.CA()
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(server)
+    client = ssl.create_default_context()
+    ca.configure_trust(client)
+    return server, client
+
+
 async def seed_roster(database_url: str, agents: list[Agent]) -> None:
     """The roster, saved before any node starts (which also creates the schema once)."""
     password_hash = hash_password(PASSWORD)
@@ -408,7 +435,7 @@ async def start_simulator(logs: Path, agents: list[Agent]) -> tuple[Process, str
 
 @asynccontextmanager
 async def running_cluster(
-    nodes: int = 3, *, agents: int = 20, **settings: str
+    nodes: int = 3, *, agents: int = 20, tls: bool = True, **settings: str
 ) -> AsyncIterator[Cluster]:
     """The whole cluster (see the module), with `nodes` nodes started; `settings` are more
     SOFTPHONE_* values for every node, by their names without the prefix (wrap_up_seconds=...)."""
@@ -416,13 +443,14 @@ async def running_cluster(
     team = roster(agents)
     env = {f"SOFTPHONE_{k.upper()}": v for k, v in settings.items()}
     started: list[Process] = []
-    balancer = Forwarder("balancer")
+    server_tls, client_tls = _balancer_tls() if tls else (None, None)
+    balancer = Forwarder("balancer", tls=server_tls)
     balancer.start()
     try:
         async with (
             postgres_url() as database_url,
             redis_prefix() as prefix,
-            httpx.AsyncClient(timeout=10) as http,
+            httpx.AsyncClient(timeout=10, verify=client_tls or True) as http,
         ):
             sim_task = asyncio.create_task(start_simulator(logs, team))
             sf_task = asyncio.create_task(start_standin(logs, http))
@@ -446,6 +474,7 @@ async def running_cluster(
                 balancer,
                 team,
                 http,
+                client_tls,
                 env,
             )
             try:

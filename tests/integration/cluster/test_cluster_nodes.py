@@ -84,7 +84,10 @@ async def test_an_agent_on_a_node_without_the_link_rings_pops_answers_holds_and_
 ) -> None:
     """The page's socket is on a node that does not hold the link: events reach it through the
     bus, its commands reach the PBX through the holder."""
+    holder = await cluster.wait_for_holder(TAKEOVER)
     node = await cluster.non_holder(TAKEOVER)
+    ready = await cluster.ready(node)
+    assert (ready.get("role"), ready.get("holder")) == ("node", holder.name)
     page = await agent_page(cluster, 0, on=node)
     assert page.node == node.name
     call = await ring(cluster, page, 0)
