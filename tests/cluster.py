@@ -326,11 +326,19 @@ class Cluster:
         )
 
     async def non_holder(self, timeout: float = 30.0) -> Node:
-        """A live node that does not hold the link (the cluster has one holder)."""
+        """A live node that does not hold the link, once it is ready to serve pages (it has
+        seen who holds the link: nodes read that from Redis every half second or so)."""
         holder = await self.wait_for_holder(timeout)
-        others = [n for n in self.live_nodes if n is not holder]
-        assert others, "the cluster has no node besides the holder"
-        return others[0]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            others = [n for n in self.live_nodes if n is not holder]
+            assert others, "the cluster has no node besides the holder"
+            for node in others:
+                ready = await self.ready(node)
+                if ready.get("ready") is True and ready.get("role") != "holder":
+                    return node
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"no node besides {holder.name} was ready within {timeout} s")
 
     def tails(self) -> str:
         pieces = [self.simulator, self.standin.process, *self.spawned]
