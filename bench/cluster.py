@@ -117,8 +117,9 @@ def _row(name: str, samples: list[float]) -> str:
 
 def run(calls: int = 50, kills: int = 10) -> None:
     print(
-        f"cluster: node processes behind a TCP balancer, Redis bus, PostgreSQL lease; "
-        f"{calls} calls per pop row (repeat callers, cached), {kills} kills of the holder"
+        f"cluster: node processes behind a TLS-terminating TCP balancer, Redis bus, PostgreSQL "
+        f"lease; {calls} calls per pop row (repeat callers, cached, rows interleaved); the "
+        f"one-node cluster runs the same way (Redis, lease), alone"
     )
     try:
         single = asyncio.run(_single_node(calls))
@@ -133,10 +134,10 @@ def run(calls: int = 50, kills: int = 10) -> None:
         ratio = percentile(samples["other"], p) / percentile(single, p)
         print(f"  ratio another node / one node, p{p}:    {ratio:6.2f} x")
     print(
-        f"  takeover after kill -9, to the next link at the PBX: median "
+        f"  takeover after kill -9 ({len(link)} kills), to the next link at the PBX: median "
         f"{statistics.median(link) * 1000:.0f} ms   max {max(link) * 1000:.0f} ms"
     )
     print(
-        f"  takeover after kill -9, to /readyz saying holder:    median "
+        f"  takeover after kill -9 ({len(ready)} kills), to /readyz saying holder:    median "
         f"{statistics.median(ready) * 1000:.0f} ms   max {max(ready) * 1000:.0f} ms"
     )
