@@ -30,7 +30,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import ssl
 import sys
 import tempfile
@@ -52,11 +51,10 @@ from proxy.store import AgentRecord, open_store
 from tests.cluster_page import Page
 from tests.databases import postgres_url
 from tests.forwarder import Forwarder
+from tests.processes import Process, first_line, socket_inodes, spawn
 from tests.redis_db import redis_bus_url, redis_prefix
 
-ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "cluster-password"  # a throwaway roster's
-START_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True)
@@ -68,65 +66,6 @@ class Agent:
 def roster(count: int) -> list[Agent]:
     """Sign-in addresses that are not extensions, as real rosters have."""
     return [Agent(f"agent{n:02d}@cluster.example", str(3000 + n)) for n in range(1, count + 1)]
-
-
-@dataclass
-class Process:
-    name: str
-    proc: asyncio.subprocess.Process
-    log: Path
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    @property
-    def alive(self) -> bool:
-        return self.proc.returncode is None
-
-    def kill(self) -> None:
-        """kill -9: no goodbye to anyone."""
-        if self.alive:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.proc.pid, signal.SIGKILL)
-
-    async def stop(self) -> None:
-        self.kill()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.proc.wait(), 10)
-
-    def tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-
-async def spawn(name: str, logs: Path, *args: str, env: dict[str, str] | None = None) -> Process:
-    log = logs / f"{name}.log"
-    with log.open("wb") as stderr:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            *args,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=stderr,
-            cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
-        )
-    return Process(name, proc, log)
-
-
-async def first_line(process: Process, timeout: float = START_TIMEOUT) -> str:
-    """What the process prints once it serves; a process that dies first says so with its log."""
-    assert process.proc.stdout is not None
-    try:
-        line = await asyncio.wait_for(process.proc.stdout.readline(), timeout)
-    except TimeoutError:
-        raise RuntimeError(f"{process.name} did not start:\n{process.tail()}") from None
-    if not line:
-        await process.proc.wait()
-        raise RuntimeError(f"{process.name} exited ({process.proc.returncode}):\n{process.tail()}")
-    return line.decode().strip()
 
 
 @dataclass
@@ -383,26 +322,13 @@ class Cluster:
     def owner_of(self, peer: str) -> Node | None:
         """The node whose socket is `peer` (host:port, as the simulator saw it) while it is open."""
         port = int(peer.rsplit(":", 1)[1])
-        inodes = _socket_inodes(port)
+        inodes = socket_inodes(port)
         for node in self.live_nodes:
             with contextlib.suppress(OSError):
                 fds = Path(f"/proc/{node.process.pid}/fd")
                 if any(os.readlink(fd) in inodes for fd in fds.iterdir()):
                     return node
         return None
-
-
-def _socket_inodes(port: int) -> set[str]:
-    """`socket:[inode]` of the loopback TCP sockets whose local port is `port`."""
-    found = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with contextlib.suppress(OSError), open(table) as rows:
-            next(rows)
-            for row in rows:
-                fields = row.split()
-                if int(fields[1].rsplit(":", 1)[1], 16) == port:
-                    found.add(f"socket:[{fields[9]}]")
-    return found
 
 
 def _balancer_tls() -> tuple[ssl.SSLContext, ssl.SSLContext]:
