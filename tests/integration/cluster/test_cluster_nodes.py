@@ -237,11 +237,17 @@ async def test_a_holder_cut_off_from_the_database_lets_go_of_the_pbx_before_anot
         assert await cluster.wait_for_holder(TAKEOVER) is cut_off
 
         cable.cut()
-        await cluster.wait_for_holder(TAKEOVER, not_=cut_off)
-        await asyncio.wait_for(cut_off.process.proc.wait(), TAKEOVER)
+        taker = await cluster.wait_for_holder(TAKEOVER, not_=cut_off)
 
         sessions = await cluster.bridge_sessions()
         assert sessions[0]["peer"] == first["peer"]
+        assert cluster.owner_of(sessions[-1]["peer"]) is taker
         for earlier, later in itertools.pairwise(sessions):
             assert earlier["closed"] is not None
             assert earlier["closed"] < later["opened"], sessions
+        try:  # and it ends, for its supervisor to start it again as a plain node
+            await asyncio.wait_for(cut_off.process.proc.wait(), TAKEOVER)
+        except TimeoutError:
+            raise AssertionError(
+                f"{cut_off.name} still runs {TAKEOVER} s after {taker.name} took the link"
+            ) from None
