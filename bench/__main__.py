@@ -22,6 +22,7 @@ BENCHES = {
         "import_agents",
         "`agents import` of N generated rows, as one command: passwords, then ready hashes",
     ),
+    "cluster": ("cluster", "3 node processes: pop via a node without the link; takeover"),
 }
 
 

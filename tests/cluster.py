@@ -14,8 +14,9 @@ What runs:
   Tasks it holds on an inspection port that costs no API call;
 - N `softphone-proxy serve` nodes, named node-1.. (SOFTPHONE_NODE_NAME), on one Redis prefix and
   one fresh PostgreSQL database whose roster is seeded before they start;
-- a TCP load balancer in front of them (tests/forwarder.py), whose address is the nodes'
-  SOFTPHONE_PUBLIC_URL: pages sign in and open their sockets there, with the page's Origin.
+- a TCP load balancer in front of them (tests/forwarder.py), terminating TLS as production's
+  does (`tls=False`: plain http), whose address is the nodes' SOFTPHONE_PUBLIC_URL: pages sign
+  in and open their sockets there, with the page's Origin.
 
 Everything is torn down on the way out, failure or not: processes killed, database dropped,
 Redis keys deleted. Each node's log is in `cluster.logs`; the tail of each is printed when the
@@ -29,7 +30,7 @@ import contextlib
 import json
 import os
 import shutil
-import signal
+import ssl
 import sys
 import tempfile
 import time
@@ -42,6 +43,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
+import trustme
 
 from proxy.agents.hashing import hash_password
 from proxy.cluster.lease import asyncpg_dsn
@@ -49,11 +51,10 @@ from proxy.store import AgentRecord, open_store
 from tests.cluster_page import Page
 from tests.databases import postgres_url
 from tests.forwarder import Forwarder
+from tests.processes import Process, first_line, socket_inodes, spawn
 from tests.redis_db import redis_bus_url, redis_prefix
 
-ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "cluster-password"  # a throwaway roster's
-START_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True)
@@ -65,65 +66,6 @@ class Agent:
 def roster(count: int) -> list[Agent]:
     """Sign-in addresses that are not extensions, as real rosters have."""
     return [Agent(f"agent{n:02d}@cluster.example", str(3000 + n)) for n in range(1, count + 1)]
-
-
-@dataclass
-class Process:
-    name: str
-    proc: asyncio.subprocess.Process
-    log: Path
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    @property
-    def alive(self) -> bool:
-        return self.proc.returncode is None
-
-    def kill(self) -> None:
-        """kill -9: no goodbye to anyone."""
-        if self.alive:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.proc.pid, signal.SIGKILL)
-
-    async def stop(self) -> None:
-        self.kill()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.proc.wait(), 10)
-
-    def tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-
-async def spawn(name: str, logs: Path, *args: str, env: dict[str, str] | None = None) -> Process:
-    log = logs / f"{name}.log"
-    with log.open("wb") as stderr:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            *args,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=stderr,
-            cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
-        )
-    return Process(name, proc, log)
-
-
-async def first_line(process: Process, timeout: float = START_TIMEOUT) -> str:
-    """What the process prints once it serves; a process that dies first says so with its log."""
-    assert process.proc.stdout is not None
-    try:
-        line = await asyncio.wait_for(process.proc.stdout.readline(), timeout)
-    except TimeoutError:
-        raise RuntimeError(f"{process.name} did not start:\n{process.tail()}") from None
-    if not line:
-        await process.proc.wait()
-        raise RuntimeError(f"{process.name} exited ({process.proc.returncode}):\n{process.tail()}")
-    return line.decode().strip()
 
 
 @dataclass
@@ -151,15 +93,14 @@ class Standin:
     consumer_key: str
     consumer_secret: str
     inspect_url: str
+    http: httpx.AsyncClient
 
     async def api_calls(self) -> int:
-        async with httpx.AsyncClient() as http:
-            calls: int = (await http.get(f"{self.inspect_url}/usage")).json()["api_calls"]
-            return calls
+        calls: int = (await self.http.get(f"{self.inspect_url}/usage")).json()["api_calls"]
+        return calls
 
     async def tasks(self, call_object: str | None = None) -> list[dict[str, Any]]:
-        async with httpx.AsyncClient() as http:
-            tasks: list[dict[str, Any]] = (await http.get(f"{self.inspect_url}/tasks")).json()
+        tasks: list[dict[str, Any]] = (await self.http.get(f"{self.inspect_url}/tasks")).json()
         return [t for t in tasks if call_object is None or t.get("CallObject") == call_object]
 
 
@@ -173,9 +114,14 @@ class Cluster:
     standin: Standin
     balancer: Forwarder
     agents: list[Agent]
+    # One client for every request the harness makes (a new one costs ~30 ms: its TLS context).
+    http: httpx.AsyncClient
+    # What clients trust to reach the balancer over TLS (None: it speaks plain http).
+    client_tls: ssl.SSLContext | None
     settings: dict[str, str] = field(default_factory=dict)
     nodes: list[Node] = field(default_factory=list)
     cables: list[Forwarder] = field(default_factory=list)
+    spawned: list[Process] = field(default_factory=list)  # every node process, started or not
 
     @property
     def public_url(self) -> str:
@@ -216,10 +162,11 @@ class Cluster:
         (the same database through a forwarder that a test can cut); `settings`: more SOFTPHONE_*
         values for these nodes (by name without the prefix)."""
         more = {f"SOFTPHONE_{k.upper()}": v for k, v in settings.items()}
-        first = len(self.nodes) + 1
+        first = len(self.spawned) + 1
         names = [f"node-{n}" for n in range(first, first + count)]
-        processes = [
-            await spawn(
+        processes: list[Process] = []
+        for name in names:
+            process = await spawn(
                 name,
                 self.logs,
                 "-m",
@@ -230,8 +177,8 @@ class Cluster:
                 "0",
                 env={**self.node_env(name, database_url), **more},
             )
-            for name in names
-        ]
+            self.spawned.append(process)
+            processes.append(process)
         lines = await asyncio.gather(*(first_line(p) for p in processes))
         added = []
         for process, line in zip(processes, lines, strict=True):
@@ -274,32 +221,43 @@ class Cluster:
     async def ready(self, node: Node) -> dict[str, Any]:
         """The node's /readyz answer, ready or not ({} when it does not answer)."""
         try:
-            async with httpx.AsyncClient(timeout=2) as http:
-                answer: dict[str, Any] = (await http.get(f"{node.url}/readyz")).json()
-                return answer
+            answer: dict[str, Any] = (await self.http.get(f"{node.url}/readyz", timeout=2)).json()
+            return answer
         except (httpx.HTTPError, ValueError):
             return {}
 
     async def holders(self) -> list[Node]:
-        """Live nodes that say they hold the link. Until /readyz says `role`, a node whose link
-        is connected holds it (every node of a cluster without the lease does)."""
+        """Live nodes that hold the link and have it connected, by their /readyz. Until /readyz
+        says `role`, a node whose link is connected holds it (as every node does without the
+        lease)."""
+        return (await self._holders())[0]
+
+    async def _holders(self) -> tuple[list[Node], bool]:
+        """The holders, and whether any node says its role at all."""
         live = self.live_nodes  # once: a node may end while they answer
         answers = await asyncio.gather(*(self.ready(n) for n in live))
-        return [
+        found = [
             node
             for node, ready in zip(live, answers, strict=True)
-            if ready.get("role", "holder" if ready.get("link") == "ok" else "") == "holder"
+            if ready.get("role", "holder") == "holder" and ready.get("link") == "ok"
         ]
+        return found, any("role" in ready for ready in answers)
 
     async def wait_for_holder(self, timeout: float = 20.0, *, not_: Node | None = None) -> Node:
-        """The node that holds the link, once exactly one live node does (and it is not `not_`):
-        a cluster whose nodes all hold a link of their own never gets there."""
+        """The node that holds the link, once exactly one live node does (and it is not `not_`).
+        Nodes that each hold a link of their own and say no role are a build without the link
+        lease: that fails at once, saying so, rather than after `timeout`."""
         deadline = time.monotonic() + timeout
         found: list[Node] = []
         while time.monotonic() < deadline:
-            found = await self.holders()
+            found, roles = await self._holders()
             if len(found) == 1 and found[0] is not not_:
                 return found[0]
+            if len(found) > 1 and not roles:
+                raise AssertionError(
+                    f"{[n.name for n in found]} each hold a link of their own, and no node says "
+                    f"its role on /readyz: this build has no link lease (issue 15)"
+                )
             await asyncio.sleep(0.05)
         raise AssertionError(
             f"no single node held the link within {timeout} s; holding now: "
@@ -307,24 +265,30 @@ class Cluster:
         )
 
     async def non_holder(self, timeout: float = 30.0) -> Node:
-        """A live node that does not hold the link (the cluster has one holder)."""
+        """A live node that does not hold the link, once it is ready to serve pages (it has
+        seen who holds the link: nodes read that from Redis every half second or so)."""
         holder = await self.wait_for_holder(timeout)
-        others = [n for n in self.live_nodes if n is not holder]
-        assert others, "the cluster has no node besides the holder"
-        return others[0]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            others = [n for n in self.live_nodes if n is not holder]
+            assert others, "the cluster has no node besides the holder"
+            for node in others:
+                ready = await self.ready(node)
+                if ready.get("ready") is True and ready.get("role") != "holder":
+                    return node
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"no node besides {holder.name} was ready within {timeout} s")
 
     def tails(self) -> str:
-        pieces = [self.simulator, self.standin.process, *(n.process for n in self.nodes)]
+        pieces = [self.simulator, self.standin.process, *self.spawned]
         return "\n".join(f"--- {p.name} (pid {p.pid}) ---\n{p.tail()}" for p in pieces)
 
     # Agents' side, through the load balancer.
 
     async def sign_in(self, address: str, password: str = PASSWORD) -> str:
-        async with httpx.AsyncClient(timeout=10) as http:
-            response = await http.post(
-                f"{self.public_url}/api/v1/sessions",
-                json={"address": address, "password": password},
-            )
+        response = await self.http.post(
+            f"{self.public_url}/api/v1/sessions", json={"address": address, "password": password}
+        )
         response.raise_for_status()
         token: str = response.json()["token"]
         return token
@@ -343,24 +307,22 @@ class Cluster:
 
     async def place_call(self, device: str, **body: Any) -> str:
         """Ring `device` from outside; the simulator's call id."""
-        async with httpx.AsyncClient(timeout=10) as http:
-            response = await http.post(f"{self.sim_url}/calls", json={"agent": device, **body})
+        response = await self.http.post(f"{self.sim_url}/calls", json={"agent": device, **body})
         response.raise_for_status()
         call_id: str = response.json()["call_id"]
         return call_id
 
     async def bridge_sessions(self) -> list[dict[str, Any]]:
         """Every session the simulator's bridges have had, in the order they opened."""
-        async with httpx.AsyncClient(timeout=10) as http:
-            sessions: list[dict[str, Any]] = (
-                await http.get(f"{self.sim_url}/bridge-sessions")
-            ).json()
+        sessions: list[dict[str, Any]] = (
+            await self.http.get(f"{self.sim_url}/bridge-sessions")
+        ).json()
         return sessions
 
     def owner_of(self, peer: str) -> Node | None:
         """The node whose socket is `peer` (host:port, as the simulator saw it) while it is open."""
         port = int(peer.rsplit(":", 1)[1])
-        inodes = _socket_inodes(port)
+        inodes = socket_inodes(port)
         for node in self.live_nodes:
             with contextlib.suppress(OSError):
                 fds = Path(f"/proc/{node.process.pid}/fd")
@@ -369,17 +331,14 @@ class Cluster:
         return None
 
 
-def _socket_inodes(port: int) -> set[str]:
-    """`socket:[inode]` of the loopback TCP sockets whose local port is `port`."""
-    found = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with contextlib.suppress(OSError), open(table) as rows:
-            next(rows)
-            for row in rows:
-                fields = row.split()
-                if int(fields[1].rsplit(":", 1)[1], 16) == port:
-                    found.add(f"socket:[{fields[9]}]")
-    return found
+def _balancer_tls() -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """The balancer's certificate from a throwaway CA, and a client context that trusts it."""
+    ca = trustme.CA()
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(server)
+    client = ssl.create_default_context()
+    ca.configure_trust(client)
+    return server, client
 
 
 async def seed_roster(database_url: str, agents: list[Agent]) -> None:
@@ -393,10 +352,10 @@ async def seed_roster(database_url: str, agents: list[Agent]) -> None:
             )
 
 
-async def start_standin(logs: Path) -> Standin:
+async def start_standin(logs: Path, http: httpx.AsyncClient) -> Standin:
     process = await spawn("standin", logs, "-m", "tests.standin_process")
     where = json.loads(await first_line(process))
-    return Standin(process, **where)
+    return Standin(process, http=http, **where)
 
 
 async def start_simulator(logs: Path, agents: list[Agent]) -> tuple[Process, str]:
@@ -410,7 +369,7 @@ async def start_simulator(logs: Path, agents: list[Agent]) -> tuple[Process, str
 
 @asynccontextmanager
 async def running_cluster(
-    nodes: int = 3, *, agents: int = 20, **settings: str
+    nodes: int = 3, *, agents: int = 20, tls: bool = True, **settings: str
 ) -> AsyncIterator[Cluster]:
     """The whole cluster (see the module), with `nodes` nodes started; `settings` are more
     SOFTPHONE_* values for every node, by their names without the prefix (wrap_up_seconds=...)."""
@@ -418,30 +377,38 @@ async def running_cluster(
     team = roster(agents)
     env = {f"SOFTPHONE_{k.upper()}": v for k, v in settings.items()}
     started: list[Process] = []
-    balancer = Forwarder("balancer")
+    server_tls, client_tls = _balancer_tls() if tls else (None, None)
+    balancer = Forwarder("balancer", tls=server_tls)
     balancer.start()
-    cluster: Cluster | None = None
     try:
-        async with postgres_url() as database_url, redis_prefix() as prefix:
+        async with (
+            postgres_url() as database_url,
+            redis_prefix() as prefix,
+            httpx.AsyncClient(timeout=10, verify=client_tls or True) as http,
+        ):
             sim_task = asyncio.create_task(start_simulator(logs, team))
-            sf_task = asyncio.create_task(start_standin(logs))
+            sf_task = asyncio.create_task(start_standin(logs, http))
             try:
                 await seed_roster(database_url, team)
-                (simulator, sim_url), standin = await asyncio.gather(sim_task, sf_task)
             finally:
-                for task in (sim_task, sf_task):
-                    if task.done() and not task.cancelled() and task.exception() is None:
-                        result = task.result()
-                        started.append(result[0] if isinstance(result, tuple) else result.process)
+                sim, sf = await asyncio.gather(sim_task, sf_task, return_exceptions=True)
+                started += [sim[0]] if isinstance(sim, tuple) else []
+                started += [sf.process] if isinstance(sf, Standin) else []
+            for failed in (sim, sf):
+                if isinstance(failed, BaseException):
+                    raise failed
+            assert isinstance(sim, tuple) and isinstance(sf, Standin)
             cluster = Cluster(
                 logs,
                 database_url,
                 redis_bus_url(prefix),
-                simulator,
-                sim_url,
-                standin,
+                sim[0],
+                sim[1],
+                sf,
                 balancer,
                 team,
+                http,
+                client_tls,
                 env,
             )
             try:
@@ -452,7 +419,7 @@ async def running_cluster(
                 print(f"cluster logs in {logs}\n{cluster.tails()}", file=sys.stderr)
                 raise
             finally:
-                await asyncio.gather(*(n.process.stop() for n in cluster.nodes))
+                await asyncio.gather(*(p.stop() for p in cluster.spawned))
                 for cable in cluster.cables:
                     cable.close()
         shutil.rmtree(logs, ignore_errors=True)  # kept when anything failed

@@ -46,6 +46,7 @@ class Page:
             self.ws_url,
             subprotocols=["softphone.v2", f"auth.{self.token}"],  # type: ignore[list-item]
             origin=self.cluster.public_url,  # type: ignore[arg-type]
+            ssl=self.cluster.client_tls,
             open_timeout=timeout,
         )
         self.node = self.cluster.balancer.backend_of(self.ws.local_address[1]) or ""

@@ -6,6 +6,8 @@ it) and moves bytes between a client and one of its backends:
 - as the **load balancer** in front of the proxy nodes: round-robin over the backends, a backend
   that refuses the connection (a killed node) is skipped, `pin(name)` sends new connections to one
   backend while it accepts them, and `backend_of(port)` says where a client's connection went;
+  with `tls`, it terminates TLS as a production balancer does and forwards plain bytes, adding
+  no forwarded headers;
 - as a **cable** between one node and PostgreSQL: `cut()` is a network partition. Both ways go
   silent at once (the node's packets go nowhere, nothing comes back, new connections hang); the
   server's side is closed only after `server_notices` seconds, the time PostgreSQL's own TCP
@@ -18,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -48,8 +51,15 @@ async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
 class Forwarder:
     """Accepts on a loopback port and forwards each connection to one backend (see module)."""
 
-    def __init__(self, name: str, backends: dict[str, Address] | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        backends: dict[str, Address] | None = None,
+        *,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.name = name
+        self.tls = tls
         self.backends: dict[str, Address] = dict(backends or {})
         self.port = 0
         self.pinned: str | None = None
@@ -65,7 +75,7 @@ class Forwarder:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     def start(self) -> None:
         self._thread.start()
@@ -101,7 +111,7 @@ class Forwarder:
         self._loop.close()
 
     async def _listen(self) -> None:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0, ssl=self.tls)
         self.port = self._server.sockets[0].getsockname()[1]
 
     def _order(self) -> list[str]:

@@ -54,6 +54,27 @@ async def command(page: Page, kind: str, call_id: str, state: str) -> dict[str, 
     return (await page.wait_for(call_id, state=state))["call"]  # type: ignore[no-any-return]
 
 
+def screen(call: dict[str, Any], since: dict[str, Any]) -> dict[str, Any]:
+    """What the agent's call screen shows of a call beyond its state: who called, the record
+    it matched, and whether its timer still counts from when the call rang and was answered
+    (as `since` said, within a second)."""
+    return {
+        "caller": call["caller_name"],
+        "record": matched(call) if call["pop"] else None,
+        "timer goes on": all(
+            abs((call[k] or 0) - (since[k] or 0)) < 1 for k in ("started_at", "answered_at")
+        ),
+    }
+
+
+async def pops_in_a_new_tab(cluster: Cluster, page: Page) -> list[str]:
+    """The calls whose pop a tab the agent opens now would open (a fresh tab, or a reload where
+    the browser keeps no storage for the frame: a pop already opened must not come again)."""
+    tab = await cluster.open_page(page.token)
+    await tab.close()
+    return tab.opened_pops
+
+
 async def logged_once(cluster: Cluster, call_id: str) -> list[dict[str, Any]]:
     """The call's Tasks in the org, once its outbox row is written (nobody writes it again)."""
     deadline = asyncio.get_running_loop().time() + TAKEOVER
@@ -84,7 +105,11 @@ async def test_an_agent_on_a_node_without_the_link_rings_pops_answers_holds_and_
 ) -> None:
     """The page's socket is on a node that does not hold the link: events reach it through the
     bus, its commands reach the PBX through the holder."""
+    holder = await cluster.wait_for_holder(TAKEOVER)
     node = await cluster.non_holder(TAKEOVER)
+    ready = await cluster.ready(node)
+    assert (ready.get("role"), ready.get("holder")) == ("node", holder.name)
+    assert ready["ready"] is True  # a balancer's readiness probe keeps sending it pages
     page = await agent_page(cluster, 0, on=node)
     assert page.node == node.name
     call = await ring(cluster, page, 0)
@@ -101,23 +126,53 @@ async def test_an_agent_on_a_node_without_the_link_rings_pops_answers_holds_and_
 
 async def test_killing_the_link_holder_mid_call_loses_nothing(cluster: Cluster) -> None:
     """kill -9 of the holder while an agent is on a call: another node holds the link, the call
-    goes on (hold and hang up work), the page on another node misses no numbered event, and the
-    call is logged once."""
+    goes on (hold and hang up work) showing the caller, the matched record and its timer as
+    before, the page on another node misses no numbered event, and the call is logged once."""
     holder = await cluster.wait_for_holder(TAKEOVER)
     node = await cluster.non_holder(TAKEOVER)
     page = await agent_page(cluster, 0, on=node)
     call = await ring(cluster, page, 0)
     call_id = call["call_id"]
-    await command(page, "answer", call_id, "active")
+    answered = await command(page, "answer", call_id, "active")
+    await asyncio.sleep(1.5)  # a conversation, not a wait for anything: the screen's timer runs
 
     cluster.kill(holder)
     await cluster.wait_for_holder(TAKEOVER, not_=holder)
+    assert await pops_in_a_new_tab(cluster, page) == []
 
-    await command(page, "hold", call_id, "held")
+    held = await command(page, "hold", call_id, "held")
+    shown = screen(held, answered)
     await command(page, "hangup", call_id, "cleared")
     assert page.reconnects == 0  # its own node lived on
     assert page.gaps == []
     assert len(await logged_once(cluster, call_id)) == 1
+    assert shown == screen(answered, answered)  # as before the takeover
+
+
+async def test_killing_the_holder_the_page_is_on_mid_call_loses_nothing(cluster: Cluster) -> None:
+    """kill -9 of the holder that also serves the agent's page, mid-call: the page comes back on
+    another node with the call as it was (caller, matched record, timer), the call goes on under
+    the new holder, its pop is not opened again, and it is logged once."""
+    holder = await cluster.wait_for_holder(TAKEOVER)
+    page = await agent_page(cluster, 0, on=holder)
+    call = await ring(cluster, page, 0)
+    call_id = call["call_id"]
+    answered = await command(page, "answer", call_id, "active")
+    await asyncio.sleep(1.5)  # a conversation, not a wait for anything: the screen's timer runs
+
+    cluster.kill(holder)
+    await cluster.wait_for_holder(TAKEOVER, not_=holder)
+    await page.wait_for(call_id, state="active", timeout=TAKEOVER)
+    assert page.reconnects == 1 and page.node != holder.name
+    assert await pops_in_a_new_tab(cluster, page) == []
+
+    held = await command(page, "hold", call_id, "held")
+    shown = screen(held, answered)
+    await command(page, "hangup", call_id, "cleared")
+    assert page.opened_pops == [call_id]
+    assert page.gaps == []
+    assert len(await logged_once(cluster, call_id)) == 1
+    assert shown == screen(answered, answered)  # as before the takeover
 
 
 async def test_killing_the_page_s_node_the_page_resumes_on_another_and_pops_once(
@@ -163,6 +218,7 @@ async def test_twenty_calls_from_one_new_number_to_twenty_agents_cost_one_lookup
     )
     assert [matched(m["call"]) for m in popped] == [MARIA] * 20
     assert await cluster.standin.api_calls() - before == 1
+    assert [p.gaps for p in pages] == [[]] * 20
 
 
 async def test_a_holder_cut_off_from_the_database_lets_go_of_the_pbx_before_another_takes_it() -> (
@@ -181,11 +237,17 @@ async def test_a_holder_cut_off_from_the_database_lets_go_of_the_pbx_before_anot
         assert await cluster.wait_for_holder(TAKEOVER) is cut_off
 
         cable.cut()
-        await cluster.wait_for_holder(TAKEOVER, not_=cut_off)
-        await asyncio.wait_for(cut_off.process.proc.wait(), TAKEOVER)
+        taker = await cluster.wait_for_holder(TAKEOVER, not_=cut_off)
 
         sessions = await cluster.bridge_sessions()
         assert sessions[0]["peer"] == first["peer"]
+        assert cluster.owner_of(sessions[-1]["peer"]) is taker
         for earlier, later in itertools.pairwise(sessions):
             assert earlier["closed"] is not None
             assert earlier["closed"] < later["opened"], sessions
+        try:  # and it ends, for its supervisor to start it again as a plain node
+            await asyncio.wait_for(cut_off.process.proc.wait(), TAKEOVER)
+        except TimeoutError:
+            raise AssertionError(
+                f"{cut_off.name} still runs {TAKEOVER} s after {taker.name} took the link"
+            ) from None
