@@ -186,7 +186,7 @@ async def _core_or_contention(
         line,
         run_core,
         handle,
-        retire=_retire,
+        retire=lambda reason: _retire(app, reason),
         silence=link.cut if isinstance(link, FencedLink) else None,
     )
     return line, holder
@@ -210,11 +210,27 @@ async def _owed_pages(services: Services) -> None:
         await sync_pages(services, services.line.holder)
 
 
-def _retire(reason: str) -> None:
+# The exit status of a node that let go of the PBX link (EX_TEMPFAIL): not 0, so a supervisor
+# told to restart on failure does (systemd's Restart=on-failure, Docker's on-failure), and not
+# death by SIGTERM, which PID 1 in a container ignores and systemd counts as clean.
+RETIRED_EXIT = 75
+
+
+def _retire(app: FastAPI, reason: str) -> None:
     """A node that held the link and let it go ends: its call state is stale, and its
     supervisor starts it again as a plain node (docs/operations.md)."""
     log.error("this node let go of the PBX link (%s): stopping, to be started again", reason)
-    os.kill(os.getpid(), signal.SIGTERM)
+    app.state.retired = reason
+    server = getattr(app.state, "server", None)
+    if server is not None:
+        server.should_exit = True  # a graceful stop: pages hear 1012 and reconnect elsewhere
+    else:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def exit_status(app: FastAPI) -> int:
+    """What the process exits with once the server has stopped."""
+    return RETIRED_EXIT if getattr(app.state, "retired", "") else 0
 
 
 def create_app(settings: Settings, *, self_url: str) -> FastAPI:

@@ -76,7 +76,10 @@ def build_server(
         proxy_headers=False,
         timeout_graceful_shutdown=5,
     )
-    return uvicorn.Server(config), app
+    server = uvicorn.Server(config)
+    # A cluster node that lets go of the PBX link stops itself through it (proxy/app.py).
+    app.state.server = server
+    return server, app
 
 
 async def serve(

@@ -10,7 +10,7 @@ import tempfile
 
 from pydantic import ValidationError
 
-from proxy.app import check_seams
+from proxy.app import check_seams, exit_status
 from proxy.logs import configure_logging
 from proxy.server import bind, build_server, serve, url_of
 from proxy.settings import Settings
@@ -88,7 +88,7 @@ def _run(args: argparse.Namespace, demo: bool) -> int:
     except OSError as exc:
         print(f"softphone-proxy: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 2
-    server, _ = build_server(
+    server, app = build_server(
         settings,
         sock,
         certfile=certfile,
@@ -109,4 +109,4 @@ def _run(args: argparse.Namespace, demo: bool) -> int:
             print(f"softphone-proxy serving {base}/softphone/softphone.html", flush=True)
 
     asyncio.run(serve(server, sock, announce))
-    return 0
+    return exit_status(app)

@@ -171,13 +171,15 @@ class AgentConnection:
 
     async def run(self, opened: Callable[[], Awaitable[None]]) -> None:
         node_pages = self.services.node_pages.open
+        # Counted before the holder hears of it: a new holder told this node's pages meanwhile
+        # must not take a page that is opening for one that closed.
+        node_pages[self.page] = (self.agent, self.voice)
         try:
             async with (
                 self.bus.subscribe(self.agent.address) as subscription,
                 asyncio.TaskGroup() as tg,
             ):
                 await self.send_snapshot(first=True)
-                node_pages[self.page] = (self.agent, self.voice)
                 await opened()
                 tg.create_task(self._read())
                 tg.create_task(self._pump(subscription))

@@ -316,8 +316,14 @@ class CoreRequests(Resource):
         voice = bool(body.get("voice"))
         if page in self._closed:
             raise Refused("refused", "page_closed", "This page has closed")
-        self.remote.setdefault(node, {})[page] = (agent.address, voice)
-        seq, welcome = await self.core.open(agent, page, voice)
+        pages = self.remote.setdefault(node, {})
+        if page in pages:
+            # Already told (a new holder heard of it opening): it only becomes the one in use.
+            self.services.pages.active(agent.address, page)
+            seq, welcome = await self.core.welcome(agent, page)
+        else:
+            pages[page] = (agent.address, voice)
+            seq, welcome = await self.core.open(agent, page, voice)
         return {"seq": seq, "text": _text(welcome)}
 
     async def _welcome(self, node: str, body: dict[str, object]) -> object:
@@ -327,12 +333,12 @@ class CoreRequests(Resource):
 
     async def _act(self, node: str, body: dict[str, object]) -> object:
         agent, page = _agent(body["agent"]), str(body["page"])  # type: ignore[arg-type]
-        if page in self._closed:
-            return None
         try:
             message = parse_client_message(str(body["message"]))
         except ProtocolError as exc:
             raise Refused("refused", "bad_message", str(exc)) from None
+        if isinstance(message, Active) and page not in self.remote.get(node, {}):
+            return None  # a page this holder does not count (closed) never becomes the one in use
         try:
             await self.core.carry_out(agent.address, page, message)
         except CommandRefused as exc:
@@ -352,7 +358,8 @@ class CoreRequests(Resource):
         for entry in body.get("pages", []):  # type: ignore[attr-defined]
             agent, page, voice = _agent(entry["agent"]), str(entry["page"]), bool(entry["voice"])
             pages[page] = (agent.address, voice)
-            if page not in self.remote.get(node, {}) and page not in self._closed:
+            known = page in self.remote.get(node, {}) or page in self._closed
+            if not known and page not in self.services.pages.open.get(agent.address, ()):
                 self.core.join(agent, page, voice, active=False)
         for page, (address, voice) in list(self.remote.get(node, {}).items()):
             if page not in pages:

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from proxy.app import RETIRED_EXIT
 from tests.cluster import Cluster, Node, running_cluster
 from tests.cluster_page import Page
 
@@ -246,8 +247,10 @@ async def test_a_holder_cut_off_from_the_database_lets_go_of_the_pbx_before_anot
             assert earlier["closed"] is not None
             assert earlier["closed"] < later["opened"], sessions
         try:  # and it ends, for its supervisor to start it again as a plain node
-            await asyncio.wait_for(cut_off.process.proc.wait(), TAKEOVER)
+            status = await asyncio.wait_for(cut_off.process.proc.wait(), TAKEOVER)
         except TimeoutError:
             raise AssertionError(
                 f"{cut_off.name} still runs {TAKEOVER} s after {taker.name} took the link"
             ) from None
+        # A failure's status, so a supervisor restarting on failure starts it again.
+        assert status == RETIRED_EXIT
