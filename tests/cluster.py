@@ -122,6 +122,8 @@ class Cluster:
     nodes: list[Node] = field(default_factory=list)
     cables: list[Forwarder] = field(default_factory=list)
     spawned: list[Process] = field(default_factory=list)  # every node process, started or not
+    # Set by a test fixture whose test failed (a fixture sees no exception): logs kept, shown.
+    failed: bool = False
 
     @property
     def public_url(self) -> str:
@@ -416,13 +418,16 @@ async def running_cluster(
                     await cluster.add_nodes(nodes)
                 yield cluster
             except BaseException:
-                print(f"cluster logs in {logs}\n{cluster.tails()}", file=sys.stderr)
+                cluster.failed = True
                 raise
             finally:
+                if cluster.failed:
+                    print(f"cluster logs in {logs}\n{cluster.tails()}", file=sys.stderr)
                 await asyncio.gather(*(p.stop() for p in cluster.spawned))
                 for cable in cluster.cables:
                     cable.close()
-        shutil.rmtree(logs, ignore_errors=True)  # kept when anything failed
+        if not cluster.failed:
+            shutil.rmtree(logs, ignore_errors=True)
     finally:
         await asyncio.gather(*(p.stop() for p in started))
         balancer.close()

@@ -22,6 +22,7 @@ import pytest
 from proxy.app import RETIRED_EXIT
 from tests.cluster import Cluster, Node, running_cluster
 from tests.cluster_page import Page
+from tests.integration.cluster.conftest import call_failed
 
 TAKEOVER = 30.0  # generous: a limit on hanging, not an expectation
 NEW_NUMBER = "+16504508810"  # Maria Chen's (a Contact), never looked up in a fresh org
@@ -29,10 +30,11 @@ MARIA = [("Contact", "Maria Chen")]
 
 
 @pytest.fixture
-async def cluster() -> AsyncIterator[Cluster]:
+async def cluster(request: pytest.FixtureRequest) -> AsyncIterator[Cluster]:
     # Tasks are written as soon as a call ends (no wrap-up wait), so a test can see them.
     async with running_cluster(3, wrap_up_seconds="0") as running:
         yield running
+        running.failed = call_failed(request)  # keep and show the nodes' logs
 
 
 def matched(call: dict[str, Any]) -> list[tuple[str, str]]:
@@ -51,8 +53,16 @@ async def ring(cluster: Cluster, page: Page, n: int, ani: str = NEW_NUMBER) -> d
 
 
 async def command(page: Page, kind: str, call_id: str, state: str) -> dict[str, Any]:
+    """The agent clicks `kind`; the call once the page shows it `state` (or what it saw)."""
     await page.send({"type": kind, "call_id": call_id})
-    return (await page.wait_for(call_id, state=state))["call"]  # type: ignore[no-any-return]
+    seen = len(page.messages)
+    try:
+        return (await page.wait_for(call_id, state=state))["call"]  # type: ignore[no-any-return]
+    except TimeoutError:
+        raise AssertionError(
+            f"{kind}: the page on {page.node} never showed the call {state}; it got "
+            f"{page.messages[seen:]}"
+        ) from None
 
 
 def screen(call: dict[str, Any], since: dict[str, Any]) -> dict[str, Any]:
