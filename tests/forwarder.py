@@ -26,6 +26,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from tests.tls_terminator import pump as relay
+
 Address = tuple[str, int]
 
 
@@ -34,18 +36,6 @@ class _Pair:
     client: asyncio.StreamWriter
     upstream: asyncio.StreamWriter
     pumps: list[asyncio.Task[None]] = field(default_factory=list)
-
-
-async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Until one side ends; a cancelled pump (a cut cable) closes nothing: it just goes quiet."""
-    try:
-        while chunk := await reader.read(65536):
-            writer.write(chunk)
-            await writer.drain()
-    except (ConnectionError, OSError):
-        pass
-    with contextlib.suppress(ConnectionError, OSError, RuntimeError):
-        writer.close()
 
 
 class Forwarder:
@@ -138,8 +128,9 @@ class Forwarder:
             self.routed[writer.get_extra_info("peername")[1]] = name
             pair = _Pair(writer, up_writer)
             pair.pumps = [
-                asyncio.create_task(_pump(reader, up_writer)),
-                asyncio.create_task(_pump(up_reader, writer)),
+                # A cancelled pump (a cut cable) closes nothing: it just goes quiet.
+                asyncio.create_task(relay(reader, up_writer, close_on_cancel=False)),
+                asyncio.create_task(relay(up_reader, writer, close_on_cancel=False)),
             ]
             self._pairs.add(pair)
             await asyncio.gather(*pair.pumps, return_exceptions=True)

@@ -36,16 +36,27 @@ class Terminator:
         return ", ".join(f"MAP {host} 127.0.0.1:{self.port}" for host in hosts or NAMES[:2])
 
 
-async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def pump(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, close_on_cancel: bool = True
+) -> None:
+    """Bytes from `reader` to `writer` until one side ends, then `writer` is closed (and when
+    cancelled too, unless `close_on_cancel` is off: a cut cable goes quiet, it closes nothing)."""
     try:
         while chunk := await reader.read(65536):
             writer.write(chunk)
             await writer.drain()
     except (ConnectionError, OSError):
         pass
-    finally:
-        with contextlib.suppress(ConnectionError, OSError, RuntimeError):
-            writer.close()
+    except asyncio.CancelledError:
+        if close_on_cancel:
+            _close(writer)
+        raise
+    _close(writer)
+
+
+def _close(writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(ConnectionError, OSError, RuntimeError):
+        writer.close()
 
 
 @contextmanager
@@ -65,7 +76,7 @@ def tls_terminator(upstream: str) -> Iterator[Terminator]:
         except OSError:
             client_w.close()
             return
-        await asyncio.gather(_pump(client_r, up_w), _pump(up_r, client_w))
+        await asyncio.gather(pump(client_r, up_w), pump(up_r, client_w))
 
     async def main() -> None:
         server = await asyncio.start_server(forward, "127.0.0.1", 0, ssl=context)

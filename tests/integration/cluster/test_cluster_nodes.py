@@ -135,17 +135,22 @@ async def test_an_agent_on_a_node_without_the_link_rings_pops_answers_holds_and_
     assert page.opened_pops == [call_id]
 
 
+async def on_a_call(cluster: Cluster, node: Node) -> tuple[Page, str, dict[str, Any]]:
+    """Agent 0's page on `node`, on a call answered a moment ago: the page, the call's id and
+    the call as it showed once answered."""
+    page = await agent_page(cluster, 0, on=node)
+    call = await ring(cluster, page, 0)
+    answered = await command(page, "answer", call["call_id"], "active")
+    await asyncio.sleep(1.5)  # a conversation, not a wait for anything: the screen's timer runs
+    return page, call["call_id"], answered
+
+
 async def test_killing_the_link_holder_mid_call_loses_nothing(cluster: Cluster) -> None:
     """kill -9 of the holder while an agent is on a call: another node holds the link, the call
     goes on (hold and hang up work) showing the caller, the matched record and its timer as
     before, the page on another node misses no numbered event, and the call is logged once."""
     holder = await cluster.wait_for_holder(TAKEOVER)
-    node = await cluster.non_holder(TAKEOVER)
-    page = await agent_page(cluster, 0, on=node)
-    call = await ring(cluster, page, 0)
-    call_id = call["call_id"]
-    answered = await command(page, "answer", call_id, "active")
-    await asyncio.sleep(1.5)  # a conversation, not a wait for anything: the screen's timer runs
+    page, call_id, answered = await on_a_call(cluster, await cluster.non_holder(TAKEOVER))
 
     cluster.kill(holder)
     await cluster.wait_for_holder(TAKEOVER, not_=holder)
@@ -165,11 +170,7 @@ async def test_killing_the_holder_the_page_is_on_mid_call_loses_nothing(cluster:
     another node with the call as it was (caller, matched record, timer), the call goes on under
     the new holder, its pop is not opened again, and it is logged once."""
     holder = await cluster.wait_for_holder(TAKEOVER)
-    page = await agent_page(cluster, 0, on=holder)
-    call = await ring(cluster, page, 0)
-    call_id = call["call_id"]
-    answered = await command(page, "answer", call_id, "active")
-    await asyncio.sleep(1.5)  # a conversation, not a wait for anything: the screen's timer runs
+    page, call_id, answered = await on_a_call(cluster, holder)
 
     cluster.kill(holder)
     await cluster.wait_for_holder(TAKEOVER, not_=holder)
