@@ -33,6 +33,7 @@ from proxy.agents.voice import VoiceJournal, VoiceSeats
 from proxy.bus import BUSES, open_bus
 from proxy.cluster import check_cluster
 from proxy.cluster.answers import open_answers
+from proxy.cluster.budget import SharedBudget
 from proxy.cluster.holder import LinkHolder
 from proxy.cluster.line import CoreLine
 from proxy.cluster.recall import RedisCallMemory
@@ -41,6 +42,7 @@ from proxy.collector import Collector
 from proxy.links import LINKS, CtiLink, open_link, split_urls
 from proxy.links.fenced import FencedLink
 from proxy.salesforce import SALESFORCE, open_salesforce
+from proxy.salesforce.base import SalesforceApi
 from proxy.salesforce.lookup import RecordMatcher
 from proxy.salesforce.oauth import PendingLogins, SingleSignOn, single_sign_on
 from proxy.salesforce.standin.org import StandinOrg, demo_org, demo_user_id
@@ -126,6 +128,17 @@ async def _single_sign_on(
         tickets = await stack.enter_async_context(open_tickets(settings.bus_url, "sso"))
         sso.pending = PendingLogins(tickets)
     return sso
+
+
+async def _api_usage(
+    stack: AsyncExitStack, settings: Settings, api: SalesforceApi | None
+) -> Callable[[], tuple[int, int] | None] | None:
+    """In a cluster, the org's API use as the node that called Salesforce last read it."""
+    if api is None or BUSES.scheme(settings.bus_url) == "memory":
+        return None
+    budget = SharedBudget(settings.bus_url, lambda: api.api_usage)
+    await stack.enter_async_context(budget)
+    return budget.usage
 
 
 def open_call_memory(bus_url: str) -> CallMemory:
@@ -312,6 +325,7 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
                 cache_seconds=settings.lookup_cache_seconds,
                 budget_floor=settings.api_budget_floor,
                 answers=await stack.enter_async_context(open_answers(settings.bus_url)),
+                usage=await _api_usage(stack, settings, api),
             )
             # The switchboard's parts, each built once from the ones it needs.
             identities = Identities()

@@ -55,8 +55,11 @@ class RecordMatcher:
         budget_floor: int = 0,
         clock: Callable[[], float] = time.monotonic,
         answers: SharedAnswers | None = None,
+        usage: Callable[[], tuple[int, int] | None] | None = None,
     ) -> None:
         self.api = api
+        # The org's API use today (used, limit): the cluster's newest reading, or this node's.
+        self.usage = usage or (lambda: api.api_usage if api is not None else None)
         self.answers = answers or LocalAnswers()
         self.cache_seconds = cache_seconds
         self.budget_floor = budget_floor
@@ -77,7 +80,7 @@ class RecordMatcher:
 
     @property
     def budget_left(self) -> int | None:
-        usage = self.api.api_usage if self.api is not None else None
+        usage = self.usage()
         return None if usage is None else usage[1] - usage[0]
 
     async def search_people(

@@ -195,3 +195,22 @@ async def test_sign_in_with_salesforce_started_on_one_node_finishes_on_the_other
     assert again.status_code == 400 and "already used" in again.text
     async with callback_node.connect(outcome["token"]) as ws:
         assert (await next_message(ws))["agent"]["address"] == "1001"
+
+
+async def test_the_api_budget_is_read_from_the_node_that_called_salesforce_last(
+    nodes: list[RunningProxy],
+) -> None:
+    """The holder's lookups spend the org's API calls; the other node, which has not called
+    Salesforce, checks the budget floor against the holder's reading."""
+    holder, other = nodes
+    async with other.connect(other.sign_in("1004")) as ws:
+        await next_message(ws)
+        call_id = holder.place_call(agent="1004", ani="+16504508810")
+        await wait_for_call(ws, call_id, matching=False)
+    assert holder.services.salesforce is not None and other.services.salesforce is not None
+    spent = holder.services.salesforce.api_usage
+    assert spent is not None and other.services.salesforce.api_usage is None
+    deadline = time.monotonic() + 10
+    while other.services.lookups.matcher.budget_left != spent[1] - spent[0]:
+        assert time.monotonic() < deadline, "the other node never read the holder's budget"
+        await asyncio.sleep(0.1)
