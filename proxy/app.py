@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import signal
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -109,6 +111,23 @@ def check_seams(settings: Settings) -> None:
         from proxy.salesforce.auth import token_source
 
         token_source(settings, settings.salesforce_url, requests.Session())
+
+
+# The org's object list is fetched at start (IVR checks then cost no API call); a slow org
+# holds up the start, or a takeover, this long at most (the fetch goes on behind).
+WARM_UP_SECONDS = 3.0
+# How long a new core waits for the PBX's first snapshot before it serves pages.
+FIRST_SNAPSHOT_SECONDS = 5.0
+_behind: set[asyncio.Task[None]] = set()
+
+
+async def _soon(work: Coroutine[Any, Any, None], within: float) -> None:
+    """`work`, waited for up to `within` seconds, then left to finish behind."""
+    task = asyncio.ensure_future(work)
+    _behind.add(task)
+    task.add_done_callback(_behind.discard)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(asyncio.shield(task), within)
 
 
 async def _enter(stack: AsyncExitStack, *parts: AsyncResource | None) -> None:
@@ -218,9 +237,12 @@ async def _join_cluster(
 
 
 async def _owed_pages(services: Services) -> None:
-    """After a page's close failed to reach the link holder, it hears all our pages again."""
-    if services.node_pages.unsynced and services.line is not None:
-        await sync_pages(services, services.line.holder)
+    """After a page's close failed to reach the link holder, or the holder took this node for
+    gone (and dropped its pages), it hears all our pages again."""
+    line = services.line
+    if line is not None and (services.node_pages.unsynced or line.rejoined):
+        line.rejoined = False
+        await sync_pages(services, line.holder)
 
 
 # The exit status of a node that let go of the PBX link (EX_TEMPFAIL): not 0, so a supervisor
@@ -389,8 +411,11 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
                 # Entered before the link starts, so its first connect monitors the roster.
                 await core.enter_async_context(RosterWatcher(store, roster_changed))
                 await core.enter_async_context(link)
-                await matcher.warm_up()
+                await _soon(matcher.warm_up(), WARM_UP_SECONDS)
                 await _enter(core, journal, voice, lookups, board)
+                # A new link holder serves pages once the calls are rebuilt from the PBX's
+                # snapshot (or the PBX is slow to give one: then as they come).
+                await board.settled(FIRST_SNAPSHOT_SECONDS if holders else 0)
 
             node_pages = NodePages()
             line, holder = await _core_or_contention(

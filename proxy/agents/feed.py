@@ -23,6 +23,12 @@ class AgentFeed:
         """The sequence number of the agent's last published message."""
         return self._seq.get(agent, 0)
 
+    async def ready(self, agent: str) -> None:
+        """Know where the agent's numbering stands (a new link holder reads the bus's last), so
+        `seq` is true for a welcome made before this process published anything for them."""
+        if agent not in self._seq:
+            await self._continue_numbering(agent)
+
     async def publish(self, agent: str, make: Callable[[int], Numbered]) -> None:
         """Number the message `make(seq)` builds and hand it to the bus (which encodes it once
         for every socket, on every node)."""

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from proxy.seams import AsyncResource, Resource
 from softphone.calls import Call, CallStateMachine
+from softphone.events import CallState, Direction
 from softphone.pops import Pop
 
 Facts = dict[str, Any]
@@ -32,6 +33,10 @@ class CallMemory(AsyncResource, Protocol):
         """The facts kept for each of `call_ids` that has any."""
         ...
 
+    async def everything(self) -> Mapping[str, Facts]:
+        """The facts of every call kept (those pages may still show)."""
+        ...
+
 
 class NoMemory(Resource):
     async def remember(self, call_id: str, facts: Facts) -> None:
@@ -43,9 +48,16 @@ class NoMemory(Resource):
     async def recall(self, call_ids: Sequence[str]) -> Mapping[str, Facts]:
         return {}
 
+    async def everything(self) -> Mapping[str, Facts]:
+        return {}
+
 
 def facts_of(call: Call) -> Facts:
     return {
+        "agent": call.agent,
+        "direction": call.direction.value,
+        "ani": call.ani,
+        "dnis": call.dnis,
         "started_at": call.started_at,
         "answered_at": call.answered_at,
         "pop": call.pop.model_dump(mode="json") if call.pop is not None else None,
@@ -54,17 +66,35 @@ def facts_of(call: Call) -> Facts:
 
 
 def restore(machine: CallStateMachine, call_id: str, facts: Facts) -> Call | None:
-    """The call with the facts recalled for it (those that cannot be read are left out)."""
-    pop = facts.get("pop")
+    """The call with the facts recalled for it; None (left as the PBX says) when they cannot
+    be read (another version's, or damaged)."""
     try:
-        recalled = Pop.model_validate(pop) if pop else None
-    except ValueError:
-        recalled = None
-    answered = facts.get("answered_at")
-    return machine.restore(
-        call_id,
-        started_at=float(facts.get("started_at") or 0),
-        answered_at=float(answered) if answered is not None else None,
-        pop=recalled,
-        pop_delivered=bool(facts.get("pop_delivered")),
-    )
+        pop = facts.get("pop")
+        answered = facts.get("answered_at")
+        return machine.restore(
+            call_id,
+            started_at=float(facts.get("started_at") or 0),
+            answered_at=float(answered) if answered is not None else None,
+            pop=Pop.model_validate(pop) if pop else None,
+            pop_delivered=bool(facts.get("pop_delivered")),
+        )
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
+def ended(call_id: str, facts: Facts, now: float) -> Call | None:
+    """A call pages may still show that the PBX no longer has (it ended while no node held
+    the link): as an ended call, to clear it from their screens; None if unreadable."""
+    try:
+        return Call(
+            call_id=call_id,
+            agent=str(facts["agent"]),
+            direction=Direction(facts.get("direction", "inbound")),
+            state=CallState.CLEARED,
+            ani=str(facts.get("ani", "")),
+            dnis=str(facts.get("dnis", "")),
+            started_at=float(facts.get("started_at") or now),
+            state_since=now,
+        )
+    except (KeyError, ValueError, TypeError):
+        return None

@@ -13,6 +13,7 @@ agent, and never in the way of another agent's ring.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from functools import partial
 
 from proxy.agents.journal import CallJournal
 from proxy.agents.lookups import Lookups
-from proxy.agents.recall import Facts, restore
+from proxy.agents.recall import Facts, ended, restore
 from proxy.agents.seating import Seating
 from proxy.agents.states import AgentStates
 from proxy.agents.views import AgentViews
@@ -58,6 +59,7 @@ class Switchboard(Resource):
         self.seating = seating
         self.clock = clock
         self.lanes = views.lanes
+        self._resynced = asyncio.Event()  # the PBX's first snapshot is applied
         self._consumer = BackgroundLoop("switchboard", self._consume, log=log)
 
     async def start(self) -> None:
@@ -68,6 +70,12 @@ class Switchboard(Resource):
         await self._consumer.aclose()
         await self.lanes.aclose()
         await self.seating.aclose()
+
+    async def settled(self, within: float) -> bool:
+        """Whether the PBX's first snapshot was applied, waiting up to `within` seconds."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._resynced.wait(), within)
+        return self._resynced.is_set()
 
     async def _consume(self) -> None:
         async for event in self.link.events():
@@ -123,13 +131,27 @@ class Switchboard(Resource):
             for call in machine.forget_missing(present.get(agent, set()), self.clock()):
                 log.info("call gone after resync [call_id=%s agent=%s]", call.call_id, agent)
                 self.lanes.submit(agent, partial(self.views.publish_call, call))
+        await self._clear_forgotten(present)
         await self.lanes.drain()
         await self.views.resynced(present)
         for n, agent_event in enumerate(snapshot.agents, 1):
             self._agent(agent_event)
             await _breathe(n)
         self.seating.resynced()
+        self._resynced.set()
         log.info("resynchronised: %d calls, %d agents", len(snapshot.calls), len(snapshot.agents))
+
+    async def _clear_forgotten(self, present: dict[str, set[str]]) -> None:
+        """Calls pages may still show (the previous holder remembered them) that ended while no
+        node held the link: neither the PBX nor this process has them, so they are cleared."""
+        for call_id, facts in (await self.views.memory.everything()).items():
+            agent = str(facts.get("agent", ""))
+            if call_id in present.get(agent, ()) or self._known(agent, call_id):
+                continue
+            call = ended(call_id, facts, self.clock())
+            if call is not None:
+                log.info("call ended while no node held the link [call_id=%s]", call_id)
+                self.lanes.submit(agent, partial(self.views.publish_ended, call))
 
     def _known(self, agent: str, call_id: str) -> bool:
         machine = self.states.machines.get(agent)

@@ -96,6 +96,14 @@ class AgentViews:
             await self.journal.observe(call)
         await self._remember(call)
 
+    async def publish_ended(self, call: Call) -> None:
+        """Clear from pages a call this process never had (it ended during a takeover): its
+        log was closed by the journal's own account; only the screens need telling."""
+        view = CallView.of(call, self.region, self.pages.pop_owner(call.agent))
+        await self.feed.publish(call.agent, lambda seq: CallUpdate(seq=seq, call=view))
+        self._remembered.pop(call.call_id, None)
+        await self.memory.forget(call.call_id)
+
     async def _remember(self, call: Call) -> None:
         """Keep what the next link holder could not learn from the PBX, when it changed."""
         if isinstance(self.memory, NoMemory):

@@ -6,12 +6,12 @@ and rebuilds every call from the PBX's snapshot, then serves the other nodes' re
 line (cluster/line.py) and announces itself.
 
 A holder lets go of everything at once when it loses the lease (fenced off, or its database
-session gone) or cannot reach Redis for `REDIS_LOST_SECONDS` (no node could hear it, so it
-must not keep a link nobody can use, nor the lease another node needs): it stops hearing
-requests, closes the link, and calls `retire`, which ends the process (cluster/README in
-docs/operations.md: run each node under a supervisor that restarts it). Its call state is stale
-from that moment, and the new holder rebuilds everything from the PBX; a process that starts
-again is a plain node, contending again.
+session gone), cannot reach Redis for `REDIS_LOST_SECONDS` (no node could hear it, so it must
+not keep a link nobody can use, nor the lease another node needs), or its core fails: it stops
+hearing requests, cuts the link, closes the rest, and calls `retire`, which ends the process
+(docs/operations.md: run each node under a supervisor that restarts it). Its call state is
+stale from that moment, and the new holder rebuilds everything from the PBX; a process that
+starts again is a plain node, contending again.
 """
 
 from __future__ import annotations
@@ -89,6 +89,18 @@ class LinkHolder(Resource):
             await asyncio.wait_for(self._lost.wait(), self.grace)
         if self._lost.is_set() or not self.lease.held:
             return  # lost again while waiting: contend again
+        reason = await self._run(token, started)
+        # The link is closed (the core's stack is): nothing from here reaches the PBX again.
+        # The lease goes too (it may still be held, when Redis was the one lost), so another
+        # node can take the link now. A process runs one core in its life: the next is
+        # another process's (a core that failed to start leaves half-closed parts behind).
+        await self.lease.aclose()
+        if not self._stopping:
+            self.retire(reason)
+        raise StopAsyncIteration
+
+    async def _run(self, token: int, started: float) -> str:
+        """Run the core and serve the other nodes until the link must go; why it went."""
         async with AsyncExitStack() as core:
             try:
                 await self.run_core(core)
@@ -103,19 +115,18 @@ class LinkHolder(Resource):
                     self.took_seconds,
                 )
                 reason = await self._until_lost()
+            except Exception as exc:
+                log.exception("node %s: the core failed", self.node)
+                reason = f"its core failed: {exc!r}"
             finally:
                 self.holding = False
+                # No request is heard from here, and none in progress goes on against a core
+                # that is closing; then the PBX is let go of, first of all the core's parts.
+                await self.line.stop_serving()
                 if self.silence is not None:
                     await self.silence()
-                await self.line.stop_serving()
             log.warning("node %s lets go of the PBX link: %s", self.node, reason)
-        # The link is closed (the core's stack is): nothing from here reaches the PBX again.
-        # The lease goes too (it may still be held, when Redis was the one lost), so another
-        # node can take the link now.
-        await self.lease.aclose()
-        if not self._stopping:
-            self.retire(reason)
-        raise StopAsyncIteration
+        return reason
 
     async def _until_lost(self) -> str:
         while True:

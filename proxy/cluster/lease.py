@@ -55,6 +55,9 @@ _KEEPALIVES = {
     "tcp_keepalives_idle": "1",
     "tcp_keepalives_interval": "1",
     "tcp_keepalives_count": "2",
+    # And one whose unacknowledged data waits 3 s at most (retransmissions, not keepalives, rule
+    # a connection with data in flight when the network splits).
+    "tcp_user_timeout": "3000",
 }
 _CREATE = """
 CREATE TABLE IF NOT EXISTS softphone_link_lease (

@@ -9,9 +9,12 @@ under the bus's prefix:
   writes it once its core runs, and a script lets only a higher token overwrite it, so a
   fenced-off holder can never write itself back. Every node reads it twice a second.
 - `cluster:core:<token>`: the channel the holder with that token listens on. A node publishes
-  its request there. PUBLISH says how many listened: none means that holder is gone, and the
-  node reads the holder key again and retries until the request's deadline.
-- `cluster:reply:<node>`: the channel each node hears its answers on.
+  its request there with the seconds it will wait (a time left, not a clock reading: nodes'
+  clocks need not agree). PUBLISH says how many listened: none means that holder is gone, and
+  the node reads the holder key again and retries while it waits. The holder carries the
+  request out within that time, from when it heard it, or not at all.
+- `cluster:reply:<node>:<process>`: the channel each node's process hears its answers on (a
+  node started again under the same name never hears its predecessor's late answers).
 - `cluster:nodes`: a hash, node -> JSON (last seen, sockets, agents), written every
   `HEARTBEAT_SECONDS`, read by the holder (whose pages are gone) and by `/admin`.
 
@@ -21,7 +24,7 @@ delivers it now or not at all, and tells the sender when nobody heard. Order per
 because a node waits for each answer before it sends the page's next request.
 
 Payloads are JSON with a version (`v`); a node ignores a request of a version it does not know,
-and the sender's deadline passes with a clear "the phone system did not answer".
+and its sender's wait ends with a clear "the phone system did not answer".
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import contextlib
 import itertools
 import json
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -52,7 +56,8 @@ NODE_GONE_SECONDS = 8.0
 # How often each node looks for a new holder.
 HOLDER_POLL_SECONDS = 0.5
 # A holder that cannot reach Redis for this long cannot hear any node: it lets the link go.
-REDIS_LOST_SECONDS = 3.0
+# (over a command's socket timeout plus a poll, so one slow answer is not a lost Redis)
+REDIS_LOST_SECONDS = 5.0
 COMMAND_TIMEOUT = 2.0
 # How often an unanswered request looks for a (new) holder again before its deadline.
 RETRY_SECONDS = 0.25
@@ -117,13 +122,20 @@ class CoreLine(Resource):
         self._listener: aioredis.Redis | None = None
         self._pubsub: Any = None  # redis.asyncio.client.PubSub
         self._ids = itertools.count(1)
+        self.reply_channel = self.key(f"reply:{node}:{secrets.token_hex(6)}")
+        self.rejoined = False  # reported in after being taken for gone: owes its pages
         self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._handler: Handler | None = None
         self._serving: str | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._serving_tasks: set[asyncio.Task[None]] = set()
         self._last_beat = 0.0
-        self._listen = BackgroundLoop("cluster line", self._hear, log=log, max_backoff=1.0)
-        self._watch = BackgroundLoop("cluster holder watch", self._look, log=log, max_backoff=1.0)
+        self._listen = BackgroundLoop(
+            "cluster line", self._hear, log=log, first_backoff=0.1, max_backoff=1.0
+        )
+        self._watch = BackgroundLoop(
+            "cluster holder watch", self._look, log=log, first_backoff=0.1, max_backoff=0.5
+        )
 
     def key(self, name: str) -> str:
         return f"{self.prefix}cluster:{name}"
@@ -135,7 +147,7 @@ class CoreLine(Resource):
         )
         self._claim = self._redis.register_script(_CLAIM)
         self._pubsub = self._listener.pubsub(ignore_subscribe_messages=True)
-        await self._pubsub.subscribe(self.key(f"reply:{self.node}"))
+        await self._pubsub.subscribe(self.reply_channel)
         await self._beat()
         await self._listen.start()
         await self._watch.start()
@@ -166,38 +178,31 @@ class CoreLine(Resource):
         answered `within` seconds (the request is then void: a holder that hears it late
         drops it, past its deadline)."""
         redis = self._client()
-        deadline = time.time() + within
-        request_id = f"{self.node}:{next(self._ids)}"
+        deadline = time.monotonic() + within
+        request_id = f"{self.reply_channel}:{next(self._ids)}"
         waiter: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._waiting[request_id] = waiter
-        payload = json.dumps(
-            {
-                "v": LINE_VERSION,
-                "id": request_id,
-                "node": self.node,
-                "op": op,
-                "body": body,
-                "deadline": deadline,
-            }
-        )
         try:
             while True:
                 holder = self.holder
                 heard = 0
                 if holder is not None:
+                    # The time left, not a clock reading: nodes' clocks need not agree.
+                    payload = _request(request_id, self, op, body, deadline - time.monotonic())
                     with contextlib.suppress(RedisError, OSError):
                         heard = int(await redis.publish(self.key(f"core:{holder.token}"), payload))
                 if heard:
-                    left = deadline - time.time()
+                    left = deadline - time.monotonic()
                     try:
                         reply = await asyncio.wait_for(asyncio.shield(waiter), max(left, 0.01))
                     except TimeoutError:
                         raise NoHolder(f"the link holder did not answer {op!r} in time") from None
                     return _answer(reply)
-                if time.time() + RETRY_SECONDS > deadline:
+                if time.monotonic() + RETRY_SECONDS > deadline:
                     raise NoHolder(f"no node holds the PBX link ({op!r} not sent)")
                 await asyncio.sleep(RETRY_SECONDS)
-                await self._read_holder()
+                with contextlib.suppress(RedisError, OSError):
+                    await self._read_holder()
         finally:
             self._waiting.pop(request_id, None)
 
@@ -215,8 +220,15 @@ class CoreLine(Resource):
         await self._read_holder()
 
     async def stop_serving(self) -> None:
-        """Hear no more requests (the lease is lost): nobody is answered from here again."""
+        """Hear no more requests (the lease is lost): nobody is answered from here again, and
+        the requests being carried out are stopped (their senders hear nothing and give up)."""
         channel, self._serving, self._handler = self._serving, None, None
+        serving, self._serving_tasks = self._serving_tasks, set()
+        for task in serving:
+            task.cancel()
+        for task in serving:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         if channel is not None and self._pubsub is not None:
             with contextlib.suppress(RedisError, OSError):
                 await self._pubsub.unsubscribe(channel)
@@ -227,9 +239,12 @@ class CoreLine(Resource):
         now = time.time()
         found = []
         for name, value in raw.items():
-            entry = json.loads(value)
+            try:
+                entry = json.loads(value)
+                entry["age"] = max(0.0, now - float(entry.get("seen", 0)))
+            except (ValueError, TypeError, AttributeError):
+                continue  # not a node's report (another version's, or damaged): not listed
             entry["node"] = name.decode() if isinstance(name, bytes) else str(name)
-            entry["age"] = max(0.0, now - float(entry.get("seen", 0)))
             found.append(entry)
         return sorted(found, key=lambda e: str(e["node"]))
 
@@ -255,16 +270,34 @@ class CoreLine(Resource):
             log.warning("cluster line: a message of an unknown version on %s, dropped", channel)
             return
         if channel == self._serving:
-            self._spawn(self._serve_one(data))
-        else:
+            task = asyncio.ensure_future(self._serve_one(data))
+            self._serving_tasks.add(task)
+            task.add_done_callback(self._serving_tasks.discard)
+        elif channel == self.reply_channel:
             waiter = self._waiting.get(str(data.get("id")))
             if waiter is not None and not waiter.done():
                 waiter.set_result(data)
 
     async def _serve_one(self, request: dict[str, Any]) -> None:
         handler, node = self._handler, str(request.get("node", ""))
-        if handler is None or float(request.get("deadline", 0)) < time.time():
-            return  # not ours any more, or its sender has given up on it
+        reply_to = str(request.get("reply", ""))
+        try:
+            within = float(request.get("within", 0))
+        except (TypeError, ValueError):
+            within = 0.0
+        if handler is None or within <= 0 or not reply_to.startswith(self.key("reply:")):
+            return  # not ours any more, its sender gave up on it, or it says no one to answer
+        try:
+            # Carried out within the time its sender waits (from when it was heard), or not at
+            # all: a sender told "no answer" must not have it done behind its back.
+            async with asyncio.timeout(within):
+                await self._answer_request(handler, node, reply_to, request)
+        except TimeoutError:
+            log.warning("cluster line: %r from node %s took too long", request.get("op"), node)
+
+    async def _answer_request(
+        self, handler: Handler, node: str, reply_to: str, request: dict[str, Any]
+    ) -> None:
         reply: dict[str, Any] = {"v": LINE_VERSION, "id": request.get("id")}
         try:
             reply["ok"] = await handler(str(request.get("op")), node, request.get("body") or {})
@@ -278,7 +311,7 @@ class CoreLine(Resource):
                 "message": "The phone server could not do that; try again",
             }
         with contextlib.suppress(RedisError, OSError):
-            await self._client().publish(self.key(f"reply:{node}"), json.dumps(reply))
+            await self._client().publish(reply_to, json.dumps(reply))
 
     async def _look(self) -> None:
         await asyncio.sleep(HOLDER_POLL_SECONDS)
@@ -291,7 +324,10 @@ class CoreLine(Resource):
 
     async def _beat(self) -> None:
         entry = {"seen": time.time(), **self.status()}
-        await self._client().hset(self.key("nodes"), self.node, json.dumps(entry))
+        new = await self._client().hset(self.key("nodes"), self.node, json.dumps(entry))
+        if new and self._last_beat:
+            # Our entry was gone: the holder took this node for gone and dropped its pages.
+            self.rejoined = True
         self._last_beat = time.monotonic()
         self.last_reached = self._last_beat
 
@@ -324,6 +360,20 @@ class CoreLine(Resource):
         if self._redis is None:
             raise RuntimeError("the cluster line is not started")
         return self._redis
+
+
+def _request(request_id: str, line: CoreLine, op: str, body: dict[str, Any], left: float) -> str:
+    return json.dumps(
+        {
+            "v": LINE_VERSION,
+            "id": request_id,
+            "node": line.node,
+            "reply": line.reply_channel,
+            "op": op,
+            "body": body,
+            "within": left,
+        }
+    )
 
 
 def _answer(reply: dict[str, Any]) -> Any:

@@ -51,7 +51,27 @@ class RedisCallMemory(Resource):
         except (RedisError, OSError) as exc:
             log.warning("calls' facts unreachable: rebuilt calls start afresh (%s)", exc)
             return {}
-        return {c: json.loads(v) for c, v in zip(call_ids, values, strict=True) if v}
+        found = {}
+        for call_id, value in zip(call_ids, values, strict=True):
+            if value:
+                with contextlib.suppress(ValueError):
+                    found[call_id] = json.loads(value)
+        return found
+
+    async def everything(self) -> Mapping[str, dict[str, Any]]:
+        try:
+            keys = [k async for k in self._client().scan_iter(match=self._key("*"), count=500)]
+            values = await self._client().mget(keys) if keys else []
+        except (RedisError, OSError) as exc:
+            log.warning("calls' facts unreachable: ended calls stay on screens (%s)", exc)
+            return {}
+        prefix = len(self._key(""))
+        found = {}
+        for key, value in zip(keys, values, strict=True):
+            if value:
+                with contextlib.suppress(ValueError):
+                    found[key.decode()[prefix:]] = json.loads(value)
+        return found
 
     def _key(self, call_id: str) -> str:
         return f"{self.prefix}call:{call_id}"

@@ -57,8 +57,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Reply = BaseModel | str
-# How long a page's request waits for the link holder (a takeover takes under 3 s).
-ASK_SECONDS = 5.0
+# How long a page's request waits for the link holder: longer than a PBX command may take
+# (5 s, the links' own limit) plus the lease's check (1 s), so the PBX's own refusal reaches the
+# page; and longer than a takeover (about 1 s after the lease is free), so a request made
+# meanwhile is carried out by the new holder.
+ASK_SECONDS = 8.0
+# A node silent this long is taken off the cluster's list (/admin), pages or not.
+FORGET_AFTER_SECONDS = 5 * NODE_GONE_SECONDS
 NO_HOLDER = ErrorMessage(
     code="no_link_holder",
     message="The phone system is not reachable right now; try again in a moment",
@@ -113,6 +118,7 @@ class LocalCore:
 
     async def welcome(self, agent: AgentRecord, page: str) -> tuple[int, Reply]:
         s, address = self.services, agent.address
+        await s.views.feed.ready(address)
         # Calls, logs and status are read in one step with the sequence number they reflect;
         # the agent data is read after it, so a change racing the read arrives as an update
         # (the socket holds updates back until the welcome is out).
@@ -195,6 +201,10 @@ class LocalCore:
 
     async def close(self, agent: AgentRecord, page: str, voice: bool) -> None:
         s = self.services
+        if s.core_requests is not None and s.core_requests.owns(page):
+            # A page this node told itself of when it took the link: counted once, there.
+            s.core_requests.forget(s.node, page)
+            return
         s.pages.closed(agent.address, page)
         if voice and s.voice_seats is not None:
             s.voice_seats.closed(agent.address)
@@ -252,7 +262,7 @@ class RemoteCore:
         body = {"agent": _record(agent), "page": page, "voice": voice}
         try:
             await self.line.ask("close", body, ASK_SECONDS)
-        except (NoHolder, Refused):
+        except Exception:  # Redis too: whatever the reason, the holder must hear it later
             # Told again with all this node's pages at its next report (`sync_pages`).
             self.node_pages.unsynced = True
 
@@ -348,23 +358,30 @@ class CoreRequests(Resource):
         return None
 
     async def _close(self, node: str, body: dict[str, object]) -> object:
-        agent, page = _agent(body["agent"]), str(body["page"])  # type: ignore[arg-type]
-        self._forget(node, page, agent.address, bool(body.get("voice")))
+        self.forget(node, str(body["page"]))
         return None
 
     async def _present(self, node: str, body: dict[str, object]) -> object:
         """A node's whole list of pages (to a new holder): joined, and the rest dropped."""
-        pages: dict[str, tuple[str, bool]] = {}
-        for entry in body.get("pages", []):  # type: ignore[attr-defined]
-            agent, page, voice = _agent(entry["agent"]), str(entry["page"]), bool(entry["voice"])
-            pages[page] = (agent.address, voice)
-            known = page in self.remote.get(node, {}) or page in self._closed
-            if not known and page not in self.services.pages.open.get(agent.address, ()):
-                self.core.join(agent, page, voice, active=False)
-        for page, (address, voice) in list(self.remote.get(node, {}).items()):
-            if page not in pages:
+        entries = body.get("pages")
+        if not isinstance(entries, list):
+            raise Refused("refused", "bad_request", "present: no list of pages")
+        told: dict[str, tuple[AgentRecord, bool]] = {}
+        for entry in entries:
+            try:
+                told[str(entry["page"])] = (_agent(entry["agent"]), bool(entry["voice"]))
+            except (KeyError, TypeError, ValueError):
+                log.warning("node %s told a page this holder cannot read: skipped", node)
+        pages = self.remote.setdefault(node, {})
+        for page, (address, voice) in list(pages.items()):
+            if page not in told:
                 self._forget(node, page, address, voice)
-        self.remote[node] = pages
+        for page, (agent, voice) in told.items():
+            if page in pages or page in self._closed:
+                continue  # counted already, or closed since the list was made
+            pages[page] = (agent.address, voice)
+            if page not in self.services.pages.open.get(agent.address, ()):
+                self.core.join(agent, page, voice, active=False)
         return None
 
     async def _seat(self, node: str, body: dict[str, object]) -> object:
@@ -391,6 +408,15 @@ class CoreRequests(Resource):
         "seat": _seat,
     }
 
+    def owns(self, page: str) -> bool:
+        """Whether `page` is one this holder was told of by its own node."""
+        return page in self.remote.get(self.node, {})
+
+    def forget(self, node: str, page: str) -> None:
+        address, voice = self.remote.get(node, {}).get(page, ("", False))
+        if address:
+            self._forget(node, page, address, voice)
+
     def _forget(self, node: str, page: str, address: str, voice: bool) -> None:
         pages = self.remote.get(node, {})
         if pages.pop(page, None) is not None:
@@ -404,15 +430,18 @@ class CoreRequests(Resource):
 
     async def _sweep_gone(self) -> None:
         await asyncio.sleep(NODE_GONE_SECONDS / 2)
-        if not self.remote:
+        if self.services.holder is not None and not self.services.holder.holding:
             return
-        alive = {n["node"] for n in await self.line.nodes() if n["age"] < NODE_GONE_SECONDS}
+        reports = await self.line.nodes()
+        for report in reports:
+            if report["age"] > FORGET_AFTER_SECONDS:
+                await self.line.forget(str(report["node"]))  # a node long gone leaves /admin
+        alive = {n["node"] for n in reports if n["age"] < NODE_GONE_SECONDS}
         for node in [n for n in self.remote if n not in alive and n != self.node]:
             log.warning("node %s stopped reporting in: its pages are dropped", node)
             for page, (address, voice) in list(self.remote[node].items()):
                 self._forget(node, page, address, voice)
             del self.remote[node]
-            await self.line.forget(node)
 
 
 def _text(reply: Reply) -> str:

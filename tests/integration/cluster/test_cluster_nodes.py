@@ -187,6 +187,26 @@ async def test_killing_the_holder_the_page_is_on_mid_call_loses_nothing(cluster:
     assert shown == screen(answered, answered)  # as before the takeover
 
 
+async def test_a_call_that_ends_while_no_node_holds_the_link_leaves_the_screen(
+    cluster: Cluster,
+) -> None:
+    """The holder is killed and the caller hangs up before another node takes the link: the
+    PBX's snapshot no longer has the call, and the page (on a node that lived on) is told it
+    ended instead of showing it for good."""
+    holder = await cluster.wait_for_holder(TAKEOVER)
+    page = await agent_page(cluster, 0, on=await cluster.non_holder(TAKEOVER))
+    pbx_id = await cluster.place_call(cluster.agents[0].extension, ani=NEW_NUMBER)
+    call = (await page.wait_for(state="ringing", matching=False))["call"]
+    await command(page, "answer", call["call_id"], "active")
+
+    cluster.kill(holder)
+    hung_up = await cluster.http.post(f"{cluster.sim_url}/calls/{pbx_id}/hangup")
+    assert hung_up.status_code < 300, hung_up.text
+    await page.wait_for(call["call_id"], state="cleared", timeout=TAKEOVER)
+    assert page.reconnects == 0 and page.gaps == []
+    assert len(await logged_once(cluster, call["call_id"])) == 1
+
+
 async def test_killing_the_page_s_node_the_page_resumes_on_another_and_pops_once(
     cluster: Cluster,
 ) -> None:
