@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
-from playwright.sync_api import Browser, BrowserContext
+from playwright.sync_api import Browser, BrowserContext, FrameLocator, Page
+
+from tests.harness import RunningProxy
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
@@ -22,3 +25,20 @@ def new_context(browser: Browser, **options: object) -> BrowserContext:
     options.setdefault("viewport", {"width": 1280, "height": 720})
     options.setdefault("locale", "en-US")
     return browser.new_context(ignore_https_errors=True, **options)  # type: ignore[arg-type]
+
+
+def open_console(page: Page, proxy: RunningProxy, mode: str = "Lightning") -> FrameLocator:
+    """The demo console playing Salesforce in `mode` ("Lightning" or "Classic") around the
+    softphone page; the page's frame."""
+    page.goto(proxy.console_url)
+    if mode != "Lightning":
+        page.get_by_label("Open CTI mode").select_option(mode)
+        # The console frames the page anew in that mode: wait for that page, not the first
+        # one (a sign-in typed into the Lightning page as it went made a Lightning softphone).
+        deadline = time.monotonic() + 10
+        while not any(f"mode={mode}" in frame.url for frame in page.frames):
+            assert time.monotonic() < deadline, f"the console never framed the page in {mode}"
+            page.wait_for_timeout(50)
+        framed = next(frame for frame in page.frames if f"mode={mode}" in frame.url)
+        framed.wait_for_load_state()
+    return page.frame_locator("#softphone")

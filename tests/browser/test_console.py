@@ -9,25 +9,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, FrameLocator, Page, expect
 
-from tests.browser.chromium import new_context
+from tests.browser.chromium import new_context, open_console
 from tests.harness import RunningProxy, running_proxy
 
 pytestmark = pytest.mark.browser
-
-
-def open_console(page: Page, proxy: RunningProxy, mode: str = "Lightning") -> FrameLocator:
-    page.goto(proxy.console_url)
-    if mode != "Lightning":
-        page.get_by_label("Open CTI mode").select_option(mode)
-        # The console frames the page anew in that mode: wait for that page, not the first
-        # one (a sign-in typed into the Lightning page as it went made a Lightning softphone).
-        deadline = time.monotonic() + 10
-        while not any(f"mode={mode}" in frame.url for frame in page.frames):
-            assert time.monotonic() < deadline, f"the console never framed the page in {mode}"
-            page.wait_for_timeout(50)
-        framed = next(frame for frame in page.frames if f"mode={mode}" in frame.url)
-        framed.wait_for_load_state()
-    return page.frame_locator("#softphone")
 
 
 def sign_in(phone: FrameLocator, address: str = "1001", password: str = "demo") -> None:

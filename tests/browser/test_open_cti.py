@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, FrameLocator, Page, WebSocketRoute, expect
 
-from tests.browser.chromium import new_context
+from tests.browser.chromium import new_context, open_console
 from tests.harness import RunningProxy, running_proxy
 
 pytestmark = pytest.mark.browser
@@ -43,13 +43,6 @@ def new_page(
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     return context, page, errors
-
-
-def open_console(page: Page, proxy: RunningProxy, mode: str = "Lightning") -> FrameLocator:
-    page.goto(proxy.console_url)
-    if mode != "Lightning":
-        page.get_by_label("Open CTI mode").select_option(mode)
-    return page.frame_locator("#softphone")
 
 
 def sign_in(phone: Page | FrameLocator, address: str, password: str = "demo") -> None:
