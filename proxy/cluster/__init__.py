@@ -7,9 +7,19 @@ Cluster mode is just settings, the same on every node: `SOFTPHONE_BUS_URL=redis:
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs, urlsplit
+
 from proxy.bus import BUSES
 from proxy.settings import Settings
 from proxy.store import STORES
+
+
+def redis_address(bus_url: str) -> tuple[str, str]:
+    """The cluster's Redis from SOFTPHONE_BUS_URL: the server's URL without our own query
+    parameters (redis-py refuses those it does not know), and the prefix of every key."""
+    prefix = parse_qs(urlsplit(bus_url).query).get("prefix", [""])[-1]
+    return bus_url.split("?", 1)[0], prefix
+
 
 # Stores whose data only the node that has the file can see.
 _LOCAL_STORES = {"sqlite+aiosqlite"}

@@ -25,11 +25,12 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from proxy.cluster import redis_address
 from proxy.seams import AsyncResource, Resource
 
 log = logging.getLogger(__name__)
@@ -63,9 +64,7 @@ class LocalAnswers(Resource):
 
 class RedisAnswers(Resource):
     def __init__(self, url: str) -> None:
-        self.prefix = parse_qs(urlsplit(url).query).get("prefix", [""])[-1]
-        # redis-py refuses query parameters it does not know (ours: prefix, history).
-        self.redis_url = url.split("?", 1)[0]
+        self.redis_url, self.prefix = redis_address(url)
         self.owner = secrets.token_hex(8)  # whose lock it is
         self._redis: aioredis.Redis | None = None
 

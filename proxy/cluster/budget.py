@@ -15,10 +15,10 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from urllib.parse import parse_qs, urlsplit
 
 import redis.asyncio as aioredis
 
+from proxy.cluster import redis_address
 from proxy.seams import BackgroundLoop, Resource
 
 log = logging.getLogger(__name__)
@@ -34,8 +34,7 @@ class SharedBudget(Resource):
     def __init__(
         self, url: str, local: Callable[[], Usage | None], *, every: float = EVERY_SECONDS
     ) -> None:
-        self.prefix = parse_qs(urlsplit(url).query).get("prefix", [""])[-1]
-        self.redis_url = url.split("?", 1)[0]
+        self.redis_url, self.prefix = redis_address(url)
         self.local = local
         self.every = every
         self._shared: tuple[Usage, float] | None = None

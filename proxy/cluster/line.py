@@ -39,11 +39,11 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from proxy.cluster import redis_address
 from proxy.errors import ProxyError
 from proxy.seams import BackgroundLoop, Resource
 
@@ -110,8 +110,7 @@ class CoreLine(Resource):
         holder_changed: Callable[[Holder | None], Awaitable[None]] | None = None,
         on_beat: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        self.prefix = parse_qs(urlsplit(url).query).get("prefix", [""])[-1]
-        self.redis_url = url.split("?", 1)[0]
+        self.redis_url, self.prefix = redis_address(url)
         self.node = node
         self.status = status  # this node's counts, for the heartbeat
         self.holder_changed = holder_changed

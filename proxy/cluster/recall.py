@@ -8,11 +8,11 @@ import json
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from proxy.cluster import redis_address
 from proxy.seams import Resource
 
 log = logging.getLogger(__name__)
@@ -22,8 +22,7 @@ COMMAND_TIMEOUT = 2.0
 
 class RedisCallMemory(Resource):
     def __init__(self, url: str) -> None:
-        self.prefix = parse_qs(urlsplit(url).query).get("prefix", [""])[-1]
-        self.redis_url = url.split("?", 1)[0]
+        self.redis_url, self.prefix = redis_address(url)
         self._redis: aioredis.Redis | None = None
 
     async def start(self) -> None:

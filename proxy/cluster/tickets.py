@@ -13,10 +13,11 @@ import json
 import time
 from collections import OrderedDict
 from typing import Any, Protocol
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
 
+from proxy.cluster import redis_address
 from proxy.seams import AsyncResource, Resource
 
 COMMAND_TIMEOUT = 2.0
@@ -57,8 +58,7 @@ class LocalTickets(Resource):
 
 class RedisTickets(Resource):
     def __init__(self, url: str, kind: str) -> None:
-        self.prefix = parse_qs(urlsplit(url).query).get("prefix", [""])[-1]
-        self.redis_url = url.split("?", 1)[0]
+        self.redis_url, self.prefix = redis_address(url)
         self.kind = kind
         self._redis: aioredis.Redis | None = None
 
