@@ -27,10 +27,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from proxy.cluster import redis_address
+from proxy.cluster.shared import SharedOnRedis
 from proxy.seams import AsyncResource, Resource
 
 log = logging.getLogger(__name__)
@@ -42,7 +41,6 @@ LOCK_SECONDS = 30.0
 POLL_SECONDS = 0.05
 # An answer not to be cached (ttl 0) is still kept this long, for the nodes waiting on it.
 HANDOVER_SECONDS = 5.0
-COMMAND_TIMEOUT = 2.0
 
 # Deletes the lock only if it is still this loader's (it may have expired and been retaken).
 _UNLOCK = """
@@ -62,20 +60,14 @@ class LocalAnswers(Resource):
         return await load()
 
 
-class RedisAnswers(Resource):
+class RedisAnswers(SharedOnRedis):
     def __init__(self, url: str) -> None:
-        self.redis_url, self.prefix = redis_address(url)
+        super().__init__(url)
         self.owner = secrets.token_hex(8)  # whose lock it is
-        self._redis: aioredis.Redis | None = None
 
     async def start(self) -> None:
-        self._redis = aioredis.Redis.from_url(self.redis_url, socket_timeout=COMMAND_TIMEOUT)
-        self._unlock = self._redis.register_script(_UNLOCK)
-
-    async def aclose(self) -> None:
-        if self._redis is not None:
-            await self._redis.aclose()
-            self._redis = None
+        await super().start()
+        self._unlock = self._client().register_script(_UNLOCK)
 
     async def answer(self, key: str, ttl: float, load: Load) -> Any:
         assert self._redis is not None

@@ -16,41 +16,35 @@ import logging
 import time
 from collections.abc import Callable
 
-import redis.asyncio as aioredis
-
-from proxy.cluster import redis_address
-from proxy.seams import BackgroundLoop, Resource
+from proxy.cluster.shared import SharedOnRedis
+from proxy.seams import BackgroundLoop
 
 log = logging.getLogger(__name__)
 EVERY_SECONDS = 2.0
-COMMAND_TIMEOUT = 2.0
 # A reading older than this says little about today's use: the node's own is used instead.
 STALE_SECONDS = 3600.0
 
 Usage = tuple[int, int]  # (used, limit)
 
 
-class SharedBudget(Resource):
+class SharedBudget(SharedOnRedis):
     def __init__(
         self, url: str, local: Callable[[], Usage | None], *, every: float = EVERY_SECONDS
     ) -> None:
-        self.redis_url, self.prefix = redis_address(url)
+        super().__init__(url)
         self.local = local
         self.every = every
         self._shared: tuple[Usage, float] | None = None
         self._sent: Usage | None = None
-        self._redis: aioredis.Redis | None = None
         self._loop = BackgroundLoop("shared API budget", self._step, log=log, max_backoff=10.0)
 
     async def start(self) -> None:
-        self._redis = aioredis.Redis.from_url(self.redis_url, socket_timeout=COMMAND_TIMEOUT)
+        await super().start()
         await self._loop.start()
 
     async def aclose(self) -> None:
         await self._loop.aclose()
-        if self._redis is not None:
-            await self._redis.aclose()
-            self._redis = None
+        await super().aclose()
 
     def usage(self) -> Usage | None:
         """The newest reading of the org's use the cluster has, else this node's own."""
@@ -63,14 +57,14 @@ class SharedBudget(Resource):
         return shared
 
     async def _step(self) -> None:
-        assert self._redis is not None
+        redis = self._client()
         key = f"{self.prefix}salesforce:api-usage"
         mine = self.local()
         if mine is not None and mine != self._sent:
             reading = {"used": mine[0], "limit": mine[1], "at": time.time()}
-            await self._redis.set(key, json.dumps(reading), ex=int(STALE_SECONDS))
+            await redis.set(key, json.dumps(reading), ex=int(STALE_SECONDS))
             self._sent = mine
-        raw = await self._redis.get(key)
+        raw = await redis.get(key)
         if raw:
             reading = json.loads(raw)
             self._shared = ((int(reading["used"]), int(reading["limit"])), float(reading["at"]))

@@ -9,30 +9,15 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from proxy.cluster import redis_address
-from proxy.seams import Resource
+from proxy.cluster.shared import SharedOnRedis
 
 log = logging.getLogger(__name__)
 KEEP_SECONDS = 12 * 3600  # longer than any call
-COMMAND_TIMEOUT = 2.0
 
 
-class RedisCallMemory(Resource):
-    def __init__(self, url: str) -> None:
-        self.redis_url, self.prefix = redis_address(url)
-        self._redis: aioredis.Redis | None = None
-
-    async def start(self) -> None:
-        self._redis = aioredis.Redis.from_url(self.redis_url, socket_timeout=COMMAND_TIMEOUT)
-
-    async def aclose(self) -> None:
-        if self._redis is not None:
-            await self._redis.aclose()
-            self._redis = None
-
+class RedisCallMemory(SharedOnRedis):
     async def remember(self, call_id: str, facts: dict[str, Any]) -> None:
         # A lost write costs a takeover's screen its timer or pop, never the call: not raised.
         with contextlib.suppress(RedisError, OSError):
@@ -74,8 +59,3 @@ class RedisCallMemory(Resource):
 
     def _key(self, call_id: str) -> str:
         return f"{self.prefix}call:{call_id}"
-
-    def _client(self) -> aioredis.Redis:
-        if self._redis is None:
-            raise RuntimeError("the call memory is not started")
-        return self._redis

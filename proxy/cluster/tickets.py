@@ -15,12 +15,9 @@ from collections import OrderedDict
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-import redis.asyncio as aioredis
-
-from proxy.cluster import redis_address
+from proxy.cluster.shared import SharedOnRedis
 from proxy.seams import AsyncResource, Resource
 
-COMMAND_TIMEOUT = 2.0
 _TAKE = """
 local value = redis.call('GET', KEYS[1])
 if value then redis.call('DEL', KEYS[1]) end
@@ -56,24 +53,17 @@ class LocalTickets(Resource):
         return found[0]
 
 
-class RedisTickets(Resource):
+class RedisTickets(SharedOnRedis):
     def __init__(self, url: str, kind: str) -> None:
-        self.redis_url, self.prefix = redis_address(url)
+        super().__init__(url)
         self.kind = kind
-        self._redis: aioredis.Redis | None = None
 
     async def start(self) -> None:
-        self._redis = aioredis.Redis.from_url(self.redis_url, socket_timeout=COMMAND_TIMEOUT)
-        self._take = self._redis.register_script(_TAKE)
-
-    async def aclose(self) -> None:
-        if self._redis is not None:
-            await self._redis.aclose()
-            self._redis = None
+        await super().start()
+        self._take = self._client().register_script(_TAKE)
 
     async def put(self, key: str, value: dict[str, Any], ttl: float) -> None:
-        assert self._redis is not None
-        await self._redis.set(self._key(key), json.dumps(value), px=max(int(ttl * 1000), 1))
+        await self._client().set(self._key(key), json.dumps(value), px=max(int(ttl * 1000), 1))
 
     async def take(self, key: str) -> dict[str, Any] | None:
         raw = await self._take(keys=[self._key(key)])
