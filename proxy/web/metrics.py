@@ -57,6 +57,7 @@ class Metrics:
         self.lease_takeovers = Counter(
             "softphone_lease_takeovers", "Times this node took the PBX link's lease", registry=r
         )
+        self.takeovers_counted = 0  # of the holder's own count, what the counter has had
         self.outbox = Gauge("softphone_outbox_rows", "Task writes by state", ["state"], registry=r)
         self.tasks_written = Gauge(
             "softphone_tasks_written", "Tasks written since start", registry=r

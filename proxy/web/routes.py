@@ -261,8 +261,10 @@ async def refresh_metrics(metrics: Metrics, services: Services) -> None:
                 metrics.calls.labels(state.value).set(counts.get(state, 0))
     if services.holder is not None:
         metrics.link_holder.set(1 if services.holder.holding else 0)
-        seen = metrics.lease_takeovers._value.get()
-        metrics.lease_takeovers.inc(max(0, services.holder.takeovers - seen))
+        new = services.holder.takeovers - metrics.takeovers_counted
+        if new > 0:
+            metrics.lease_takeovers.inc(new)
+            metrics.takeovers_counted += new
     api = services.salesforce
     usage = api.api_usage if api is not None else None
     if usage is not None:
