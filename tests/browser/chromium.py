@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
-from playwright.sync_api import Browser, BrowserContext, FrameLocator, Page, expect
+from playwright.sync_api import Browser, BrowserContext, FrameLocator, Page
 
 from tests.harness import RunningProxy
 
@@ -32,15 +31,5 @@ def open_console(page: Page, proxy: RunningProxy, mode: str = "Lightning") -> Fr
     softphone page; the page's frame."""
     page.goto(proxy.console_url)
     if mode != "Lightning":
-        # The console hears a mode change once it has found the softphone (it says so).
-        expect(page.locator("#framing")).to_contain_text("Softphone framed")
         page.get_by_label("Open CTI mode").select_option(mode)
-        # The console frames the page anew in that mode: wait for that page, not the first
-        # one (a sign-in typed into the Lightning page as it went made a Lightning softphone).
-        deadline = time.monotonic() + 10
-        while not any(f"mode={mode}" in frame.url for frame in page.frames):
-            assert time.monotonic() < deadline, f"the console never framed the page in {mode}"
-            page.wait_for_timeout(50)
-        framed = next(frame for frame in page.frames if f"mode={mode}" in frame.url)
-        framed.wait_for_load_state()
     return page.frame_locator("#softphone")
