@@ -316,7 +316,15 @@ async function refreshCalls() {
   }));
 }
 
+// `?mode=Classic` opens the console in that mode: one framing, no reload of the softphone.
+function askedMode() {
+  const asked = new URLSearchParams(location.search).get("mode");
+  return [...$("mode").options].some((o) => o.value === asked) ? asked : null;
+}
+
 async function main() {
+  const mode = askedMode();
+  if (mode) $("mode").value = mode;
   const agents = await (await fetch("/sim/agents")).json();
   $("sim-agent").replaceChildren(...agents.map((a) => new Option(a, a)));
   $("simulate").addEventListener("submit", simulate);
@@ -331,6 +339,8 @@ async function main() {
   loadSoftphone();
   setInterval(refreshCalls, 2000);
   refreshCalls();
+  // Framed once, from the right site: a mode switch from now on reframes it (tests wait here).
+  document.body.dataset.console = "ready";
 }
 
 main();

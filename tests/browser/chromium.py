@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from playwright.sync_api import Browser, BrowserContext, FrameLocator, Page
+from playwright.sync_api import Browser, BrowserContext, FrameLocator, Page, expect
 
 from tests.harness import RunningProxy
 
@@ -29,7 +29,10 @@ def new_context(browser: Browser, **options: object) -> BrowserContext:
 def open_console(page: Page, proxy: RunningProxy, mode: str = "Lightning") -> FrameLocator:
     """The demo console playing Salesforce in `mode` ("Lightning" or "Classic") around the
     softphone page; the page's frame."""
-    page.goto(proxy.console_url)
-    if mode != "Lightning":
-        page.get_by_label("Open CTI mode").select_option(mode)
+    # The mode goes in the address: the softphone is framed once, in that mode. Switching the
+    # select after the page opened framed it twice, and a test could sign in to the first.
+    url = proxy.console_url
+    page.goto(f"{url}{'&' if '?' in url else '?'}mode={mode}")
+    expect(page.locator("body[data-console=ready]")).to_be_attached()
+    expect(page.get_by_label("Open CTI mode")).to_have_value(mode)
     return page.frame_locator("#softphone")
