@@ -187,9 +187,9 @@ def test_an_import_with_ready_hashes_signs_in_with_the_original_passwords(tmp_pa
     own is kept. An export imported elsewhere signs in the same."""
     made = agents(db := tmp_path / "roster.db", "hash", stdin="first-password\nsecond-password\n")
     ours = made.stdout.split()
-    assert len(ours) == 2 and all(h.startswith("$argon2id$v=19$m=19456,t=2,p=1$") for h in ours)
+    assert len(ours) == 2 and all(h.startswith("$argon2id$v=19$m=7168,t=5,p=1$") for h in ours)
     elsewhere = PasswordHasher().hash("third-password")  # 64 MiB, 3 passes, 4 lanes
-    keycloak = PasswordHasher(time_cost=5, memory_cost=7168, parallelism=1).hash("fourth-pass")
+    twelve_mib = PasswordHasher(time_cost=3, memory_cost=12288, parallelism=1).hash("fourth-pass")
     csv_file = tmp_path / "roster.csv"
     header = ["address", "name", "extension", "kind", "password", "password_hash"]
     write_roster(
@@ -199,7 +199,7 @@ def test_an_import_with_ready_hashes_signs_in_with_the_original_passwords(tmp_pa
             ["2301", "Ann", "2301", "acd", "", ours[0]],
             ["2302", "Bo", "2302", "acd", "", ours[1]],
             ["2303", "Cy", "2303", "acd", "", elsewhere],
-            ["2304", "Di", "2304", "acd", "", keycloak],
+            ["2304", "Di", "2304", "acd", "", twelve_mib],
             ["2305", "Ed", "2305", "acd", "fifth-password", ""],
         ],
     )
@@ -208,7 +208,7 @@ def test_an_import_with_ready_hashes_signs_in_with_the_original_passwords(tmp_pa
     assert "4 with ready-made hashes" in imported and "2 of those under other" in imported
     exported = agents(db, "export").stdout
     stored = hashes_in(exported)
-    assert [stored[a] for a in ("2301", "2302", "2303", "2304")] == [*ours, elsewhere, keycloak]
+    assert [stored[a] for a in ("2301", "2302", "2303", "2304")] == [*ours, elsewhere, twelve_mib]
     # The export, imported into another roster, is the same roster.
     elsewhere_db = tmp_path / "elsewhere.db"
     (tmp_path / "export.csv").write_text(exported)
@@ -231,7 +231,7 @@ def test_an_import_with_ready_hashes_signs_in_with_the_original_passwords(tmp_pa
         after = hashes_in(agents(elsewhere_db, "export").stdout)
         assert after["2301"] == ours[0]  # the proxy's own parameters: kept
         for address in ("2303", "2304"):
-            assert after[address].startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+            assert after[address].startswith("$argon2id$v=19$m=7168,t=5,p=1$")
             assert after[address] != stored[address]
         assert signs_in(proxy.base_url, "2303", "third-password")
 
@@ -254,7 +254,7 @@ def test_ready_hashes_not_argon2id_at_our_minimums_import_nothing(tmp_path: Path
         "not a hash at all",
         PasswordHasher(time_cost=2, memory_cost=8192, parallelism=1).hash("a-good-password"),
         ours.replace("$v=19$", "$v=16$"),
-        ours.replace("m=19456,t=2", "t=2,m=19456"),  # argon2 reads m, t, p only in that order
+        ours.replace("m=7168,t=5", "t=5,m=7168"),  # argon2 reads m, t, p only in that order
         # A 32-byte hash's last base64 letter carries 2 bits and 4 zeros: B is never one.
         ours[:-1] + "B",
     ]

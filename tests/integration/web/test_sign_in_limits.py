@@ -76,8 +76,8 @@ def test_the_seat_limit_refuses_one_agent_too_many(tmp_path: Path) -> None:
 
 
 def test_an_old_hash_is_redone_at_sign_in(tmp_path: Path) -> None:
-    """A hash under the library's old defaults still signs in, and is stored again at 19 MiB,
-    2 passes, 1 lane."""
+    """A hash under the library's old defaults still signs in, and is stored again at 7 MiB,
+    5 passes, 1 lane."""
     with running_proxy(tmp_path) as proxy:
         store = proxy.services.store
         agent = proxy.run(store.get_agent("1001"))
@@ -86,7 +86,7 @@ def test_an_old_hash_is_redone_at_sign_in(tmp_path: Path) -> None:
         proxy.run(store.put_agent(replace(agent, password_hash=old)))
         assert sign_in(proxy.base_url, "1001", "demo").status_code == 201
         stored = proxy.run(store.get_agent("1001"))
-        assert stored is not None and "$m=19456,t=2,p=1$" in stored.password_hash
+        assert stored is not None and "$m=7168,t=5,p=1$" in stored.password_hash
         assert sign_in(proxy.base_url, "1001", "demo").status_code == 201
 
 
