@@ -109,7 +109,7 @@ class AgentRoll:
             agents=len(self.states.profiles),
             online=online,
             pages=sockets,
-            calls=sum(len(m.calls) for m in machines.values()),
+            calls=sum(len(m.calls) for m in self.states.with_calls()),
         )
         matches = self._matches(query)
         matching = sorted(a for a in self.states.profiles if matches(a))
