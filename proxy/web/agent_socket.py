@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from proxy.agents.admission import Busy
@@ -30,6 +31,7 @@ from proxy.agents.auth import SESSION_COOKIE
 from proxy.bus import Event, SlowConsumer, Subscription
 from proxy.cluster.line import NoHolder
 from proxy.errors import ProxyError, SalesforceError
+from proxy.services import services_of
 from proxy.store import AgentRecord
 from proxy.web.origins import origin_check
 from proxy.web.page_core import NO_HOLDER, core_for
@@ -50,6 +52,7 @@ if TYPE_CHECKING:
     from proxy.services import Services
 
 log = logging.getLogger(__name__)
+PATH = "/ws/agent"
 PROTOCOL = "softphone.v2"
 # Offered (besides PROTOCOL) by the Salesforce Voice connector: its agent is a Voice agent
 # while this socket is open (proxy/agents/voice.py).
@@ -58,6 +61,32 @@ OUTBOX_LIMIT = 512
 # Each search costs one API call: a page may search at most this often (type-ahead pages
 # debounce well under it).
 SEARCH_INTERVAL = 0.3
+
+
+class AgentSocketRoute:
+    """Serves `PATH` ahead of the app's routing and its inner middleware, and hands anything
+    else on. A socket stays open for hours, and every layer it passes through stays suspended
+    on it all that time: FastAPI's routing, its exception handlers and dependency stacks were
+    about 13 KiB of each socket's memory (issue 16), and none of them does anything for this
+    route (it takes no dependencies and handles its own errors). The middleware added after
+    this one (origin, security and forwarded headers) still runs first."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and _route_path(scope) == PATH:
+            ws = WebSocket(scope, receive, send)
+            await serve_agent_socket(ws, services_of(ws))
+            return
+        await self.app(scope, receive, send)
+
+
+def _route_path(scope: Scope) -> str:
+    """The path the app's routes would match: without the root path, as Starlette's."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
 
 
 async def serve_agent_socket(ws: WebSocket, services: Services) -> None:
