@@ -28,7 +28,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from proxy.agents.admission import Busy
 from proxy.agents.auth import SESSION_COOKIE
-from proxy.bus import Event, SlowConsumer, Subscription
+from proxy.bus import Event, SlowConsumer
 from proxy.cluster.line import NoHolder
 from proxy.errors import ProxyError, SalesforceError
 from proxy.services import services_of
@@ -150,7 +150,26 @@ def _size(raw: str | bytes) -> int:
 
 class AgentConnection:
     """One page's socket: its agent's updates out, its messages in. What only the core can do
-    (the welcome, commands, notes) is asked of the node that runs it (`core_for`)."""
+    (the welcome, commands, notes) is asked of the node that runs it (`core_for`).
+
+    Kept small, as there is one per open page for hours (issue 16): slots, no queues. The bus
+    hands the agent's updates straight to `_offer`, which puts them on the outbox (a list) next
+    to the page's own replies, and one writer task sends the outbox in order; the page's
+    messages are read in a second task."""
+
+    __slots__ = (
+        "agent",
+        "floor",
+        "held",
+        "last_search",
+        "outbox",
+        "overflowed",
+        "page",
+        "services",
+        "voice",
+        "wakeup",
+        "ws",
+    )
 
     def __init__(
         self, ws: WebSocket, agent: AgentRecord, services: Services, *, voice: bool = False
@@ -159,30 +178,54 @@ class AgentConnection:
         self.agent = agent
         self.services = services
         self.voice = voice  # the Salesforce Voice connector: its agent is a Voice agent
-        self.lookups = services.lookups
-        self.bus = services.bus
-        self.max_bytes = services.settings.max_message_bytes
         self.last_search = -SEARCH_INTERVAL
         self.page = secrets.token_hex(6)
-        # While a welcome is being built: the updates that must follow it.
-        self.held: list[Event] | None = None
-        self.outbox: asyncio.Queue[str] = asyncio.Queue(OUTBOX_LIMIT)
+        # Until a welcome is out: the updates that must follow it (from the start: updates
+        # heard before the first welcome is made are sent after it, if it does not have them).
+        self.held: list[Event] | None = []
+        # Messages not sent yet, in order; the writer waits on `wakeup` while there are none.
+        self.outbox: list[str] = []
+        self.wakeup: asyncio.Future[None] | None = None
+        # Updates came faster than the page took them: the writer closes the socket (1013).
+        self.overflowed = False
         # Events at or below this sequence are already in the last snapshot sent.
         self.floor = 0
 
     def enqueue(self, message: BaseModel | str) -> None:
-        text = message if isinstance(message, str) else message.model_dump_json()
-        try:
-            self.outbox.put_nowait(text)
-        except asyncio.QueueFull:
-            raise SlowConsumer(f"more than {OUTBOX_LIMIT} messages unsent") from None
+        if len(self.outbox) >= OUTBOX_LIMIT:
+            raise SlowConsumer(f"more than {OUTBOX_LIMIT} messages unsent")
+        self._put(message if isinstance(message, str) else message.model_dump_json())
+
+    def _put(self, text: str) -> None:
+        self.outbox.append(text)
+        self._wake()
+
+    def _wake(self) -> None:
+        wakeup = self.wakeup
+        if wakeup is not None:
+            self.wakeup = None
+            if not wakeup.done():
+                wakeup.set_result(None)
+
+    def _offer(self, event: Event) -> None:
+        """The bus's delivery of one of the agent's updates: never blocks, never raises."""
+        if self.held is not None:
+            self.held.append(event)
+        elif self.overflowed or event.seq <= self.floor:
+            return
+        elif len(self.outbox) >= OUTBOX_LIMIT:
+            self.overflowed = True
+            self._wake()  # the writer closes the socket
+        else:
+            self._put(event.text)
 
     async def send_snapshot(self, *, first: bool = False) -> None:
         """The welcome: the agent's state now and the number of the last update it reflects.
         Updates published while it is being made wait until it is out: a page must never
         apply an update and then a welcome older than it."""
         core = core_for(self.services)
-        self.held = []
+        if self.held is None:
+            self.held = []
         try:
             if first:
                 seq, welcome = await core.open(self.agent, self.page, self.voice)
@@ -205,13 +248,12 @@ class AgentConnection:
         node_pages[self.page] = (self.agent, self.voice)
         try:
             async with (
-                self.bus.subscribe(self.agent.address) as subscription,
+                self.services.bus.attach(self.agent.address, self._offer),
                 asyncio.TaskGroup() as tg,
             ):
                 await self.send_snapshot(first=True)
                 await opened()
                 tg.create_task(self._read())
-                tg.create_task(self._pump(subscription))
                 tg.create_task(self._write())
         except* WebSocketDisconnect:
             pass
@@ -248,22 +290,20 @@ class AgentConnection:
             await self.ws.close(code, reason)
 
     async def _write(self) -> None:
+        outbox = self.outbox
         while True:
-            text = await self.outbox.get()
+            if self.overflowed:
+                raise SlowConsumer(f"more than {OUTBOX_LIMIT} messages unsent")
+            if not outbox:
+                self.wakeup = asyncio.get_running_loop().create_future()
+                await self.wakeup
+                continue
             try:
-                await self.ws.send_text(text)
+                await self.ws.send_text(outbox.pop(0))
             except RuntimeError as exc:
                 # The socket was closed under us (the server shutting down sends 1012 to every
                 # socket): a disconnect, not a failure worth a traceback per agent.
                 raise WebSocketDisconnect(1012) from exc
-
-    async def _pump(self, subscription: Subscription) -> None:
-        # Every socket of the agent sends the text the bus encoded once for the event.
-        async for event in subscription:
-            if self.held is not None:
-                self.held.append(event)
-            elif event.seq > self.floor:
-                self.enqueue(event.text)
 
     async def _read(self) -> None:
         while True:
@@ -271,8 +311,9 @@ class AgentConnection:
             if frame["type"] == "websocket.disconnect":
                 raise WebSocketDisconnect(frame.get("code", 1000))
             raw: str | bytes = frame.get("text") or frame.get("bytes") or b""
-            if _size(raw) > self.max_bytes:  # the server's own limit may be higher (simulator)
-                raise _TooBig(f"a message over {self.max_bytes} bytes")
+            limit = self.services.settings.max_message_bytes
+            if _size(raw) > limit:  # the server's own limit may be higher (simulator)
+                raise _TooBig(f"a message over {limit} bytes")
             try:
                 message = parse_client_message(raw)
             except ProtocolError as exc:
@@ -301,7 +342,7 @@ class AgentConnection:
             raise CommandRefused("slow_down", "One search at a time; try again in a moment")
         self.last_search = now
         try:
-            records, phones = await self.lookups.search_people(query)
+            records, phones = await self.services.lookups.search_people(query)
         except SalesforceError as exc:
             raise CommandRefused("search_failed", f"Salesforce search failed: {exc.code}") from None
         self.enqueue(SearchResults(query=query, records=tuple(records), phones=phones))
