@@ -19,7 +19,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
@@ -99,16 +99,17 @@ async def serve_agent_socket(ws: WebSocket, services: Services) -> None:
     offered: list[str] = ws.scope.get("subprotocols", [])
     token = next((p.removeprefix("auth.") for p in offered if p.startswith("auth.")), "")
     token = token or ws.cookies.get(SESSION_COOKIE, "")
-    opening = contextlib.AsyncExitStack()
     try:
         # One place in the openings' queue, held until the welcome is out (`opened`).
-        await opening.enter_async_context(services.openings.enter())
+        give_back = await services.openings.take()
     except Busy as busy:
         # Said plainly, never a dropped connection: the page waits and comes back by itself.
         await _refuse_busy(ws, offered, busy.retry_after)
         return
-    async with opening:
-        await _open(ws, services, token, offered, opened=opening.aclose)
+    try:
+        await _open(ws, services, token, offered, opened=give_back)
+    finally:
+        give_back()
 
 
 async def _refuse_busy(ws: WebSocket, offered: list[str], retry_after: int) -> None:
@@ -126,7 +127,7 @@ async def _open(
     services: Services,
     token: str,
     offered: list[str],
-    opened: Callable[[], Awaitable[None]],
+    opened: Callable[[], None],
 ) -> None:
     """Sign the socket in, send its welcome, call `opened`, then serve it until it closes."""
     agent = await services.auth.agent_for(token)
@@ -241,7 +242,7 @@ class AgentConnection:
             if event.seq > self.floor:
                 self.enqueue(event.text)
 
-    async def run(self, opened: Callable[[], Awaitable[None]]) -> None:
+    async def run(self, opened: Callable[[], None]) -> None:
         node_pages = self.services.node_pages.open
         # Counted before the holder hears of it: a new holder told this node's pages meanwhile
         # must not take a page that is opening for one that closed.
@@ -252,7 +253,7 @@ class AgentConnection:
                 asyncio.TaskGroup() as tg,
             ):
                 await self.send_snapshot(first=True)
-                await opened()
+                opened()
                 tg.create_task(self._read())
                 tg.create_task(self._write())
         except* WebSocketDisconnect:
