@@ -60,7 +60,6 @@ from proxy.store import STORES, AgentRecord, Store, open_store
 from proxy.store.base import AgentKind
 from proxy.store.retention import Retention
 from proxy.web.admin import admin_router
-from proxy.web.agent_socket import AgentSocketRoute
 from proxy.web.headers import SecurityHeaders, allowed_sources
 from proxy.web.metrics import Metrics
 from proxy.web.origins import CrossSiteGuard, ForwardedHeader, origin_check
@@ -483,9 +482,8 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
     if settings.demo:
         mount_demo(app, settings.static_dir, org, public_url=settings.public_url)
     # The last added runs first: forwarded headers are read before anything looks at the
-    # scheme or the client; the security headers also go on a refused cross-site request. The
-    # agents' sockets are served from inside all of these, past none of the routing.
-    app.add_middleware(AgentSocketRoute)
+    # scheme or the client; the security headers also go on a refused cross-site request. (The
+    # agents' sockets are served in front of all of this: proxy/web/agent_socket.py.)
     app.add_middleware(CrossSiteGuard, origins=origin_check(settings))
     app.add_middleware(
         SecurityHeaders,
