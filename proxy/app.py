@@ -482,7 +482,8 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
     if settings.demo:
         mount_demo(app, settings.static_dir, org, public_url=settings.public_url)
     # The last added runs first: forwarded headers are read before anything looks at the
-    # scheme or the client; the security headers also go on a refused cross-site request.
+    # scheme or the client; the security headers also go on a refused cross-site request. (The
+    # agents' sockets are served in front of all of this: proxy/web/agent_socket.py.)
     app.add_middleware(CrossSiteGuard, origins=origin_check(settings))
     app.add_middleware(
         SecurityHeaders,

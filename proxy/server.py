@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from proxy.app import create_app
 from proxy.links import LINKS
 from proxy.settings import Settings
+from proxy.web.agent_socket import AgentSocketRoute
 
 # The built-in simulator's bridge is served here too, and the link's `monitor` names every
 # device of the roster in one frame: about 9 bytes each, so 90 KB at 10,000 agents.
@@ -58,7 +59,7 @@ def build_server(
         # Agents' sockets keep their own limit (checked as each message is read).
         frame_limit = max(frame_limit, SIM_BRIDGE_MAX_BYTES)
     config = uvicorn.Config(
-        app,
+        AgentSocketRoute(app, settings.trusted_proxies),
         ws="websockets-sansio",
         ws_max_size=frame_limit,
         ws_ping_interval=20,

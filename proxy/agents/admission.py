@@ -10,7 +10,7 @@ the ones admitted are served at once.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from proxy.errors import ProxyError
@@ -36,11 +36,32 @@ class Admission:
     @asynccontextmanager
     async def enter(self) -> AsyncIterator[None]:
         """Hold one place while the body runs; raises `Busy` when none is free."""
+        give_back = await self.take()
+        try:
+            yield
+        finally:
+            give_back()
+
+    async def take(self) -> Callable[[], None]:
+        """Take one place, waiting while every running one is taken; raises `Busy` when none
+        is free. What it returns gives the place back (once: calling it again does nothing).
+        A socket holds it until its welcome is out: a closure, not a context stack, as the
+        socket keeps it for hours (issue 16)."""
         if self.taken >= self.capacity:
             raise Busy(BUSY_RETRY_SECONDS)
         self.taken += 1
         try:
-            async with self._running:
-                yield
-        finally:
+            await self._running.acquire()
+        except BaseException:
             self.taken -= 1
+            raise
+        held = True
+
+        def give_back() -> None:
+            nonlocal held
+            if held:
+                held = False
+                self._running.release()
+                self.taken -= 1
+
+        return give_back

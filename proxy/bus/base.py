@@ -38,6 +38,10 @@ class Event:
     text: str
 
 
+# Where an attached socket takes its agent's events (`EventBus.attach`).
+Sink = Callable[[Event], None]
+
+
 class Numbered(Protocol):
     """A message to an agent's pages (softphone.messages.to_page): numbered, and JSON itself."""
 
@@ -61,6 +65,13 @@ class EventBus(AsyncResource, Protocol):
 
     def subscribe(self, agent: str) -> AbstractAsyncContextManager[Subscription]:
         """Receive `agent`'s messages published from now on, until the context exits."""
+        ...
+
+    def attach(self, agent: str, sink: Sink) -> AbstractAsyncContextManager[None]:
+        """Hand `agent`'s messages published from now on to `sink` as each arrives, in order,
+        until the context exits: a subscription without a queue or a task of its own. `sink`
+        runs inside the delivery, so it must neither block nor raise, and it bounds what it
+        keeps itself (the slow-consumer policy is its own)."""
         ...
 
     async def resume(self, agent: str, after: int) -> Sequence[Event] | None:

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from proxy.bus import wire
-from proxy.bus.base import BusBackend, Deliver, Event, Numbered, SlowConsumer
+from proxy.bus.base import BusBackend, Deliver, Event, Numbered, Sink, SlowConsumer
 from proxy.seams import Resource
 
 # Slow-consumer policy: a socket may be this many messages behind; past that it is told to
@@ -54,7 +54,7 @@ class Broadcast(Resource):
     ) -> None:
         self.backend = connect(self._deliver)
         self.queue_limit = queue_limit
-        self._subscribers: dict[str, set[_Subscription]] = {}
+        self._subscribers: dict[str, set[Sink]] = {}
         self._listening: set[str] = set()
         self._listen_lock = asyncio.Lock()  # one listen/unlisten at a time, in order
         self._stack = AsyncExitStack()
@@ -74,17 +74,23 @@ class Broadcast(Resource):
     @asynccontextmanager
     async def subscribe(self, agent: str) -> AsyncIterator[_Subscription]:
         subscription = _Subscription(self.queue_limit)
-        self._subscribers.setdefault(agent, set()).add(subscription)
-        try:
-            await self._listen(agent)
+        async with self.attach(agent, subscription.offer):
             yield subscription
-        finally:
-            subscribers = self._subscribers.get(agent)
-            if subscribers is not None:
-                subscribers.discard(subscription)
-                if not subscribers:
-                    del self._subscribers[agent]
-            await self._listen(agent)
+
+    def attach(self, agent: str, sink: Sink) -> _Attached:
+        return _Attached(self, agent, sink)
+
+    async def _add(self, agent: str, sink: Sink) -> None:
+        self._subscribers.setdefault(agent, set()).add(sink)
+        await self._listen(agent)
+
+    async def _remove(self, agent: str, sink: Sink) -> None:
+        subscribers = self._subscribers.get(agent)
+        if subscribers is not None:
+            subscribers.discard(sink)
+            if not subscribers:
+                del self._subscribers[agent]
+        await self._listen(agent)
 
     async def resume(self, agent: str, after: int) -> Sequence[Event] | None:
         last, payloads = await self.backend.history(agent, after)
@@ -106,8 +112,8 @@ class Broadcast(Resource):
         event = wire.decode(channel, payload)
         if event is None:
             return
-        for subscription in subscriptions:
-            subscription.offer(event)
+        for sink in subscriptions:
+            sink(event)
 
     async def _listen(self, channel: str) -> None:
         # Brings the backend in line with the subscribers as they are now, so a subscribe and
@@ -120,3 +126,27 @@ class Broadcast(Resource):
             elif not wanted and channel in self._listening:
                 await self.backend.unlisten(channel)
                 self._listening.discard(channel)
+
+
+class _Attached:
+    """`Broadcast.attach`'s context: a small object, not a suspended generator, as it is held
+    by every open socket (issue 16)."""
+
+    __slots__ = ("agent", "bus", "sink")
+
+    def __init__(self, bus: Broadcast, agent: str, sink: Sink) -> None:
+        self.bus = bus
+        self.agent = agent
+        self.sink = sink
+
+    async def __aenter__(self) -> None:
+        # Added before the listen is awaited, as a subscription always was: nothing delivered
+        # meanwhile is missed. Should the listen fail, the sink is taken off again.
+        try:
+            await self.bus._add(self.agent, self.sink)
+        except BaseException:
+            await self.bus._remove(self.agent, self.sink)
+            raise
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.bus._remove(self.agent, self.sink)

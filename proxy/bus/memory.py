@@ -8,7 +8,6 @@ that reconnects gets a snapshot, and 32 per agent would be 190 MB at 10,000 agen
 
 from __future__ import annotations
 
-from collections import deque
 from urllib.parse import parse_qs, urlsplit
 
 from proxy.bus.base import Deliver, StaleSequence
@@ -22,7 +21,9 @@ class MemoryBackend(Resource):
         self.deliver = deliver
         self.history_length = history_length(url, HISTORY)
         self._last: dict[str, int] = {}
-        self._kept: dict[str, deque[tuple[int, bytes]]] = {}
+        # A list per channel, not a deque: an empty deque is 760 bytes and there is one for
+        # every agent that ever had an event (issue 16); these hold one or a few.
+        self._kept: dict[str, list[tuple[int, bytes]]] = {}
 
     async def listen(self, channel: str) -> None:
         """Nothing to do: every channel of this process is heard already."""
@@ -37,8 +38,10 @@ class MemoryBackend(Resource):
         self._last[channel] = seq
         kept = self._kept.get(channel)
         if kept is None:
-            kept = self._kept[channel] = deque(maxlen=self.history_length)
+            kept = self._kept[channel] = []
         kept.append((seq, payload))
+        if len(kept) > self.history_length:
+            del kept[0]
         self.deliver(channel, payload)
 
     async def last_seq(self, channel: str) -> int:

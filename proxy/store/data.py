@@ -2,14 +2,37 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
-from sqlalchemy import delete, func, select, union_all
+from sqlalchemy import Executable, bindparam, delete, func, select, union_all
 
 from proxy.store.engine import SqlBase
 from proxy.store.schema import agent_settings, favorites, history, quick_notes
 from softphone.agentdata import Favorite, HistoryEntry
+
+_KINDS = ("all", "missed", "received", "dialed")
+
+
+@functools.lru_cache(maxsize=8)
+def _history_query(limits: tuple[tuple[str, int], ...]) -> Executable:
+    """Each list's newest rows in one round trip (an entry in several lists comes once), for
+    the agent bound as `address`. Built once per set of limits: built per call, its subqueries'
+    reference cycles were left to the garbage collector, and those that lived past a second
+    were frozen with the long-lived objects (proxy/collector.py), about 100 KB each (issue 16)."""
+    mine = history.c.address == bindparam("address")
+    kinds = {
+        "all": mine,
+        "missed": mine & (history.c.outcome == "missed"),
+        "received": mine & (history.c.placed == 0) & (history.c.outcome == "answered"),
+        "dialed": mine & (history.c.placed == 1),
+    }
+    parts = [
+        select(history).where(kinds[kind]).order_by(history.c.started_at.desc()).limit(limit)
+        for kind, limit in limits
+    ]
+    return union_all(*(p.subquery().select() for p in parts))
 
 
 class AgentDataQueries(SqlBase):
@@ -61,22 +84,9 @@ class AgentDataQueries(SqlBase):
             )
 
     async def list_history(self, address: str, limits: dict[str, int]) -> list[HistoryEntry]:
-        mine = history.c.address == address
-        kinds = {
-            "all": mine,
-            "missed": mine & (history.c.outcome == "missed"),
-            "received": mine & (history.c.placed == 0) & (history.c.outcome == "answered"),
-            "dialed": mine & (history.c.placed == 1),
-        }
-        parts = [
-            select(history).where(where).order_by(history.c.started_at.desc()).limit(limits[name])
-            for name, where in kinds.items()
-            if name in limits
-        ]
-        # Each list's newest rows in one round trip; an entry in several lists comes once.
-        query = union_all(*(p.subquery().select() for p in parts))
+        query = _history_query(tuple((kind, limits[kind]) for kind in _KINDS if kind in limits))
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(query)).mappings().all()
+            rows = (await conn.execute(query, {"address": address})).mappings().all()
         seen: dict[str, HistoryEntry] = {}
         for r in rows:
             seen[r["call_id"]] = HistoryEntry(

@@ -20,18 +20,21 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from pydantic import BaseModel
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from proxy.agents.admission import Busy
 from proxy.agents.auth import SESSION_COOKIE
-from proxy.bus import Event, SlowConsumer, Subscription
+from proxy.bus import Event, SlowConsumer
 from proxy.cluster.line import NoHolder
 from proxy.errors import ProxyError, SalesforceError
+from proxy.services import services_of
 from proxy.store import AgentRecord
-from proxy.web.origins import origin_check
+from proxy.web.origins import ForwardedHeader, origin_check
 from proxy.web.page_core import NO_HOLDER, core_for
 from softphone.errors import CommandRefused, ProtocolError
 from softphone.messages.from_page import (
@@ -47,9 +50,12 @@ from softphone.messages.to_page import (
 )
 
 if TYPE_CHECKING:
+    from uvicorn._types import ASGI3Application
+
     from proxy.services import Services
 
 log = logging.getLogger(__name__)
+PATH = "/ws/agent"
 PROTOCOL = "softphone.v2"
 # Offered (besides PROTOCOL) by the Salesforce Voice connector: its agent is a Voice agent
 # while this socket is open (proxy/agents/voice.py).
@@ -58,6 +64,44 @@ OUTBOX_LIMIT = 512
 # Each search costs one API call: a page may search at most this often (type-ahead pages
 # debounce well under it).
 SEARCH_INTERVAL = 0.3
+
+
+class AgentSocketRoute:
+    """The app as the server runs it: `PATH` served in front of it, anything else handed on.
+
+    A socket stays open for hours, and every layer it passes through stays suspended on it all
+    that time: FastAPI's and Starlette's entry points, their middleware (error pages, telemetry,
+    body limits, our security headers and cross-site guard, none of which acts on a websocket),
+    the routing, its exception handlers and dependency stacks were about 12 KiB of each
+    socket's memory (issue 16). The forwarded headers are read here as inside the app, when
+    SOFTPHONE_TRUSTED_PROXIES is set."""
+
+    def __init__(self, app: ASGIApp, trusted_proxies: list[str]) -> None:
+        self.app = app
+        self.forwarded: ASGIApp | None = None
+        if trusted_proxies:
+            # In the app's own order: Forwarded translated, then believed or not.
+            trusted = ProxyHeadersMiddleware(cast("ASGI3Application", self._serve), trusted_proxies)
+            self.forwarded = ForwardedHeader(cast(ASGIApp, trusted))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket" or _route_path(scope) != PATH:
+            await self.app(scope, receive, send)
+        else:
+            scope["app"] = self.app  # as Starlette gives every connection: the services are there
+            await (self.forwarded or self._serve)(scope, receive, send)
+
+    def _serve(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Not a coroutine of its own: one frame less held by every socket.
+        ws = WebSocket(scope, receive, send)
+        return serve_agent_socket(ws, services_of(ws))
+
+
+def _route_path(scope: Scope) -> str:
+    """The path the app's routes would match: without the root path, as Starlette's."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
 
 
 async def serve_agent_socket(ws: WebSocket, services: Services) -> None:
@@ -70,16 +114,17 @@ async def serve_agent_socket(ws: WebSocket, services: Services) -> None:
     offered: list[str] = ws.scope.get("subprotocols", [])
     token = next((p.removeprefix("auth.") for p in offered if p.startswith("auth.")), "")
     token = token or ws.cookies.get(SESSION_COOKIE, "")
-    opening = contextlib.AsyncExitStack()
     try:
         # One place in the openings' queue, held until the welcome is out (`opened`).
-        await opening.enter_async_context(services.openings.enter())
+        give_back = await services.openings.take()
     except Busy as busy:
         # Said plainly, never a dropped connection: the page waits and comes back by itself.
         await _refuse_busy(ws, offered, busy.retry_after)
         return
-    async with opening:
-        await _open(ws, services, token, offered, opened=opening.aclose)
+    try:
+        await _open(ws, services, token, offered, opened=give_back)
+    finally:
+        give_back()
 
 
 async def _refuse_busy(ws: WebSocket, offered: list[str], retry_after: int) -> None:
@@ -97,7 +142,7 @@ async def _open(
     services: Services,
     token: str,
     offered: list[str],
-    opened: Callable[[], Awaitable[None]],
+    opened: Callable[[], None],
 ) -> None:
     """Sign the socket in, send its welcome, call `opened`, then serve it until it closes."""
     agent = await services.auth.agent_for(token)
@@ -121,7 +166,26 @@ def _size(raw: str | bytes) -> int:
 
 class AgentConnection:
     """One page's socket: its agent's updates out, its messages in. What only the core can do
-    (the welcome, commands, notes) is asked of the node that runs it (`core_for`)."""
+    (the welcome, commands, notes) is asked of the node that runs it (`core_for`).
+
+    Kept small, as there is one per open page for hours (issue 16): slots, no queues. The bus
+    hands the agent's updates straight to `_offer`, which puts them on the outbox (a list) next
+    to the page's own replies, and one writer task sends the outbox in order; the page's
+    messages are read in a second task."""
+
+    __slots__ = (
+        "agent",
+        "floor",
+        "held",
+        "last_search",
+        "outbox",
+        "overflowed",
+        "page",
+        "services",
+        "voice",
+        "wakeup",
+        "ws",
+    )
 
     def __init__(
         self, ws: WebSocket, agent: AgentRecord, services: Services, *, voice: bool = False
@@ -130,30 +194,54 @@ class AgentConnection:
         self.agent = agent
         self.services = services
         self.voice = voice  # the Salesforce Voice connector: its agent is a Voice agent
-        self.lookups = services.lookups
-        self.bus = services.bus
-        self.max_bytes = services.settings.max_message_bytes
         self.last_search = -SEARCH_INTERVAL
         self.page = secrets.token_hex(6)
-        # While a welcome is being built: the updates that must follow it.
-        self.held: list[Event] | None = None
-        self.outbox: asyncio.Queue[str] = asyncio.Queue(OUTBOX_LIMIT)
+        # Until a welcome is out: the updates that must follow it (from the start: updates
+        # heard before the first welcome is made are sent after it, if it does not have them).
+        self.held: list[Event] | None = []
+        # Messages not sent yet, in order; the writer waits on `wakeup` while there are none.
+        self.outbox: list[str] = []
+        self.wakeup: asyncio.Future[None] | None = None
+        # Updates came faster than the page took them: the writer closes the socket (1013).
+        self.overflowed = False
         # Events at or below this sequence are already in the last snapshot sent.
         self.floor = 0
 
     def enqueue(self, message: BaseModel | str) -> None:
-        text = message if isinstance(message, str) else message.model_dump_json()
-        try:
-            self.outbox.put_nowait(text)
-        except asyncio.QueueFull:
-            raise SlowConsumer(f"more than {OUTBOX_LIMIT} messages unsent") from None
+        if len(self.outbox) >= OUTBOX_LIMIT:
+            raise SlowConsumer(f"more than {OUTBOX_LIMIT} messages unsent")
+        self._put(message if isinstance(message, str) else message.model_dump_json())
+
+    def _put(self, text: str) -> None:
+        self.outbox.append(text)
+        self._wake()
+
+    def _wake(self) -> None:
+        wakeup = self.wakeup
+        if wakeup is not None:
+            self.wakeup = None
+            if not wakeup.done():
+                wakeup.set_result(None)
+
+    def _offer(self, event: Event) -> None:
+        """The bus's delivery of one of the agent's updates: never blocks, never raises."""
+        if self.held is not None:
+            self.held.append(event)
+        elif self.overflowed or event.seq <= self.floor:
+            return
+        elif len(self.outbox) >= OUTBOX_LIMIT:
+            self.overflowed = True
+            self._wake()  # the writer closes the socket
+        else:
+            self._put(event.text)
 
     async def send_snapshot(self, *, first: bool = False) -> None:
         """The welcome: the agent's state now and the number of the last update it reflects.
         Updates published while it is being made wait until it is out: a page must never
         apply an update and then a welcome older than it."""
         core = core_for(self.services)
-        self.held = []
+        if self.held is None:
+            self.held = []
         try:
             if first:
                 seq, welcome = await core.open(self.agent, self.page, self.voice)
@@ -169,20 +257,19 @@ class AgentConnection:
             if event.seq > self.floor:
                 self.enqueue(event.text)
 
-    async def run(self, opened: Callable[[], Awaitable[None]]) -> None:
+    async def run(self, opened: Callable[[], None]) -> None:
         node_pages = self.services.node_pages.open
         # Counted before the holder hears of it: a new holder told this node's pages meanwhile
         # must not take a page that is opening for one that closed.
         node_pages[self.page] = (self.agent, self.voice)
         try:
             async with (
-                self.bus.subscribe(self.agent.address) as subscription,
+                self.services.bus.attach(self.agent.address, self._offer),
                 asyncio.TaskGroup() as tg,
             ):
                 await self.send_snapshot(first=True)
-                await opened()
+                opened()
                 tg.create_task(self._read())
-                tg.create_task(self._pump(subscription))
                 tg.create_task(self._write())
         except* WebSocketDisconnect:
             pass
@@ -219,22 +306,20 @@ class AgentConnection:
             await self.ws.close(code, reason)
 
     async def _write(self) -> None:
+        outbox = self.outbox
         while True:
-            text = await self.outbox.get()
+            if self.overflowed:
+                raise SlowConsumer(f"more than {OUTBOX_LIMIT} messages unsent")
+            if not outbox:
+                self.wakeup = asyncio.get_running_loop().create_future()
+                await self.wakeup
+                continue
             try:
-                await self.ws.send_text(text)
+                await self.ws.send_text(outbox.pop(0))
             except RuntimeError as exc:
                 # The socket was closed under us (the server shutting down sends 1012 to every
                 # socket): a disconnect, not a failure worth a traceback per agent.
                 raise WebSocketDisconnect(1012) from exc
-
-    async def _pump(self, subscription: Subscription) -> None:
-        # Every socket of the agent sends the text the bus encoded once for the event.
-        async for event in subscription:
-            if self.held is not None:
-                self.held.append(event)
-            elif event.seq > self.floor:
-                self.enqueue(event.text)
 
     async def _read(self) -> None:
         while True:
@@ -242,8 +327,9 @@ class AgentConnection:
             if frame["type"] == "websocket.disconnect":
                 raise WebSocketDisconnect(frame.get("code", 1000))
             raw: str | bytes = frame.get("text") or frame.get("bytes") or b""
-            if _size(raw) > self.max_bytes:  # the server's own limit may be higher (simulator)
-                raise _TooBig(f"a message over {self.max_bytes} bytes")
+            limit = self.services.settings.max_message_bytes
+            if _size(raw) > limit:  # the server's own limit may be higher (simulator)
+                raise _TooBig(f"a message over {limit} bytes")
             try:
                 message = parse_client_message(raw)
             except ProtocolError as exc:
@@ -272,7 +358,7 @@ class AgentConnection:
             raise CommandRefused("slow_down", "One search at a time; try again in a moment")
         self.last_search = now
         try:
-            records, phones = await self.lookups.search_people(query)
+            records, phones = await self.services.lookups.search_people(query)
         except SalesforceError as exc:
             raise CommandRefused("search_failed", f"Salesforce search failed: {exc.code}") from None
         self.enqueue(SearchResults(query=query, records=tuple(records), phones=phones))

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fastapi import APIRouter, FastAPI, Header, HTTPException, Request, WebSocket
+from fastapi import APIRouter, FastAPI, Header, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,7 +18,6 @@ from proxy.cluster.line import REDIS_LOST_SECONDS
 from proxy.errors import LinkError
 from proxy.salesforce.standin.org import StandinOrg
 from proxy.services import services_of
-from proxy.web.agent_socket import serve_agent_socket
 from proxy.web.metrics import CONTENT_TYPE, Metrics
 from softphone.errors import CommandRefused
 from softphone.events import CallState
@@ -155,11 +154,6 @@ def api_router() -> APIRouter:
             return Response(status_code=401, headers={"www-authenticate": "Bearer"})
         await refresh_metrics(services.metrics, services)
         return Response(services.metrics.render(), media_type=CONTENT_TYPE)
-
-    @router.websocket("/ws/agent")
-    async def agent_socket(ws: WebSocket) -> None:
-        services = services_of(ws)
-        await serve_agent_socket(ws, services)
 
     return router
 

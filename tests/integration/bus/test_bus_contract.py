@@ -94,6 +94,24 @@ async def test_an_agent_s_events_arrive_in_order_on_every_node(url_for: UrlFor) 
         assert [e.seq for e in await read(socket, 200)] == list(range(1, 201))
 
 
+async def test_an_attached_socket_hears_its_agent_s_events_in_order_until_it_leaves(
+    url_for: UrlFor,
+) -> None:
+    """A socket attached on another node is handed its agent's events one by one, in order,
+    and none of another agent's; once it leaves it is handed nothing more."""
+    heard: list[Event] = []
+    async with two_nodes(url_for()) as (producer, consumer), consumer.subscribe("a") as stays:
+        async with consumer.attach("a", heard.append):
+            for seq in range(1, 51):
+                await producer.publish("a", Note(seq=seq))
+            await producer.publish("b", Note(seq=1))
+            # Past the last of them on a queued subscription: the attached one has them too.
+            assert [e.seq for e in await read(stays, 50)][-1] == 50
+        await producer.publish("a", Note(seq=51))
+        assert [e.seq for e in await read(stays, 1)] == [51]
+    assert [e.seq for e in heard] == list(range(1, 51))
+
+
 async def test_a_subscriber_gets_what_is_published_from_then_on(url_for: UrlFor) -> None:
     async with two_nodes(url_for()) as (producer, consumer):
         await producer.publish("a", Note(seq=1, text="before"))
