@@ -98,9 +98,10 @@ class Store(AsyncResource, Protocol):
 
     async def list_agents(self) -> list[AgentRecord]: ...
 
-    async def roster_routing(self) -> list[tuple[str, str, str, str]]:
-        """Each agent's address, extension, kind and Salesforce user, by address: what routing
-        depends on, read cheaply enough to poll at 10,000 agents."""
+    async def roster_fingerprint(self) -> str:
+        """Every agent's address, extension, kind and Salesforce user (what routing depends
+        on) as one string, built by the database: it differs whenever any of them changed, and
+        comes back as one row, cheap enough to poll at 10,000 agents."""
         ...
 
     async def delete_agent(self, address: str) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from proxy.seams import Resource
@@ -47,12 +47,15 @@ class SqlStore(AgentDataQueries, CallLogQueries, Resource):
             rows = await conn.execute(select(agents).order_by(agents.c.address))
             return [_agent(row._mapping) for row in rows]
 
-    async def roster_routing(self) -> list[tuple[str, str, str, str]]:
+    async def roster_fingerprint(self) -> str:
         c = agents.c
-        query = select(c.address, c.extension, c.kind, c.salesforce_user_id).order_by(c.address)
+        # Tab and newline never occur in these columns (addresses, extensions, kinds, ids).
+        line = c.address + "\t" + c.extension + "\t" + c.kind + "\t" + c.salesforce_user_id
+        ordered = select(line.label("line")).order_by(c.address).subquery()
+        query = select(func.count(), func.aggregate_strings(ordered.c.line, "\n"))
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
-        return [(a, e, k, s) for a, e, k, s in rows]
+            count, lines = (await conn.execute(query)).one()
+        return f"{count}\n{lines or ''}"
 
     async def delete_agent(self, address: str) -> bool:
         async with self.engine.begin() as conn:

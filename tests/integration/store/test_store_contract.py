@@ -303,9 +303,15 @@ async def test_a_roster_change_made_elsewhere_is_read_at_the_next_poll(
             assert not await watcher.check()
             await cli.put_agent(AgentRecord("maria@acme.example", "Maria", "2202", "regular", "h"))
             assert await watcher.check() and seen[-1] == {"2202"}
+            # Her Salesforce user decides whose records pop first and owns her Tasks.
+            sf_user = "005000000000001AAA"
+            await cli.put_agent(
+                AgentRecord("maria@acme.example", "Maria", "2202", "regular", "h", sf_user)
+            )
+            assert await watcher.check() and seen[-1] == {"2202"}
             await cli.delete_agent("maria@acme.example")
             assert await watcher.check() and seen[-1] == frozenset()
-        assert len(seen) == 4
+        assert len(seen) == 5
 
 
 async def test_a_device_holds_one_hot_desk_agent_at_most(store: Store) -> None:
