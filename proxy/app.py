@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from proxy.agents.admission import Admission
 from proxy.agents.auth import Authenticator, hash_password
@@ -62,7 +61,7 @@ from proxy.store.retention import Retention
 from proxy.web.admin import admin_router
 from proxy.web.headers import SecurityHeaders, allowed_sources
 from proxy.web.metrics import Metrics
-from proxy.web.origins import CrossSiteGuard, ForwardedHeader, origin_check
+from proxy.web.origins import CrossSiteGuard, origin_check
 from proxy.web.page_core import CoreRequests, CoreSeats, NodePages, sync_pages
 from proxy.web.routes import api_router, mount_demo, mount_static
 from proxy.web.sso import sso_router
@@ -481,16 +480,13 @@ def create_app(settings: Settings, *, self_url: str) -> FastAPI:
         app.mount("/sim", create_simulator_app(pbx))
     if settings.demo:
         mount_demo(app, settings.static_dir, org, public_url=settings.public_url)
-    # The last added runs first: forwarded headers are read before anything looks at the
-    # scheme or the client; the security headers also go on a refused cross-site request. (The
-    # agents' sockets are served in front of all of this: proxy/web/agent_socket.py.)
+    # The last added runs first: the security headers also go on a refused cross-site request.
+    # (The forwarded headers are read, and the agents' sockets served, in front of the app:
+    # proxy/server.py.)
     app.add_middleware(CrossSiteGuard, origins=origin_check(settings))
     app.add_middleware(
         SecurityHeaders,
         sources=allowed_sources(settings.salesforce_my_domains, demo=settings.demo),
         console=settings.demo,
     )
-    if settings.trusted_proxies:
-        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
-        app.add_middleware(ForwardedHeader)
     return app

@@ -6,14 +6,21 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
 
 import uvicorn
 from fastapi import FastAPI
+from starlette.types import ASGIApp
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from proxy.app import create_app
 from proxy.links import LINKS
 from proxy.settings import Settings
 from proxy.web.agent_socket import AgentSocketRoute
+from proxy.web.origins import ForwardedHeader
+
+if TYPE_CHECKING:
+    from uvicorn._types import ASGI3Application
 
 # The built-in simulator's bridge is served here too, and the link's `monitor` names every
 # device of the roster in one frame: about 9 bytes each, so 90 KB at 10,000 agents.
@@ -42,6 +49,16 @@ def url_of(sock: socket.socket, *, tls: bool) -> str:
     return f"{'https' if tls else 'http'}://{host}:{port}"
 
 
+def read_forwarded(app: ASGIApp, trusted_proxies: list[str]) -> ASGIApp:
+    """`app` behind the forwarded headers' readers when SOFTPHONE_TRUSTED_PROXIES is set:
+    `Forwarded` said as X-Forwarded-*, then believed from those proxies only, before anything
+    (a page, the cross-site guard, an agent's socket) looks at the scheme or the client."""
+    if not trusted_proxies:
+        return app
+    trusted = ProxyHeadersMiddleware(cast("ASGI3Application", app), trusted_hosts=trusted_proxies)
+    return ForwardedHeader(cast(ASGIApp, trusted))
+
+
 def build_server(
     settings: Settings,
     sock: socket.socket,
@@ -59,7 +76,7 @@ def build_server(
         # Agents' sockets keep their own limit (checked as each message is read).
         frame_limit = max(frame_limit, SIM_BRIDGE_MAX_BYTES)
     config = uvicorn.Config(
-        AgentSocketRoute(app, settings.trusted_proxies),
+        read_forwarded(AgentSocketRoute(app), settings.trusted_proxies),
         ws="websockets-sansio",
         ws_max_size=frame_limit,
         ws_ping_interval=20,

@@ -19,13 +19,12 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, cast
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
-from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from proxy.agents.admission import Busy
 from proxy.agents.auth import SESSION_COOKIE
@@ -34,7 +33,7 @@ from proxy.cluster.line import NoHolder
 from proxy.errors import ProxyError, SalesforceError
 from proxy.services import services_of
 from proxy.store import AgentRecord
-from proxy.web.origins import ForwardedHeader, origin_check
+from proxy.web.origins import origin_check
 from proxy.web.page_core import NO_HOLDER, core_for
 from softphone.errors import CommandRefused, ProtocolError
 from softphone.messages.from_page import (
@@ -50,8 +49,6 @@ from softphone.messages.to_page import (
 )
 
 if TYPE_CHECKING:
-    from uvicorn._types import ASGI3Application
-
     from proxy.services import Services
 
 log = logging.getLogger(__name__)
@@ -73,28 +70,20 @@ class AgentSocketRoute:
     that time: FastAPI's and Starlette's entry points, their middleware (error pages, telemetry,
     body limits, our security headers and cross-site guard, none of which acts on a websocket),
     the routing, its exception handlers and dependency stacks were about 12 KiB of each
-    socket's memory (issue 16). The forwarded headers are read here as inside the app, when
-    SOFTPHONE_TRUSTED_PROXIES is set."""
+    socket's memory (issue 16). The forwarded headers are read in front of this
+    (`proxy.server`), for the app and the sockets alike."""
 
-    def __init__(self, app: ASGIApp, trusted_proxies: list[str]) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.forwarded: ASGIApp | None = None
-        if trusted_proxies:
-            # In the app's own order: Forwarded translated, then believed or not.
-            trusted = ProxyHeadersMiddleware(cast("ASGI3Application", self._serve), trusted_proxies)
-            self.forwarded = ForwardedHeader(cast(ASGIApp, trusted))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # A coroutine function, as uvicorn tells an ASGI 3 app from an ASGI 2 one by that.
         if scope["type"] != "websocket" or _route_path(scope) != PATH:
             await self.app(scope, receive, send)
-        else:
-            scope["app"] = self.app  # as Starlette gives every connection: the services are there
-            await (self.forwarded or self._serve)(scope, receive, send)
-
-    def _serve(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
-        # Not a coroutine of its own: one frame less held by every socket.
+            return
+        scope["app"] = self.app  # as Starlette gives every connection: the services are there
         ws = WebSocket(scope, receive, send)
-        return serve_agent_socket(ws, services_of(ws))
+        await serve_agent_socket(ws, services_of(ws))
 
 
 def _route_path(scope: Scope) -> str:
